@@ -1,0 +1,31 @@
+import type { FastifyInstance } from 'fastify'
+import type { Config } from '../core/config.js'
+import sensible from './plugins/external/sensible.js'
+import swagger from './plugins/external/swagger.js'
+import jwt from './plugins/external/jwt.js'
+import etag from './plugins/external/etag.js'
+import problemDetails from './plugins/app/problem-details.js'
+import services from './plugins/app/services.js'
+import authenticate from './plugins/app/authenticate.js'
+import healthRoutes from './routes/health.js'
+import authRoutes from './routes/auth.js'
+import userRoutes from './routes/users.js'
+
+export default async function app (fastify: FastifyInstance, opts: { config: Config }): Promise<void> {
+  // Third-party plugins first, then ours, then the routes that use them.
+  await fastify.register(sensible)
+  await fastify.register(swagger)
+  await fastify.register(jwt, { config: opts.config })
+  await fastify.register(etag)
+
+  // JSON only: any other body is 415, not a confusing schema error.
+  fastify.removeContentTypeParser('text/plain')
+
+  await fastify.register(problemDetails)
+  await fastify.register(services, { config: opts.config })
+  await fastify.register(authenticate)
+
+  await fastify.register(healthRoutes)
+  await fastify.register(authRoutes, { prefix: '/v1/auth' })
+  await fastify.register(userRoutes, { prefix: '/v1/users' })
+}

@@ -1,0 +1,38 @@
+import fp from 'fastify-plugin'
+import type { Redis } from 'ioredis'
+import type { Config } from '../../../core/config.js'
+import { createDb, type Db } from '../../../core/db/connect.js'
+import { createFailFastRedis } from '../../../core/redis.js'
+import { createUsersCache, type UsersCache } from '../../../core/users-cache.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config
+    db: Db
+    redis: Redis
+    usersCache: UsersCache
+  }
+}
+
+/** The connections every route shares, opened once per process and closed with it. */
+export default fp(async (fastify, opts: { config: Config }) => {
+  const { config } = opts
+  const db = createDb(config.DATABASE_URL)
+  const redis = createFailFastRedis(config.REDIS_URL)
+  // Without a listener ioredis reports every reconnect attempt as an unhandled error.
+  redis.on('error', (error) => fastify.log.warn({ err: error }, 'redis connection error'))
+
+  fastify.decorate('config', config)
+  fastify.decorate('db', db)
+  fastify.decorate('redis', redis)
+  fastify.decorate('usersCache', createUsersCache(redis, {
+    prefix: config.REDIS_PREFIX,
+    ttlSeconds: config.USERS_CACHE_TTL_SECONDS,
+    log: fastify.log
+  }))
+
+  fastify.addHook('onClose', async () => {
+    redis.disconnect()
+    await db.destroy()
+  })
+}, { name: 'services' })

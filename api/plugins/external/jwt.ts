@@ -1,0 +1,24 @@
+import fp from 'fastify-plugin'
+import jwt from '@fastify/jwt'
+import type { Config } from '../../../core/config.js'
+
+export interface AccessTokenPayload { sub: string, typ: 'access' }
+export interface RefreshTokenPayload { sub: string, typ: 'refresh', jti: string, fam: string }
+
+declare module '@fastify/jwt' {
+  interface FastifyJWT {
+    payload: AccessTokenPayload | RefreshTokenPayload
+    user: AccessTokenPayload | RefreshTokenPayload
+  }
+}
+
+export default fp(async (fastify, opts: { config: Config }) => {
+  if (opts.config.jwtSecretGenerated) {
+    fastify.log.warn('JWT_SECRET is not set: using a random secret, so every token dies with this process and other instances reject it')
+  }
+  await fastify.register(jwt, {
+    secret: opts.config.JWT_SECRET,
+    sign: { algorithm: 'HS256' },
+    verify: { algorithms: ['HS256'] }
+  })
+}, { name: 'jwt' })

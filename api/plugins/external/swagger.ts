@@ -1,0 +1,38 @@
+import fp from 'fastify-plugin'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+
+export default fp(async (fastify) => {
+  await fastify.register(swagger, {
+    // Shared schemas keep their $id as their component name.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` },
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Pigeon',
+        version: '1.0.0',
+        description: [
+          'Asynchronous messaging API. A send answers 202 with a task id at once; a worker stores the message;',
+          'clients long-poll `GET /v1/messages/unseen` and check any send with `GET /v1/tasks/{taskId}`.',
+          '',
+          'Errors are RFC 9457 problem details (`application/problem+json`). Lists answer `{ items, nextCursor }`.',
+          'Log in with `POST /v1/auth/token` (the seeded demo has user_1 … user_15, password `Passw0rd!`),',
+          'then press **Authorize** and paste the `accessToken`.'
+        ].join('\n')
+      },
+      tags: [
+        { name: 'auth', description: 'Register, log in, refresh and log out' },
+        { name: 'users', description: 'People who can be messaged' },
+        { name: 'ops', description: 'Health and documentation' }
+      ],
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }
+        }
+      }
+    }
+  })
+  await fastify.register(swaggerUi, { routePrefix: '/docs' })
+
+  fastify.get('/openapi.json', { schema: { hide: true } }, async () => fastify.swagger())
+}, { name: 'swagger' })

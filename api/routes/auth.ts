@@ -1,0 +1,125 @@
+import { randomUUID } from 'node:crypto'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { hashPassword, verifyPassword } from '../../core/password.js'
+import { consumeRefreshToken, insertRefreshToken, revokeFamily } from '../../core/refresh-tokens.js'
+import { findUserByUsername, insertUser } from '../../core/users.js'
+import { withCode } from '../plugins/app/problem-details.js'
+import type { RefreshTokenPayload } from '../plugins/external/jwt.js'
+import { RefreshBodySchema, RegisterBodySchema, TokenBodySchema, TokensSchema } from '../schemas/auth.js'
+import { problems } from '../schemas/common.js'
+import { toUserView, UserSchema } from '../schemas/users.js'
+
+// Spent on unknown usernames too, so a wrong name costs as long as a wrong password.
+const decoyHash = await hashPassword('not-a-real-password')
+
+const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  const { config, db, httpErrors } = fastify
+
+  async function issueTokens (userId: number, familyId: string = randomUUID()) {
+    const jti = randomUUID()
+    await insertRefreshToken(db, {
+      id: jti,
+      familyId,
+      userId,
+      expiresAt: new Date(Date.now() + config.REFRESH_TOKEN_TTL_SECONDS * 1000)
+    })
+    const sub = String(userId)
+    return {
+      accessToken: fastify.jwt.sign({ sub, typ: 'access' }, { expiresIn: config.ACCESS_TOKEN_TTL_SECONDS }),
+      refreshToken: fastify.jwt.sign({ sub, typ: 'refresh', jti, fam: familyId }, { expiresIn: config.REFRESH_TOKEN_TTL_SECONDS }),
+      tokenType: 'Bearer' as const,
+      expiresIn: config.ACCESS_TOKEN_TTL_SECONDS
+    }
+  }
+
+  function invalidRefreshToken () {
+    return withCode(httpErrors.unauthorized('The refresh token is invalid, expired or revoked. Log in again.'), 'INVALID_REFRESH_TOKEN')
+  }
+
+  function verifyRefreshToken (token: string): RefreshTokenPayload {
+    let payload
+    try {
+      payload = fastify.jwt.verify<RefreshTokenPayload>(token)
+    } catch {
+      throw invalidRefreshToken()
+    }
+    if (payload.typ !== 'refresh') throw invalidRefreshToken()
+    return payload
+  }
+
+  fastify.post('/register', {
+    schema: {
+      tags: ['auth'],
+      operationId: 'register',
+      summary: 'Create an account',
+      body: RegisterBodySchema,
+      response: { 201: UserSchema, ...problems(400, 409, 413, 415) }
+    }
+  }, async (request, reply) => {
+    const { username, password, displayName } = request.body
+    const user = await insertUser(db, {
+      username,
+      password_hash: await hashPassword(password),
+      display_name: displayName ?? username
+    })
+    if (user === undefined) throw withCode(httpErrors.conflict(`The username "${username}" is taken.`), 'USERNAME_TAKEN')
+    await fastify.usersCache.invalidate()
+    return reply.code(201).header('location', `/v1/users/${user.id}`).send(toUserView(user))
+  })
+
+  fastify.post('/token', {
+    schema: {
+      tags: ['auth'],
+      operationId: 'createToken',
+      summary: 'Log in: trade a username and password for an access and a refresh token',
+      body: TokenBodySchema,
+      response: { 200: TokensSchema, ...problems(400, 401) }
+    }
+  }, async (request) => {
+    const { username, password } = request.body
+    const user = await findUserByUsername(db, username)
+    const valid = await verifyPassword(password, user?.password_hash ?? decoyHash)
+    if (user === undefined || !valid) {
+      throw withCode(httpErrors.unauthorized('Wrong username or password.'), 'INVALID_CREDENTIALS')
+    }
+    return await issueTokens(user.id)
+  })
+
+  fastify.post('/refresh', {
+    schema: {
+      tags: ['auth'],
+      operationId: 'refreshToken',
+      summary: 'Trade a refresh token for new tokens',
+      description: 'Refresh tokens rotate: each works once. Presenting one a second time revokes every token descended from the same login.',
+      body: RefreshBodySchema,
+      response: { 200: TokensSchema, ...problems(400, 401) }
+    }
+  }, async (request) => {
+    const payload = verifyRefreshToken(request.body.refreshToken)
+    const userId = Number(payload.sub)
+    const outcome = await consumeRefreshToken(db, payload.jti, userId)
+    if (outcome === 'reused') {
+      request.log.warn({ userId, family: payload.fam }, 'refresh token reused: family revoked')
+    }
+    if (outcome !== 'rotated') throw invalidRefreshToken()
+    return await issueTokens(userId, payload.fam)
+  })
+
+  fastify.post('/logout', {
+    schema: {
+      tags: ['auth'],
+      operationId: 'logout',
+      summary: 'Revoke a refresh token and every token rotated from it',
+      description: 'Access tokens already issued stay valid until they expire (`expiresIn`).',
+      body: RefreshBodySchema,
+      response: { 204: Type.Null({ description: 'Logged out' }), ...problems(400, 401) }
+    }
+  }, async (request, reply) => {
+    const payload = verifyRefreshToken(request.body.refreshToken)
+    await revokeFamily(db, payload.fam)
+    return reply.code(204).send(null)
+  })
+}
+
+export default authRoutes

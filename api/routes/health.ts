@@ -1,0 +1,47 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { sql } from 'kysely'
+import { Type } from 'typebox'
+
+const CheckSchema = Type.Union([Type.Literal('ok'), Type.Literal('down')])
+
+const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  fastify.get('/health/live', {
+    schema: {
+      tags: ['ops'],
+      operationId: 'live',
+      summary: 'The process is up',
+      response: { 200: Type.Object({ status: Type.Literal('ok') }) }
+    }
+  }, async () => ({ status: 'ok' as const }))
+
+  fastify.get('/health/ready', {
+    schema: {
+      tags: ['ops'],
+      operationId: 'ready',
+      summary: 'Postgres and Redis both answer',
+      response: {
+        200: Type.Object({ status: Type.Literal('ok'), postgres: CheckSchema, redis: CheckSchema }),
+        503: Type.Object({ status: Type.Literal('down'), postgres: CheckSchema, redis: CheckSchema })
+      }
+    }
+  }, async (request, reply) => {
+    const [postgres, redis] = await Promise.all([
+      check(async () => { await sql`select 1`.execute(fastify.db) }),
+      check(async () => { await fastify.redis.ping() })
+    ])
+    const ready = postgres === 'ok' && redis === 'ok'
+    if (!ready) request.log.warn({ postgres, redis }, 'not ready')
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ok' : 'down', postgres, redis })
+  })
+}
+
+export default healthRoutes
+
+async function check (probe: () => Promise<void>): Promise<'ok' | 'down'> {
+  try {
+    await probe()
+    return 'ok'
+  } catch {
+    return 'down'
+  }
+}

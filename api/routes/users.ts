@@ -1,0 +1,89 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { Static } from 'typebox'
+import { findUserById, listUsers, updateUser } from '../../core/users.js'
+import { decodeCursor, encodeCursor } from '../cursor.js'
+import { bearer, IdParamsSchema, PageQuerySchema, PageSchema, problems } from '../schemas/common.js'
+import { toUserView, UpdateMeSchema, UserSchema } from '../schemas/users.js'
+
+const UserPageSchema = PageSchema(UserSchema)
+
+const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  const { db, httpErrors, usersCache } = fastify
+  fastify.addHook('onRequest', fastify.authenticate)
+
+  fastify.get('/', {
+    schema: {
+      tags: ['users'],
+      operationId: 'listUsers',
+      summary: 'List users',
+      description: 'In id order, `limit` per page (≤ 200). Served from a Redis cache that every user create or update invalidates; answers from Postgres when Redis is down. Send `If-None-Match` with the last `ETag` to get 304 when nothing changed.',
+      security: bearer,
+      querystring: PageQuerySchema,
+      response: { 200: UserPageSchema, ...problems(400, 401) }
+    }
+  }, async (request, reply) => {
+    const { cursor, limit } = request.query
+    const afterId = cursor === undefined ? 0 : decodeCursor(cursor, 'id')
+    const page = `${afterId}:${limit}`
+    const cached = await usersCache.getPage(page)
+    reply.header('x-cache', cached.body === null ? 'miss' : 'hit')
+    if (cached.body !== null) return JSON.parse(cached.body) as Static<typeof UserPageSchema>
+
+    const { rows, hasMore } = await listUsers(db, afterId, limit)
+    const last = rows.at(-1)
+    const body = {
+      items: rows.map(toUserView),
+      nextCursor: hasMore && last !== undefined ? encodeCursor('id', last.id) : null
+    }
+    if (cached.version !== null) await usersCache.setPage(cached.version, page, JSON.stringify(body))
+    return body
+  })
+
+  fastify.get('/me', {
+    schema: {
+      tags: ['users'],
+      operationId: 'getMe',
+      summary: 'The user behind the access token',
+      security: bearer,
+      response: { 200: UserSchema, ...problems(401, 404) }
+    }
+  }, async (request) => {
+    const user = await findUserById(db, request.userId)
+    if (user === undefined) throw httpErrors.notFound('Your account no longer exists.')
+    return toUserView(user)
+  })
+
+  fastify.patch('/me', {
+    schema: {
+      tags: ['users'],
+      operationId: 'updateMe',
+      summary: 'Change my display name, status or status message',
+      security: bearer,
+      body: UpdateMeSchema,
+      response: { 200: UserSchema, ...problems(400, 401, 404, 413, 415) }
+    }
+  }, async (request) => {
+    const { displayName, status, statusMessage } = request.body
+    const user = await updateUser(db, request.userId, { display_name: displayName, status, status_message: statusMessage })
+    if (user === undefined) throw httpErrors.notFound('Your account no longer exists.')
+    await usersCache.invalidate()
+    return toUserView(user)
+  })
+
+  fastify.get('/:id', {
+    schema: {
+      tags: ['users'],
+      operationId: 'getUser',
+      summary: 'One user',
+      security: bearer,
+      params: IdParamsSchema,
+      response: { 200: UserSchema, ...problems(400, 401, 404) }
+    }
+  }, async (request) => {
+    const user = await findUserById(db, request.params.id)
+    if (user === undefined) throw httpErrors.notFound(`There is no user ${request.params.id}.`)
+    return toUserView(user)
+  })
+}
+
+export default userRoutes

@@ -1,0 +1,44 @@
+import { Type, type Static } from 'typebox'
+import type { PublicUserRow } from '../../core/users.js'
+import { DateTimeSchema, IdSchema } from './common.js'
+
+export const UserStatusSchema = Type.Union([Type.Literal('online'), Type.Literal('busy'), Type.Literal('offline')])
+
+export const UserSchema = Type.Object({
+  id: IdSchema,
+  username: Type.String({ examples: ['user_1'] }),
+  displayName: Type.String({ examples: ['User One'] }),
+  status: UserStatusSchema,
+  statusMessage: Type.String(),
+  createdAt: DateTimeSchema
+})
+
+export type UserView = Static<typeof UserSchema>
+
+export const UsernameSchema = Type.String({
+  minLength: 3,
+  maxLength: 32,
+  pattern: '^[A-Za-z0-9_.-]+$',
+  description: '3–32 letters, digits, `_`, `.` or `-`; unique in any letter case',
+  examples: ['ada_l']
+})
+
+export const PasswordSchema = Type.String({ minLength: 8, maxLength: 256, description: 'At least 8 characters', examples: ['correct-horse-9'] })
+export const DisplayNameSchema = Type.String({ minLength: 1, maxLength: 64, pattern: '\\S', examples: ['Ada Lovelace'] })
+
+export const UpdateMeSchema = Type.Object({
+  displayName: Type.Optional(DisplayNameSchema),
+  status: Type.Optional(UserStatusSchema),
+  statusMessage: Type.Optional(Type.String({ maxLength: 140 }))
+}, { additionalProperties: false, minProperties: 1 })
+
+export function toUserView (row: PublicUserRow): UserView {
+  return {
+    id: row.id,
+    username: row.username,
+    displayName: row.display_name,
+    status: row.status,
+    statusMessage: row.status_message,
+    createdAt: row.created_at.toISOString()
+  }
+}

@@ -1,0 +1,38 @@
+import { randomBytes } from 'node:crypto'
+import envSchema from 'env-schema'
+import { Type, type Static } from 'typebox'
+
+export const ConfigSchema = Type.Object({
+  DATABASE_URL: Type.String({ default: 'postgres://postgres@127.0.0.1:5432/pigeon' }),
+  REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6379' }),
+  HOST: Type.String({ default: '0.0.0.0' }),
+  PORT: Type.Integer({ default: 3000, minimum: 0, maximum: 65535 }),
+  LOG_LEVEL: Type.Union([
+    Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'),
+    Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')
+  ], { default: 'info' }),
+  /** Empty means: generate one per process (tokens die with it). */
+  JWT_SECRET: Type.String({ default: '' }),
+  ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ default: 900, minimum: 1 }),
+  REFRESH_TOKEN_TTL_SECONDS: Type.Integer({ default: 30 * 24 * 3600, minimum: 1 }),
+  /** Namespaces every Redis key and channel of one deployment; BullMQ gets it as a {hash tag} (Redis Cluster-ready). */
+  REDIS_PREFIX: Type.String({ default: 'pigeon', pattern: '^[A-Za-z0-9_.-]+$' }),
+  /** Run the BullMQ workers inside the API process (one-process mode for a laptop). */
+  RUN_WORKER: Type.Boolean({ default: false }),
+  WORKER_CONCURRENCY: Type.Integer({ default: 16, minimum: 1 }),
+  USERS_CACHE_TTL_SECONDS: Type.Integer({ default: 300, minimum: 1 }),
+  BODY_LIMIT_BYTES: Type.Integer({ default: 64 * 1024, minimum: 1024 })
+})
+
+export type Config = Static<typeof ConfigSchema> & { jwtSecretGenerated: boolean }
+
+/** Reads the environment once; every process calls this at start and passes the result down. */
+export function loadConfig (env: Record<string, string | undefined> = process.env): Config {
+  const config = envSchema<Static<typeof ConfigSchema>>({ schema: ConfigSchema, data: env, dotenv: false })
+  const jwtSecretGenerated = config.JWT_SECRET === ''
+  return {
+    ...config,
+    JWT_SECRET: jwtSecretGenerated ? randomBytes(32).toString('hex') : config.JWT_SECRET,
+    jwtSecretGenerated
+  }
+}

@@ -1,0 +1,90 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely'
+
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>
+
+export type UserStatus = 'online' | 'busy' | 'offline'
+
+export interface UsersTable {
+  id: Generated<number>
+  username: string
+  password_hash: string
+  display_name: string
+  status: ColumnType<UserStatus, UserStatus | undefined, UserStatus>
+  status_message: ColumnType<string, string | undefined, string>
+  is_admin: ColumnType<boolean, boolean | undefined, boolean>
+  created_at: CreatedAt
+  updated_at: Timestamp
+}
+
+export interface RefreshTokensTable {
+  id: string
+  family_id: string
+  user_id: number
+  expires_at: Date
+  used_at: Date | null
+  revoked_at: Date | null
+  created_at: CreatedAt
+}
+
+export type RoomKind = 'direct' | 'group'
+
+export interface RoomsTable {
+  id: Generated<number>
+  kind: RoomKind
+  name: string | null
+  direct_key: string | null
+  last_seq: ColumnType<number, number | undefined, number>
+  created_by: number | null
+  created_at: CreatedAt
+}
+
+export interface RoomMembersTable {
+  room_id: number
+  user_id: number
+  joined_at: CreatedAt
+  last_read_seq: ColumnType<number, number | undefined, number>
+}
+
+export interface MessagesTable {
+  id: Generated<number>
+  room_id: number
+  seq: number
+  sender_id: number | null
+  text: string
+  task_id: string
+  created_at: CreatedAt
+  edited_at: Date | null
+  deleted_at: Date | null
+}
+
+export type FinishedTaskState = 'completed' | 'failed'
+
+export interface TasksTable {
+  id: string
+  kind: string
+  owner_id: number
+  state: FinishedTaskState
+  attempts: number
+  message_id: number | null
+  error_code: string | null
+  error_message: string | null
+  created_at: Date
+  finished_at: CreatedAt
+}
+
+export interface Database {
+  users: UsersTable
+  refresh_tokens: RefreshTokensTable
+  rooms: RoomsTable
+  room_members: RoomMembersTable
+  messages: MessagesTable
+  tasks: TasksTable
+}
+
+export type User = Selectable<UsersTable>
+export type NewUser = Insertable<UsersTable>
+export type UserUpdate = Updateable<UsersTable>
+export type Room = Selectable<RoomsTable>
+export type Message = Selectable<MessagesTable>
+export type Task = Selectable<TasksTable>

@@ -1,0 +1,25 @@
+import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto'
+
+const defaults = { N: 16384, r: 8, p: 1, keyLength: 64 }
+
+function derive (password: string, salt: Buffer, keyLength: number, options: ScryptOptions): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    scrypt(password.normalize('NFKC'), salt, keyLength, options, (error, key) => error ? reject(error) : resolve(key))
+  })
+}
+
+/** A self-describing hash, scrypt$N$r$p$salt$key, so the parameters can grow without a migration. */
+export async function hashPassword (password: string): Promise<string> {
+  const { N, r, p, keyLength } = defaults
+  const salt = randomBytes(16)
+  const key = await derive(password, salt, keyLength, { N, r, p })
+  return ['scrypt', N, r, p, salt.toString('base64url'), key.toString('base64url')].join('$')
+}
+
+export async function verifyPassword (password: string, stored: string): Promise<boolean> {
+  const [scheme, N, r, p, salt, key] = stored.split('$')
+  if (scheme !== 'scrypt' || salt === undefined || key === undefined) return false
+  const expected = Buffer.from(key, 'base64url')
+  const actual = await derive(password, Buffer.from(salt, 'base64url'), expected.length, { N: Number(N), r: Number(r), p: Number(p) })
+  return timingSafeEqual(actual, expected)
+}
