@@ -17,8 +17,6 @@ export const ConfigSchema = Type.Object({
   REFRESH_TOKEN_TTL_SECONDS: Type.Integer({ default: 30 * 24 * 3600, minimum: 1 }),
   /** Namespaces every Redis key and channel of one deployment; BullMQ gets it as a {hash tag} (Redis Cluster-ready). */
   REDIS_PREFIX: Type.String({ default: 'pigeon', pattern: '^[A-Za-z0-9_.-]+$' }),
-  /** Run the BullMQ workers inside the API process (one-process mode for a laptop). */
-  RUN_WORKER: Type.Boolean({ default: false }),
   WORKER_CONCURRENCY: Type.Integer({ default: 16, minimum: 1 }),
   USERS_CACHE_TTL_SECONDS: Type.Integer({ default: 300, minimum: 1 }),
   BODY_LIMIT_BYTES: Type.Integer({ default: 64 * 1024, minimum: 1024 })

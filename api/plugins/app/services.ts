@@ -1,3 +1,5 @@
+import { once } from 'node:events'
+import { setTimeout } from 'node:timers/promises'
 import fp from 'fastify-plugin'
 import type { Redis } from 'ioredis'
 import type { Config } from '../../../core/config.js'
@@ -21,6 +23,12 @@ export default fp(async (fastify, opts: { config: Config }) => {
   const redis = createFailFastRedis(config.REDIS_URL)
   // Without a listener ioredis reports every reconnect attempt as an unhandled error.
   redis.on('error', (error) => fastify.log.warn({ err: error }, 'redis connection error'))
+
+  // Give Redis a moment to connect before serving; if it is down, start anyway: reads that need only Postgres work.
+  await Promise.race([
+    once(redis, 'ready'),
+    setTimeout(2000).then(() => fastify.log.warn('redis is not reachable yet: sends answer 503 until it is'))
+  ])
 
   fastify.decorate('config', config)
   fastify.decorate('db', db)

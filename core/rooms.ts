@@ -1,0 +1,142 @@
+import { sql, type Selectable } from 'kysely'
+import { jsonObjectFrom } from 'kysely/helpers/postgres'
+import type { Db } from './db/connect.js'
+import type { MessagesTable, RoomKind } from './db/schema.js'
+
+export interface RoomSummary {
+  id: number
+  kind: RoomKind
+  name: string | null
+  created_at: Date
+  member_ids: number[]
+  unread_count: number
+  last_message: Selectable<MessagesTable> | null
+}
+
+/** A member's view of rooms: members, unread count (not sent by them, above their watermark), last message. */
+function roomSummaries (db: Db, userId: number) {
+  return db.selectFrom('room_members as rm')
+    .innerJoin('rooms as r', 'r.id', 'rm.room_id')
+    .where('rm.user_id', '=', userId)
+    .select((eb) => [
+      'r.id', 'r.kind', 'r.name', 'r.created_at',
+      sql<number[]>`(select array_agg(user_id order by user_id) from room_members where room_id = r.id)`.as('member_ids'),
+      eb.selectFrom('messages as m').select((eb) => eb.fn.countAll<number>().as('n'))
+        .whereRef('m.room_id', '=', 'r.id').whereRef('m.seq', '>', 'rm.last_read_seq')
+        .where(sql<boolean>`m.sender_id is distinct from ${userId}`).where('m.deleted_at', 'is', null)
+        .as('unread_count'),
+      jsonObjectFrom(eb.selectFrom('messages as m').selectAll('m')
+        .whereRef('m.room_id', '=', 'r.id').where('m.deleted_at', 'is', null)
+        .orderBy('m.seq', 'desc').limit(1)).as('last_message')
+    ])
+}
+
+export async function findRoomForMember (db: Db, roomId: number, userId: number): Promise<RoomSummary | undefined> {
+  const row = await roomSummaries(db, userId).where('r.id', '=', roomId).executeTakeFirst()
+  return row === undefined ? undefined : normalise(row)
+}
+
+export async function listRoomsForMember (db: Db, userId: number, afterId: number, limit: number): Promise<{ rows: RoomSummary[], hasMore: boolean }> {
+  const rows = await roomSummaries(db, userId).where('r.id', '>', afterId).orderBy('r.id').limit(limit + 1).execute()
+  return { rows: rows.slice(0, limit).map(normalise), hasMore: rows.length > limit }
+}
+
+// JSON built by Postgres carries timestamps as strings and bigints as numbers; make them Dates again.
+type RoomSummaryRow = Omit<RoomSummary, 'last_message' | 'unread_count'> & {
+  unread_count: number | string | null
+  last_message: Record<string, unknown> | null
+}
+
+function normalise (row: RoomSummaryRow): RoomSummary {
+  const m = row.last_message
+  return {
+    ...row,
+    unread_count: Number(row.unread_count),
+    last_message: m === null
+      ? null
+      : {
+          ...(m as unknown as Selectable<MessagesTable>),
+          created_at: new Date(m.created_at as string),
+          edited_at: m.edited_at === null ? null : new Date(m.edited_at as string),
+          deleted_at: m.deleted_at === null ? null : new Date(m.deleted_at as string)
+        }
+  }
+}
+
+export async function isMember (db: Db, roomId: number, userId: number): Promise<boolean> {
+  const row = await db.selectFrom('room_members').select('user_id')
+    .where('room_id', '=', roomId).where('user_id', '=', userId).executeTakeFirst()
+  return row !== undefined
+}
+
+/** Every room of the user with the seq up to which the user has seen it. */
+export async function watermarksOf (db: Db, userId: number): Promise<Map<number, number>> {
+  const rows = await db.selectFrom('room_members').select(['room_id', 'last_read_seq']).where('user_id', '=', userId).execute()
+  return new Map(rows.map((row) => [row.room_id, row.last_read_seq]))
+}
+
+export async function createGroupRoom (db: Db, input: { name: string, creatorId: number, memberIds: readonly number[] }): Promise<number> {
+  return await db.transaction().execute(async (trx) => {
+    const room = await trx.insertInto('rooms').values({ kind: 'group', name: input.name, created_by: input.creatorId })
+      .returning('id').executeTakeFirstOrThrow()
+    const members = [...new Set([input.creatorId, ...input.memberIds])]
+    await trx.insertInto('room_members').values(members.map((userId) => ({ room_id: room.id, user_id: userId }))).execute()
+    return room.id
+  })
+}
+
+/** The one direct room of a pair, created on first use; two first sends at once still make one room. */
+export async function ensureDirectRoom (db: Db, userId: number, otherId: number): Promise<number> {
+  const pair = [userId, otherId].sort((a, b) => a - b)
+  const directKey = pair.join(':')
+  return await db.transaction().execute(async (trx) => {
+    const created = await trx.insertInto('rooms').values({ kind: 'direct', direct_key: directKey, created_by: userId })
+      .onConflict((oc) => oc.column('direct_key').doNothing())
+      .returning('id').executeTakeFirst()
+    if (created === undefined) {
+      const room = await trx.selectFrom('rooms').select('id').where('direct_key', '=', directKey).executeTakeFirstOrThrow()
+      return room.id
+    }
+    await trx.insertInto('room_members').values(pair.map((id) => ({ room_id: created.id, user_id: id }))).execute()
+    return created.id
+  })
+}
+
+export type JoinOutcome = 'joined' | 'already-member' | 'not-found'
+
+/** Joins a group room; a new member starts with the room's history already seen. */
+export async function joinGroupRoom (db: Db, roomId: number, userId: number): Promise<JoinOutcome> {
+  const room = await db.selectFrom('rooms').select(['kind', 'last_seq']).where('id', '=', roomId).executeTakeFirst()
+  if (room === undefined || room.kind !== 'group') return 'not-found'
+  const inserted = await db.insertInto('room_members')
+    .values({ room_id: roomId, user_id: userId, last_read_seq: sql`(select last_seq from rooms where id = ${roomId})` })
+    .onConflict((oc) => oc.columns(['room_id', 'user_id']).doNothing())
+    .returning('user_id').executeTakeFirst()
+  return inserted === undefined ? 'already-member' : 'joined'
+}
+
+export type LeaveOutcome = 'left' | 'not-member' | 'direct'
+
+export async function leaveRoom (db: Db, roomId: number, userId: number): Promise<LeaveOutcome> {
+  const room = await db.selectFrom('rooms as r').innerJoin('room_members as rm', 'rm.room_id', 'r.id')
+    .select('r.kind').where('r.id', '=', roomId).where('rm.user_id', '=', userId).executeTakeFirst()
+  if (room === undefined) return 'not-member'
+  if (room.kind === 'direct') return 'direct'
+  await db.deleteFrom('room_members').where('room_id', '=', roomId).where('user_id', '=', userId).execute()
+  return 'left'
+}
+
+/**
+ * Moves the user's watermarks forward to the given seqs, never back and never past the room's last message.
+ * Idempotent: applying the same acknowledgement twice changes nothing. Rooms the user is not in are ignored.
+ */
+export async function markSeenUpTo (db: Db, userId: number, seenUpTo: ReadonlyMap<number, number>): Promise<Map<number, number>> {
+  if (seenUpTo.size === 0) return new Map()
+  const { rows } = await sql<{ room_id: number, last_read_seq: number }>`
+    update room_members rm
+    set last_read_seq = greatest(rm.last_read_seq, least(w.seq, r.last_seq))
+    from unnest(${[...seenUpTo.keys()]}::bigint[], ${[...seenUpTo.values()]}::bigint[]) as w(room_id, seq), rooms r
+    where rm.user_id = ${userId} and rm.room_id = w.room_id and r.id = w.room_id
+    returning rm.room_id, rm.last_read_seq`.execute(db)
+  return new Map(rows.map((row) => [row.room_id, row.last_read_seq]))
+}

@@ -1,0 +1,112 @@
+import { randomBytes } from 'node:crypto'
+import path from 'node:path'
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import { Redis } from 'ioredis'
+import pg from 'pg'
+import { buildApp } from '../api/build-app.js'
+import { loadConfig, type Config } from '../core/config.js'
+import { createDb, type Db } from '../core/db/connect.js'
+import { ensureDatabase, migrateToLatest } from '../core/db/migrate.js'
+import { startWorkers } from '../worker/start-workers.js'
+
+type Teardown = { teardown: (fn: () => unknown) => void }
+
+const baseUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
+
+/**
+ * A config of this test file's own: a fresh database (migrated) and a fresh Redis prefix, both removed
+ * at teardown, so test files run in parallel without touching each other or the demo.
+ */
+export async function testConfig (t: Teardown, overrides: Record<string, string> = {}): Promise<Config> {
+  const file = path.basename(process.argv[1] ?? 'test', '.test.ts').replace(/\W/g, '_').slice(0, 30)
+  const name = `pigeon_test_${file}_${randomBytes(4).toString('hex')}`
+  const url = new URL(baseUrl)
+  url.pathname = `/${name}`
+  const config = loadConfig({
+    DATABASE_URL: url.toString(),
+    REDIS_URL: redisUrl,
+    REDIS_PREFIX: name,
+    JWT_SECRET: randomBytes(16).toString('hex'),
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    ...overrides
+  })
+  await ensureDatabase(config.DATABASE_URL)
+  const db = createDb(config.DATABASE_URL, { max: 1 })
+  const { error } = await migrateToLatest(db)
+  await db.destroy()
+  if (error !== undefined) throw error
+  t.teardown(async () => {
+    await dropDatabase(name)
+    await deleteRedisKeys(redisUrl, name)
+  })
+  return config
+}
+
+async function dropDatabase (name: string): Promise<void> {
+  const client = new pg.Client({ connectionString: baseUrl })
+  await client.connect()
+  await client.query(`drop database if exists "${name}" with (force)`)
+  await client.end()
+}
+
+async function deleteRedisKeys (url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url)
+  for (const pattern of [`${prefix}:*`, `{${prefix}}:*`]) {
+    for await (const keys of redis.scanStream({ match: pattern, count: 500 })) {
+      if ((keys as string[]).length > 0) await redis.del(...(keys as string[]))
+    }
+  }
+  await redis.quit()
+}
+
+export async function testApp (t: Teardown, config: Config): Promise<FastifyInstance> {
+  const app = await buildApp(config)
+  await app.ready()
+  t.teardown(() => app.close())
+  return app
+}
+
+export function testDb (t: Teardown, config: Config): Db {
+  const db = createDb(config.DATABASE_URL, { max: 4 })
+  t.teardown(() => db.destroy())
+  return db
+}
+
+/** Real BullMQ workers on this file's queues, closed at teardown. */
+export function testWorkers (t: Teardown, config: Config): void {
+  const db = createDb(config.DATABASE_URL, { max: config.WORKER_CONCURRENCY + 2 })
+  const silent = { debug () {}, info () {}, warn () {}, error () {} }
+  const workers = startWorkers({ config, db, log: silent })
+  t.teardown(async () => {
+    await workers.close()
+    await db.destroy()
+  })
+}
+
+export interface TestUser {
+  id: number
+  username: string
+  password: string
+  accessToken: string
+  refreshToken: string
+  auth: { authorization: string }
+}
+
+/** Registers a user through the API and logs in. */
+export async function createUser (app: FastifyInstance, username: string, password = 'Passw0rd!'): Promise<TestUser> {
+  const registered = await app.inject({ method: 'POST', url: '/v1/auth/register', payload: { username, password } })
+  if (registered.statusCode !== 201) throw new Error(`register ${username}: ${registered.statusCode} ${registered.body}`)
+  const tokens = await app.inject({ method: 'POST', url: '/v1/auth/token', payload: { username, password } })
+  if (tokens.statusCode !== 200) throw new Error(`login ${username}: ${tokens.statusCode} ${tokens.body}`)
+  const { accessToken, refreshToken } = tokens.json()
+  return { id: registered.json().id, username, password, accessToken, refreshToken, auth: { authorization: `Bearer ${accessToken}` } }
+}
+
+export function isProblem (response: LightMyRequestResponse, status: number): boolean {
+  const body = response.json()
+  return response.statusCode === status &&
+    String(response.headers['content-type']).startsWith('application/problem+json') &&
+    body.status === status && typeof body.title === 'string' && typeof body.type === 'string' &&
+    !JSON.stringify(body).includes('    at ')
+}
