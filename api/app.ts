@@ -7,9 +7,15 @@ import etag from './plugins/external/etag.js'
 import problemDetails from './plugins/app/problem-details.js'
 import services from './plugins/app/services.js'
 import authenticate from './plugins/app/authenticate.js'
+import queues from './plugins/app/queues.js'
+import wakeups from './plugins/app/wakeups.js'
 import healthRoutes from './routes/health.js'
 import authRoutes from './routes/auth.js'
 import userRoutes from './routes/users.js'
+import roomRoutes from './routes/rooms.js'
+import sendRoutes from './routes/sends.js'
+import taskRoutes from './routes/tasks.js'
+import unseenRoutes from './routes/unseen.js'
 
 export default async function app (fastify: FastifyInstance, opts: { config: Config }): Promise<void> {
   // Third-party plugins first, then ours, then the routes that use them.
@@ -24,8 +30,14 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
   await fastify.register(problemDetails)
   await fastify.register(services, { config: opts.config })
   await fastify.register(authenticate)
+  await fastify.register(queues)
+  await fastify.register(wakeups)
 
   await fastify.register(healthRoutes)
   await fastify.register(authRoutes, { prefix: '/v1/auth' })
   await fastify.register(userRoutes, { prefix: '/v1/users' })
+  await fastify.register(roomRoutes, { prefix: '/v1/rooms' })
+  await fastify.register(sendRoutes, { prefix: '/v1' })
+  await fastify.register(taskRoutes, { prefix: '/v1/tasks' })
+  await fastify.register(unseenRoutes, { prefix: '/v1/messages' })
 }

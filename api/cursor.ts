@@ -7,9 +7,7 @@ export function encodeCursor (kind: string, value: unknown): string {
   return Buffer.from(JSON.stringify({ k: kind, v: value })).toString('base64url')
 }
 
-export function decodeCursor (cursor: string, kind: 'id'): number
-export function decodeCursor (cursor: string, kind: string): unknown
-export function decodeCursor (cursor: string, kind: string): unknown {
+function decodeCursor (cursor: string, kind: string): unknown {
   let parsed: unknown
   try {
     parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
@@ -17,7 +15,34 @@ export function decodeCursor (cursor: string, kind: string): unknown {
     throw new InvalidCursorError()
   }
   if (typeof parsed !== 'object' || parsed === null || (parsed as { k?: unknown }).k !== kind) throw new InvalidCursorError()
-  const value = (parsed as { v?: unknown }).v
-  if (kind === 'id' && !(Number.isSafeInteger(value) && (value as number) >= 0)) throw new InvalidCursorError()
+  return (parsed as { v?: unknown }).v
+}
+
+function isCount (value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0
+}
+
+/** A keyset cursor over one number (an id or a seq). */
+export function decodePositionCursor (cursor: string, kind: 'id' | 'seq'): number {
+  const value = decodeCursor(cursor, kind)
+  if (!isCount(value)) throw new InvalidCursorError()
   return value
+}
+
+/** The unseen feed's cursor: per room id, the highest seq the response that gave it held. */
+export function encodeSeenCursor (seenUpTo: ReadonlyMap<number, number>): string {
+  return encodeCursor('seen', Object.fromEntries(seenUpTo))
+}
+
+export function decodeSeenCursor (cursor: string): Map<number, number> {
+  const value = decodeCursor(cursor, 'seen')
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidCursorError()
+  const entries = Object.entries(value)
+  if (entries.length > 10_000) throw new InvalidCursorError()
+  const seenUpTo = new Map<number, number>()
+  for (const [roomId, seq] of entries) {
+    if (!/^[1-9][0-9]{0,15}$/.test(roomId) || !isCount(seq)) throw new InvalidCursorError()
+    seenUpTo.set(Number(roomId), seq)
+  }
+  return seenUpTo
 }

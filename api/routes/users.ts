@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { Static } from 'typebox'
 import { findUserById, listUsers, updateUser } from '../../core/users.js'
-import { decodeCursor, encodeCursor } from '../cursor.js'
+import { decodePositionCursor, encodeCursor } from '../cursor.js'
 import { bearer, IdParamsSchema, PageQuerySchema, PageSchema, problems } from '../schemas/common.js'
 import { toUserView, UpdateMeSchema, UserSchema } from '../schemas/users.js'
 
@@ -23,7 +23,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     const { cursor, limit } = request.query
-    const afterId = cursor === undefined ? 0 : decodeCursor(cursor, 'id')
+    const afterId = cursor === undefined ? 0 : decodePositionCursor(cursor, 'id')
     const page = `${afterId}:${limit}`
     const cached = await usersCache.getPage(page)
     reply.header('x-cache', cached.body === null ? 'miss' : 'hit')

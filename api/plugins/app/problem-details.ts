@@ -17,6 +17,11 @@ export function withCode<E extends Error> (error: E, code: string): E {
   return Object.assign(error, { code })
 }
 
+/** A 503 whose message the client may read (5xx details are hidden otherwise). */
+export function unavailable (code: string, detail: string): Error {
+  return Object.assign(new Error(detail), { statusCode: 503, code, expose: true })
+}
+
 // Fastify's own error codes that mean "your request is wrong", mapped to what a client should read.
 const clientErrorCodes: Record<string, string> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',

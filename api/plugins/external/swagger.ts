@@ -23,6 +23,9 @@ export default fp(async (fastify) => {
       tags: [
         { name: 'auth', description: 'Register, log in, refresh and log out' },
         { name: 'users', description: 'People who can be messaged' },
+        { name: 'rooms', description: 'Direct and group rooms, their members and history' },
+        { name: 'messages', description: 'Sending (asynchronous, 202) and the unseen feed (long-poll)' },
+        { name: 'tasks', description: 'The outcome of a send, by task id' },
         { name: 'ops', description: 'Health and documentation' }
       ],
       components: {

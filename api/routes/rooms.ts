@@ -1,0 +1,146 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { listRoomMessages } from '../../core/messages.js'
+import { createGroupRoom, findRoomForMember, joinGroupRoom, leaveRoom, listRoomsForMember, markSeenUpTo } from '../../core/rooms.js'
+import { usersExist } from '../../core/users.js'
+import { decodePositionCursor, encodeCursor } from '../cursor.js'
+import { withCode } from '../plugins/app/problem-details.js'
+import { bearer, IdParamsSchema, PageQuerySchema, PageSchema, problems } from '../schemas/common.js'
+import { MessageSchema, toMessageView } from '../schemas/messages.js'
+import { CreateRoomBodySchema, ReadBodySchema, RoomSchema, toRoomView } from '../schemas/rooms.js'
+
+const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  const { db, httpErrors } = fastify
+  fastify.addHook('onRequest', fastify.authenticate)
+
+  /** A room the caller is in; any other room is 404, the same as a missing one. */
+  async function memberRoom (roomId: number, userId: number) {
+    const room = await findRoomForMember(db, roomId, userId)
+    if (room === undefined) throw httpErrors.notFound(`There is no room ${roomId}.`)
+    return toRoomView(room)
+  }
+
+  fastify.get('/', {
+    schema: {
+      tags: ['rooms'],
+      operationId: 'listRooms',
+      summary: 'My rooms, each with its unread count and last message',
+      description: 'In room id order, `limit` per page (≤ 200).',
+      security: bearer,
+      querystring: PageQuerySchema,
+      response: { 200: PageSchema(RoomSchema), ...problems(400, 401) }
+    }
+  }, async (request) => {
+    const { cursor, limit } = request.query
+    const afterId = cursor === undefined ? 0 : decodePositionCursor(cursor, 'id')
+    const { rows, hasMore } = await listRoomsForMember(db, request.userId, afterId, limit)
+    const last = rows.at(-1)
+    return { items: rows.map(toRoomView), nextCursor: hasMore && last !== undefined ? encodeCursor('id', last.id) : null }
+  })
+
+  fastify.post('/', {
+    schema: {
+      tags: ['rooms'],
+      operationId: 'createRoom',
+      summary: 'Create a group room',
+      description: 'The creator is always a member. Every id in `memberIds` must be an existing user (422 otherwise).',
+      security: bearer,
+      body: CreateRoomBodySchema,
+      response: { 201: RoomSchema, ...problems(400, 401, 413, 415, 422) }
+    }
+  }, async (request, reply) => {
+    const { name, memberIds } = request.body
+    if (!await usersExist(db, memberIds)) throw withCode(httpErrors.unprocessableEntity('Some memberIds are not users.'), 'UNKNOWN_USERS')
+    const roomId = await createGroupRoom(db, { name: name.trim(), creatorId: request.userId, memberIds })
+    return reply.code(201).header('location', `/v1/rooms/${roomId}`).send(await memberRoom(roomId, request.userId))
+  })
+
+  fastify.get('/:id', {
+    schema: {
+      tags: ['rooms'],
+      operationId: 'getRoom',
+      summary: 'One of my rooms',
+      security: bearer,
+      params: IdParamsSchema,
+      response: { 200: RoomSchema, ...problems(400, 401, 404) }
+    }
+  }, async (request) => await memberRoom(request.params.id, request.userId))
+
+  fastify.put('/:id/members/me', {
+    schema: {
+      tags: ['rooms'],
+      operationId: 'joinRoom',
+      summary: 'Join a group room',
+      description: 'Idempotent. A new member starts with the room\'s earlier messages counted as seen. Direct rooms cannot be joined (404).',
+      security: bearer,
+      params: IdParamsSchema,
+      response: { 200: RoomSchema, ...problems(400, 401, 404) }
+    }
+  }, async (request) => {
+    const roomId = request.params.id
+    const outcome = await joinGroupRoom(db, roomId, request.userId)
+    if (outcome === 'not-found') return await memberRoom(roomId, request.userId)
+    if (outcome === 'joined') await fastify.wakeups.membershipChanged(request.userId)
+    return await memberRoom(roomId, request.userId)
+  })
+
+  fastify.delete('/:id/members/me', {
+    schema: {
+      tags: ['rooms'],
+      operationId: 'leaveRoom',
+      summary: 'Leave a group room',
+      description: 'After leaving, the room and its messages are 404 and nothing new from it reaches my feed. A direct room cannot be left (409).',
+      security: bearer,
+      params: IdParamsSchema,
+      response: { 204: Type.Null({ description: 'Left' }), ...problems(400, 401, 404, 409) }
+    }
+  }, async (request, reply) => {
+    const roomId = request.params.id
+    const outcome = await leaveRoom(db, roomId, request.userId)
+    if (outcome === 'not-member') throw httpErrors.notFound(`There is no room ${roomId}.`)
+    if (outcome === 'direct') throw withCode(httpErrors.conflict('A direct room cannot be left.'), 'CANNOT_LEAVE_DIRECT_ROOM')
+    await fastify.wakeups.membershipChanged(request.userId)
+    return reply.code(204).send(null)
+  })
+
+  fastify.get('/:id/messages', {
+    schema: {
+      tags: ['rooms'],
+      operationId: 'listRoomMessages',
+      summary: 'A room\'s history, newest first',
+      description: 'Pages by seq: pass `nextCursor` back as `cursor` for older messages. `limit` ≤ 200. Reading history does not mark anything seen.',
+      security: bearer,
+      params: IdParamsSchema,
+      querystring: PageQuerySchema,
+      response: { 200: PageSchema(MessageSchema), ...problems(400, 401, 404) }
+    }
+  }, async (request) => {
+    const roomId = request.params.id
+    await memberRoom(roomId, request.userId)
+    const { cursor, limit } = request.query
+    const beforeSeq = cursor === undefined ? Number.MAX_SAFE_INTEGER : decodePositionCursor(cursor, 'seq')
+    const { rows, hasMore } = await listRoomMessages(db, roomId, beforeSeq, limit)
+    const last = rows.at(-1)
+    return { items: rows.map(toMessageView), nextCursor: hasMore && last !== undefined ? encodeCursor('seq', last.seq) : null }
+  })
+
+  fastify.post('/:id/read', {
+    schema: {
+      tags: ['rooms'],
+      operationId: 'markRoomRead',
+      summary: 'Move my read watermark forward',
+      description: 'Messages up to `seq` count as read (and seen: they leave the unseen feed). The watermark never moves back and never past the room\'s last message.',
+      security: bearer,
+      params: IdParamsSchema,
+      body: ReadBodySchema,
+      response: { 200: RoomSchema, ...problems(400, 401, 404, 413, 415) }
+    }
+  }, async (request) => {
+    const roomId = request.params.id
+    const moved = await markSeenUpTo(db, request.userId, new Map([[roomId, request.body.seq]]))
+    if (!moved.has(roomId)) throw httpErrors.notFound(`There is no room ${roomId}.`)
+    return await memberRoom(roomId, request.userId)
+  })
+}
+
+export default roomRoutes

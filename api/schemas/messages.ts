@@ -1,0 +1,54 @@
+import { Type, type Static } from 'typebox'
+import type { Message } from '../../core/db/schema.js'
+import { MessageTextSchema } from '../../core/queue.js'
+import { DateTimeSchema, IdSchema } from './common.js'
+
+export const MessageSchema = Type.Object({
+  id: IdSchema,
+  roomId: IdSchema,
+  seq: Type.Integer({ minimum: 1, description: 'Position in the room: gapless, increasing in the order messages were stored' }),
+  senderId: Type.Union([IdSchema, Type.Null()], { description: 'null once the sender deleted their account' }),
+  text: Type.String(),
+  createdAt: DateTimeSchema,
+  editedAt: Type.Union([DateTimeSchema, Type.Null()])
+})
+export type MessageView = Static<typeof MessageSchema>
+
+export function toMessageView (message: Message): MessageView {
+  return {
+    id: message.id,
+    roomId: message.room_id,
+    seq: message.seq,
+    senderId: message.sender_id,
+    text: message.text,
+    createdAt: message.created_at.toISOString(),
+    editedAt: message.edited_at?.toISOString() ?? null
+  }
+}
+
+export const SendBodySchema = Type.Object({ text: MessageTextSchema }, { additionalProperties: false })
+
+export const SendHeadersSchema = Type.Object({
+  'idempotency-key': Type.Optional(Type.String({
+    minLength: 1,
+    maxLength: 255,
+    description: 'Retrying a send with the same key (per user, kept 48 h) answers the same task and stores one message; the same key with another body is 422'
+  }))
+})
+
+export const AcceptedSchema = Type.Object({
+  taskId: Type.String({ examples: ['5f0c6d9e-8d5b-4a51-9a39-2f3b1c0e7a10'] }),
+  state: Type.Union([Type.Literal('queued'), Type.Literal('active'), Type.Literal('completed'), Type.Literal('failed')]),
+  statusUrl: Type.String({ examples: ['/v1/tasks/5f0c6d9e-8d5b-4a51-9a39-2f3b1c0e7a10'] })
+}, { description: 'Accepted: a worker will store the message. Poll statusUrl (optionally with ?wait=N) for the outcome.' })
+
+export const UnseenQuerySchema = Type.Object({
+  cursor: Type.Optional(Type.String({ maxLength: 65_536, description: 'The cursor of the previous response: acknowledges everything it held' })),
+  limit: Type.Integer({ minimum: 1, maximum: 200, default: 100 }),
+  wait: Type.Integer({ minimum: 0, maximum: 30, default: 0, description: 'Seconds to hold the request when nothing is unseen' })
+})
+
+export const UnseenSchema = Type.Object({
+  items: Type.Array(MessageSchema),
+  cursor: Type.String({ description: 'Pass it on the next request to acknowledge these items; without it they come again' })
+})
