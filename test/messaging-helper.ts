@@ -1,0 +1,81 @@
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import type { Db } from '../core/db/connect.js'
+import type { TestUser } from './helper.js'
+
+/** A message as the API shows it. */
+export interface MessageBody {
+  id: number
+  roomId: number
+  seq: number
+  senderId: number | null
+  text: string
+  createdAt: string
+  editedAt: string | null
+}
+
+/** Creates a group room through the API; `members` are the others, the owner joins as creator. */
+export async function createGroupRoom (app: FastifyInstance, owner: TestUser, name: string, members: TestUser[] = []): Promise<{ id: number, memberIds: number[] }> {
+  const res = await app.inject({ method: 'POST', url: '/v1/rooms', headers: owner.auth, payload: { name, memberIds: members.map((m) => m.id) } })
+  if (res.statusCode !== 201) throw new Error(`create room: ${res.statusCode} ${res.body}`)
+  return res.json()
+}
+
+export async function sendToRoom (app: FastifyInstance, from: TestUser, roomId: number, text: string, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> {
+  return await app.inject({ method: 'POST', url: `/v1/rooms/${roomId}/messages`, headers: { ...from.auth, ...headers }, payload: { text } })
+}
+
+export async function sendToUser (app: FastifyInstance, from: TestUser, userId: number, text: string, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> {
+  return await app.inject({ method: 'POST', url: `/v1/users/${userId}/messages`, headers: { ...from.auth, ...headers }, payload: { text } })
+}
+
+/** The task's state once it finished, or after `seconds` (through `?wait=`). */
+export async function waitForTask (app: FastifyInstance, owner: TestUser, taskId: string, seconds = 10) {
+  const res = await app.inject({ url: `/v1/tasks/${taskId}?wait=${seconds}`, headers: owner.auth })
+  if (res.statusCode !== 200) throw new Error(`task ${taskId}: ${res.statusCode} ${res.body}`)
+  return res.json()
+}
+
+/** Sends through the API and waits for the worker: the stored message. */
+export async function sendAndStore (app: FastifyInstance, from: TestUser, roomId: number, text: string): Promise<MessageBody> {
+  const accepted = await sendToRoom(app, from, roomId, text)
+  if (accepted.statusCode !== 202) throw new Error(`send: ${accepted.statusCode} ${accepted.body}`)
+  const task = await waitForTask(app, from, accepted.json().taskId)
+  if (task.state !== 'completed') throw new Error(`send ended ${task.state}: ${JSON.stringify(task.error)}`)
+  return task.result
+}
+
+/** Sends one after the other, so the seqs follow the order of `texts`. */
+export async function sendAllAndStore (app: FastifyInstance, from: TestUser, roomId: number, texts: string[]): Promise<MessageBody[]> {
+  const stored: MessageBody[] = []
+  for (const text of texts) stored.push(await sendAndStore(app, from, roomId, text))
+  return stored
+}
+
+export async function getUnseen (app: FastifyInstance, user: TestUser, query: { cursor?: string, limit?: number, wait?: number } = {}): Promise<LightMyRequestResponse> {
+  const params = new URLSearchParams(Object.entries(query).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]))
+  return await app.inject({ url: `/v1/messages/unseen?${params.toString()}`, headers: user.auth })
+}
+
+export async function readWatermark (db: Db, roomId: number, userId: number): Promise<number | undefined> {
+  const row = await db.selectFrom('room_members').select('last_read_seq')
+    .where('room_id', '=', roomId).where('user_id', '=', userId).executeTakeFirst()
+  return row?.last_read_seq
+}
+
+/** Polls until `check` holds (asynchronous effects such as a worker's), failing after `ms`. */
+export async function eventually<T> (read: () => Promise<T>, check: (value: T) => boolean, ms = 5000): Promise<T> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const value = await read()
+    if (check(value)) return value
+    if (Date.now() > deadline) throw new Error(`still not as expected after ${ms} ms: ${JSON.stringify(value)}`)
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
+
+export async function countMessages (db: Db, roomId?: number): Promise<number> {
+  let query = db.selectFrom('messages').select((eb) => eb.fn.countAll<string>().as('n'))
+  if (roomId !== undefined) query = query.where('room_id', '=', roomId)
+  const { n } = await query.executeTakeFirstOrThrow()
+  return Number(n)
+}
