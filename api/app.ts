@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import type { Registry } from 'prom-client'
 import type { Config } from '../core/config.js'
 import sensible from './plugins/external/sensible.js'
 import swagger from './plugins/external/swagger.js'
@@ -7,6 +8,7 @@ import etag from './plugins/external/etag.js'
 import problemDetails from './plugins/app/problem-details.js'
 import services from './plugins/app/services.js'
 import authenticate from './plugins/app/authenticate.js'
+import metrics from './plugins/app/metrics.js'
 import queues from './plugins/app/queues.js'
 import wakeups from './plugins/app/wakeups.js'
 import healthRoutes from './routes/health.js'
@@ -17,7 +19,13 @@ import sendRoutes from './routes/sends.js'
 import taskRoutes from './routes/tasks.js'
 import unseenRoutes from './routes/unseen.js'
 
-export default async function app (fastify: FastifyInstance, opts: { config: Config }): Promise<void> {
+export interface AppOptions {
+  config: Config
+  /** Shared with in-process workers in one-process mode; a fresh one otherwise. */
+  registry?: Registry
+}
+
+export default async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   // Third-party plugins first, then ours, then the routes that use them.
   await fastify.register(sensible)
   await fastify.register(swagger)
@@ -30,6 +38,7 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
   await fastify.register(problemDetails)
   await fastify.register(services, { config: opts.config })
   await fastify.register(authenticate)
+  await fastify.register(metrics, { registry: opts.registry })
   await fastify.register(queues)
   await fastify.register(wakeups)
 

@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from '../core/config.js'
-import app from './app.js'
+import app, { type AppOptions } from './app.js'
 
 /** The one place server options live: production and tests build the same server. */
-export async function buildApp (config: Config): Promise<FastifyInstance> {
+export async function buildApp (config: Config, options: Omit<AppOptions, 'config'> = {}): Promise<FastifyInstance> {
   const server = Fastify({
     logger: {
       level: config.LOG_LEVEL,
@@ -22,6 +22,6 @@ export async function buildApp (config: Config): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
-  await server.register(app, { config })
+  await server.register(app, { ...options, config })
   return server
 }

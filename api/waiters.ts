@@ -12,7 +12,7 @@ export interface Waiter {
  * registered before the query that decides to wait, so a wake-up that lands in between is kept: `wait`
  * then resolves at once. Each wake-up resolves each affected waiter once and removes it.
  */
-export function createWaiters<K> (hooks: { onWake?: (count: number) => void } = {}) {
+export function createWaiters<K> () {
   const byKey = new Map<K, Set<(outcome: WaitOutcome) => void>>()
   let size = 0
 
@@ -65,7 +65,6 @@ export function createWaiters<K> (hooks: { onWake?: (count: number) => void } = 
       if (set === undefined) return 0
       const woken = [...set]
       for (const settle of woken) settle('woken')
-      hooks.onWake?.(woken.length)
       return woken.length
     },
 

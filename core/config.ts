@@ -18,6 +18,8 @@ export const ConfigSchema = Type.Object({
   /** Namespaces every Redis key and channel of one deployment; BullMQ gets it as a {hash tag} (Redis Cluster-ready). */
   REDIS_PREFIX: Type.String({ default: 'pigeon', pattern: '^[A-Za-z0-9_.-]+$' }),
   WORKER_CONCURRENCY: Type.Integer({ default: 16, minimum: 1 }),
+  /** Where a standalone worker process serves its Prometheus metrics (GET /metrics); 0 turns it off. */
+  WORKER_METRICS_PORT: Type.Integer({ default: 9464, minimum: 0, maximum: 65535 }),
   USERS_CACHE_TTL_SECONDS: Type.Integer({ default: 300, minimum: 1 }),
   BODY_LIMIT_BYTES: Type.Integer({ default: 64 * 1024, minimum: 1024 })
 })

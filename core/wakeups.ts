@@ -5,8 +5,8 @@ import type { Redis } from 'ioredis'
  * Workers publish only after COMMIT, so a woken poller always finds what woke it.
  */
 export type Wakeup =
-  /** A message landed in a room: wake these members' feed waiters. */
-  | { type: 'room-message', roomId: number, seq: number, userIds: number[] }
+  /** A message landed in a room: wake these members' feed waiters. `acceptedAt`: when the API took the send (ms). */
+  | { type: 'room-message', roomId: number, seq: number, userIds: number[], acceptedAt: number }
   /** A task finished (completed or failed): wake its owner's task waiters. */
   | { type: 'task-finished', taskId: string, ownerId: number }
   /** The user joined or left a room: their feed waiters re-read which rooms to wait on. */

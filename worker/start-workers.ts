@@ -1,4 +1,5 @@
-import { Worker } from 'bullmq'
+import { Worker, type Job } from 'bullmq'
+import { Histogram, type Registry } from 'prom-client'
 import type { Config } from '../core/config.js'
 import type { Db } from '../core/db/connect.js'
 import type { Log } from '../core/log.js'
@@ -14,7 +15,7 @@ export interface RunningWorkers {
 }
 
 /** Wires the processors to their queues. Any number of processes may run this against the same Redis and Postgres. */
-export function startWorkers ({ config, db, log }: { config: Config, db: Db, log: Log }): RunningWorkers {
+export function startWorkers ({ config, db, log, registry }: { config: Config, db: Db, log: Log, registry?: Registry }): RunningWorkers {
   const connection = createPatientRedis(config.REDIS_URL, 'pigeon-worker')
   connection.on('error', (error) => log.warn({ err: error }, 'worker redis connection error'))
   const common = { connection, prefix: bullPrefix(config.REDIS_PREFIX), concurrency: config.WORKER_CONCURRENCY }
@@ -36,8 +37,22 @@ export function startWorkers ({ config, db, log }: { config: Config, db: Db, log
     log.error({ err: error, reqId: job.data.requestId, taskId: job.id }, 'send failed for good')
   })
 
-  for (const worker of [sendMessage, markSeen]) {
+  const jobDuration = new Histogram({
+    name: 'pigeon_job_duration_seconds',
+    help: 'From a job starting to it finishing, by queue and outcome',
+    labelNames: ['queue', 'outcome'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: registry === undefined ? [] : [registry]
+  })
+  for (const worker of [sendMessage, markSeen] as Worker[]) {
     worker.on('error', (error) => log.error({ err: error, queue: worker.name }, 'worker error'))
+    const observe = (outcome: string) => (job: Job | undefined) => {
+      if (job?.processedOn !== undefined && job.finishedOn !== undefined) {
+        jobDuration.observe({ queue: worker.name, outcome }, (job.finishedOn - job.processedOn) / 1000)
+      }
+    }
+    worker.on('completed', observe('completed'))
+    worker.on('failed', observe('failed'))
   }
 
   return {

@@ -26,7 +26,9 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const afterId = cursor === undefined ? 0 : decodePositionCursor(cursor, 'id')
     const page = `${afterId}:${limit}`
     const cached = await usersCache.getPage(page)
-    reply.header('x-cache', cached.body === null ? 'miss' : 'hit')
+    const result = cached.body === null ? 'miss' : 'hit'
+    reply.header('x-cache', result)
+    fastify.metrics.usersCache.inc({ result })
     if (cached.body !== null) return JSON.parse(cached.body) as Static<typeof UserPageSchema>
 
     const { rows, hasMore } = await listUsers(db, afterId, limit)

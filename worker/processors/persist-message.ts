@@ -33,7 +33,8 @@ export function createPersistMessage ({ db, redis, redisPrefix, log }: { db: Db,
       type: 'room-message',
       roomId,
       seq: message.seq,
-      userIds: outcome.memberIds.filter((id) => id !== senderId)
+      userIds: outcome.memberIds.filter((id) => id !== senderId),
+      acceptedAt: job.timestamp
     })
     await publishWakeup(redis, redisPrefix, { type: 'task-finished', taskId: job.id, ownerId: senderId })
     log.info({ reqId: requestId, taskId: job.id, roomId, seq: message.seq, messageId: message.id, created: outcome.created }, 'message stored')

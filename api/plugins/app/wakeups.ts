@@ -22,7 +22,7 @@ declare module 'fastify' {
  * of the users (or tasks) an event names. A message wakes only its room's members.
  */
 export default fp(async (fastify) => {
-  const { config, log } = fastify
+  const { config, log, metrics } = fastify
   const feeds = createWaiters<number>()
   const tasks = createWaiters<string>()
   const channel = wakeupChannel(config.REDIS_PREFIX)
@@ -36,9 +36,16 @@ export default fp(async (fastify) => {
     } catch {
       return
     }
-    if (wakeup.type === 'room-message') for (const userId of wakeup.userIds) feeds.wake(userId)
-    else if (wakeup.type === 'membership-changed') feeds.wake(wakeup.userId)
-    else if (wakeup.type === 'task-finished') tasks.wake(wakeup.taskId)
+    if (wakeup.type === 'room-message') {
+      let woken = 0
+      for (const userId of wakeup.userIds) woken += feeds.wake(userId)
+      if (woken > 0) metrics.wakeLatency.observe((Date.now() - wakeup.acceptedAt) / 1000)
+      metrics.woken.inc({ kind: 'feed' }, woken)
+    } else if (wakeup.type === 'membership-changed') {
+      metrics.woken.inc({ kind: 'feed' }, feeds.wake(wakeup.userId))
+    } else if (wakeup.type === 'task-finished') {
+      metrics.woken.inc({ kind: 'task' }, tasks.wake(wakeup.taskId))
+    }
   })
   // Subscribing again on reconnect is ioredis' job (autoResubscribe).
   await subscriber.subscribe(channel).catch((error: unknown) => log.warn({ err: error }, 'wake-up subscription pending'))
@@ -58,7 +65,7 @@ export default fp(async (fastify) => {
     tasks.wakeAll()
   })
   fastify.addHook('onClose', async () => { subscriber.disconnect() })
-}, { name: 'wakeups', dependencies: ['services'] })
+}, { name: 'wakeups', dependencies: ['services', 'metrics'] })
 
 /** An AbortSignal that fires when the client hangs up before its answer was sent. */
 export function hangUpSignal (reply: FastifyReply): AbortSignal {
