@@ -52,7 +52,8 @@ export async function sendAllAndStore (app: FastifyInstance, from: TestUser, roo
 }
 
 export async function getUnseen (app: FastifyInstance, user: TestUser, query: { cursor?: string, limit?: number, wait?: number } = {}): Promise<LightMyRequestResponse> {
-  const params = new URLSearchParams(Object.entries(query).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]))
+  const params = new URLSearchParams()
+  for (const [name, value] of Object.entries(query)) if (value !== undefined) params.set(name, String(value))
   return await app.inject({ url: `/v1/messages/unseen?${params.toString()}`, headers: user.auth })
 }
 
