@@ -1,0 +1,162 @@
+import { Job, Queue } from 'bullmq'
+import { Redis } from 'ioredis'
+import t from 'tap'
+import { bullPrefix, queueNames, type SendMessagePayload } from '../core/queue.js'
+import { createPersistMessage } from '../worker/processors/persist-message.js'
+import { createUser, isProblem, testApp, testConfig, testDb, testWorkers } from './helper.js'
+import { countMessages, createGroupRoom, eventually, sendToRoom, waitForTask } from './messaging-helper.js'
+
+const config = await testConfig(t)
+const app = await testApp(t, config)
+const db = testDb(t, config)
+testWorkers(t, config)
+
+const [ann, bob, cat] = await Promise.all(['ann', 'bob', 'cat'].map((name) => createUser(app, name)))
+if (ann === undefined || bob === undefined || cat === undefined) throw new Error('users')
+const room = await createGroupRoom(app, ann, 'tasks', [bob])
+
+/** The send queue as an operator (or BullMQ's retention) sees it. */
+function sendQueue (t: { teardown: (fn: () => unknown) => void }, redisPrefix: string) {
+  const connection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null })
+  const queue = new Queue<SendMessagePayload>(queueNames.sendMessage, { connection, prefix: bullPrefix(redisPrefix) })
+  t.teardown(async () => {
+    await queue.close()
+    await connection.quit()
+  })
+  return queue
+}
+
+t.test('a completed task carries the stored message; only its owner sees it', async (t) => {
+  const accepted = await sendToRoom(app, ann, room.id, 'stored for good')
+  const taskId = accepted.json().taskId
+  const task = await waitForTask(app, ann, taskId)
+  const stored = await db.selectFrom('messages').selectAll().where('task_id', '=', taskId).executeTakeFirstOrThrow()
+  t.same(task.result, {
+    id: stored.id,
+    roomId: room.id,
+    seq: stored.seq,
+    senderId: ann.id,
+    text: 'stored for good',
+    createdAt: stored.created_at.toISOString(),
+    editedAt: null
+  })
+  t.match(task, { id: taskId, kind: 'send-message', state: 'completed', error: null })
+  t.ok(task.attempts >= 1)
+  t.ok(Date.parse(task.finishedAt) >= Date.parse(task.createdAt))
+
+  const byBob = await app.inject({ url: `/v1/tasks/${taskId}`, headers: bob.auth })
+  t.ok(isProblem(byBob, 404), 'a room mate does not see my task')
+  t.ok(isProblem(await app.inject({ url: `/v1/tasks/${taskId}`, headers: cat.auth }), 404))
+  t.ok(isProblem(await app.inject({ url: '/v1/tasks/00000000-0000-4000-8000-000000000000', headers: ann.auth }), 404))
+  t.ok(isProblem(await app.inject({ url: `/v1/tasks/${taskId}` }), 401))
+  t.ok(isProblem(await app.inject({ url: '/v1/tasks/not%20an%20id', headers: ann.auth }), 400))
+  t.ok(isProblem(await app.inject({ url: `/v1/tasks/${taskId}?wait=31`, headers: ann.auth }), 400))
+})
+
+t.test('a sender who left before the worker ran gets a failed task, NOT_A_MEMBER', async (t) => {
+  // Workers of this deployment start only after the sends were accepted.
+  const later = await testConfig(t)
+  const laterApp = await testApp(t, later)
+  const laterDb = testDb(t, later)
+  const [dan, eve] = await Promise.all([createUser(laterApp, 'dan'), createUser(laterApp, 'eve')])
+  const group = await createGroupRoom(laterApp, dan, 'leaving', [eve])
+
+  const leaverSend = await sendToRoom(laterApp, eve, group.id, 'sent, then left')
+  const stayerSend = await sendToRoom(laterApp, dan, group.id, 'still here')
+  const leaverTaskId = leaverSend.json().taskId
+  const stayerTaskId = stayerSend.json().taskId
+  t.equal((await laterApp.inject({ method: 'DELETE', url: `/v1/rooms/${group.id}/members/me`, headers: eve.auth })).statusCode, 204)
+
+  const queued = await laterApp.inject({ url: `/v1/tasks/${leaverTaskId}?wait=1`, headers: eve.auth })
+  t.match(queued.json(), { id: leaverTaskId, state: 'queued', attempts: 0, finishedAt: null, result: null, error: null }, 'nothing ran yet')
+  t.ok(isProblem(await laterApp.inject({ url: `/v1/tasks/${leaverTaskId}`, headers: dan.auth }), 404), 'a queued task is the owner\'s too')
+
+  // Held until the worker finishes it: the wake-up ends the wait, not the timeout.
+  const waiting = waitForTask(laterApp, dan, stayerTaskId, 20)
+  const started = Date.now()
+  testWorkers(t, later)
+  const [failed, completed] = await Promise.all([waitForTask(laterApp, eve, leaverTaskId), waiting])
+  t.ok(Date.now() - started < 10_000, 'the waiting request was answered when the task finished')
+
+  t.match(failed, { id: leaverTaskId, state: 'failed', result: null, error: { code: 'NOT_A_MEMBER', message: String } })
+  t.notMatch(JSON.stringify(failed), /\n\s+at /, 'no stack trace')
+  t.type(failed.finishedAt, 'string')
+  t.match(completed, { state: 'completed', result: { roomId: group.id, seq: 1, senderId: dan.id } })
+
+  t.equal(await countMessages(laterDb, group.id), 1, 'only the member\'s message was stored')
+  const outcome = await laterDb.selectFrom('tasks').selectAll().where('id', '=', leaverTaskId).executeTakeFirstOrThrow()
+  t.match(outcome, { state: 'failed', owner_id: eve.id, error_code: 'NOT_A_MEMBER', message_id: null })
+})
+
+t.test('a task stays answerable after BullMQ removed its job', async (t) => {
+  const queue = sendQueue(t, config.REDIS_PREFIX)
+  const accepted = await sendToRoom(app, bob, room.id, 'outlives its job')
+  const taskId = accepted.json().taskId
+  const before = await waitForTask(app, bob, taskId)
+  t.equal(before.state, 'completed')
+
+  const job = await queue.getJob(taskId)
+  t.ok(job, 'the job was there')
+  await job?.remove()
+  t.equal(await queue.getJob(taskId), undefined, 'the job is gone')
+
+  const after = await app.inject({ url: `/v1/tasks/${taskId}`, headers: bob.auth })
+  t.equal(after.statusCode, 200)
+  t.same(after.json(), before)
+  t.ok(isProblem(await app.inject({ url: `/v1/tasks/${taskId}`, headers: ann.auth }), 404), 'still only the owner\'s')
+})
+
+t.test('a job that runs again after its message was stored stores nothing new', async (t) => {
+  const queue = sendQueue(t, config.REDIS_PREFIX)
+  const accepted = await sendToRoom(app, ann, room.id, 'only once')
+  const taskId = accepted.json().taskId
+  const first = await waitForTask(app, ann, taskId)
+  const lastSeq = async () => (await db.selectFrom('rooms').select('last_seq').where('id', '=', room.id).executeTakeFirstOrThrow()).last_seq
+  const seqBefore = await lastSeq()
+
+  // BullMQ trims the job; the same job id comes again (a stalled job, say): its dedupe no longer helps.
+  const job = await queue.getJob(taskId)
+  const data = job?.data
+  await job?.remove()
+  if (data === undefined) throw new Error('job data')
+  const rerun = await queue.add(queueNames.sendMessage, data, { jobId: taskId })
+  const state = await eventually(() => rerun.getState(), (s) => s === 'completed' || s === 'failed')
+  t.equal(state, 'completed')
+  const finished = await queue.getJob(taskId)
+  t.equal(finished?.returnvalue.messageId, first.result.id, 'the rerun answers with the stored message')
+
+  const rows = await db.selectFrom('messages').select('id').where('task_id', '=', taskId).execute()
+  t.equal(rows.length, 1)
+  t.equal(await lastSeq(), seqBefore, 'no seq taken')
+  t.same(await waitForTask(app, ann, taskId), first)
+})
+
+t.test('the processor run twice at once on one job stores one message', async (t) => {
+  // No workers here: the job waits while the processor is called directly on it, as two stalled runs would.
+  const idle = await testConfig(t)
+  const idleApp = await testApp(t, idle)
+  const idleDb = testDb(t, idle)
+  const queue = sendQueue(t, idle.REDIS_PREFIX)
+  const redis = new Redis(idle.REDIS_URL)
+  t.teardown(() => redis.quit())
+  const silent = { debug () {}, info () {}, warn () {}, error () {} }
+  const persist = createPersistMessage({ db: idleDb, redis, redisPrefix: idle.REDIS_PREFIX, log: silent })
+
+  const fay = await createUser(idleApp, 'fay')
+  const group = await createGroupRoom(idleApp, fay, 'twice')
+  const accepted = await sendToRoom(idleApp, fay, group.id, 'one copy')
+  const taskId = accepted.json().taskId
+  const job = await Job.fromId<SendMessagePayload>(queue, taskId)
+  if (job === undefined) throw new Error('job')
+
+  const results = await Promise.all([persist(job), persist(job), persist(job)])
+  const again = await persist(job)
+  t.equal(new Set([...results, again].map((r) => r.messageId)).size, 1, 'every run answers the same message')
+  t.same(results[0], { messageId: again.messageId, roomId: group.id, seq: 1 })
+  t.equal(await countMessages(idleDb, group.id), 1)
+  t.equal((await idleDb.selectFrom('tasks').selectAll().where('id', '=', taskId).execute()).length, 1)
+  t.equal((await idleDb.selectFrom('rooms').select('last_seq').where('id', '=', group.id).executeTakeFirstOrThrow()).last_seq, 1)
+
+  const task = await idleApp.inject({ url: `/v1/tasks/${taskId}`, headers: fay.auth })
+  t.match(task.json(), { state: 'completed', result: { id: again.messageId, seq: 1, text: 'one copy' } })
+})
