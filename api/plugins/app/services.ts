@@ -1,4 +1,3 @@
-import { once } from 'node:events'
 import { setTimeout } from 'node:timers/promises'
 import fp from 'fastify-plugin'
 import type { Redis } from 'ioredis'
@@ -25,10 +24,11 @@ export default fp(async (fastify, opts: { config: Config }) => {
   redis.on('error', (error) => fastify.log.warn({ err: error }, 'redis connection error'))
 
   // Give Redis a moment to connect before serving; if it is down, start anyway: reads that need only Postgres work.
-  await Promise.race([
-    once(redis, 'ready'),
-    setTimeout(2000).then(() => fastify.log.warn('redis is not reachable yet: sends answer 503 until it is'))
+  const connected = await Promise.race([
+    new Promise<boolean>((resolve) => redis.once('ready', () => resolve(true))),
+    setTimeout(2000, false, { ref: false })
   ])
+  if (!connected) fastify.log.warn('redis is not reachable yet: sends answer 503 until it is')
 
   fastify.decorate('config', config)
   fastify.decorate('db', db)

@@ -47,8 +47,8 @@ export default fp(async (fastify) => {
       metrics.woken.inc({ kind: 'task' }, tasks.wake(wakeup.taskId))
     }
   })
-  // Subscribing again on reconnect is ioredis' job (autoResubscribe).
-  await subscriber.subscribe(channel).catch((error: unknown) => log.warn({ err: error }, 'wake-up subscription pending'))
+  // Not awaited: with Redis down the API still starts; ioredis subscribes once connected, and again after reconnects.
+  subscriber.subscribe(channel).catch((error: unknown) => log.warn({ err: error }, 'wake-up subscription failed'))
 
   fastify.decorate('wakeups', {
     feeds,
