@@ -1,0 +1,75 @@
+import t from 'tap'
+import { testConfig } from './helper.js'
+import { startApi, startWorker, type ApiProcess } from './processes.js'
+
+// Two API processes and one worker process on one deployment (database, Redis prefix, JWT secret):
+// a wake-up published by the worker must reach a poll held by either API, whichever API took the send.
+const config = await testConfig(t)
+const [first, second] = await Promise.all([startApi(config), startApi(config)])
+const worker = startWorker(config)
+t.teardown(async () => { await Promise.all([first.stop(), second.stop(), worker.stop()]) })
+
+async function call (api: ApiProcess, method: string, path: string, options: { token?: string, body?: unknown } = {}) {
+  const headers: Record<string, string> = {}
+  if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`
+  if (options.body !== undefined) headers['content-type'] = 'application/json'
+  const started = Date.now()
+  const response = await fetch(`${api.url}${path}`, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) })
+  const text = await response.text()
+  return { status: response.status, body: text === '' ? undefined : JSON.parse(text), elapsed: Date.now() - started }
+}
+
+/** Registers on one API and logs in on the other: the JWT secret is the deployment's, not the process's. */
+async function signUp (username: string): Promise<{ id: number, token: string }> {
+  const registered = await call(first, 'POST', '/v1/auth/register', { body: { username, password: 'Passw0rd!' } })
+  if (registered.status !== 201) throw new Error(`register: ${registered.status} ${JSON.stringify(registered.body)}`)
+  const login = await call(second, 'POST', '/v1/auth/token', { body: { username, password: 'Passw0rd!' } })
+  if (login.status !== 200) throw new Error(`login: ${login.status} ${JSON.stringify(login.body)}`)
+  return { id: registered.body.id, token: login.body.accessToken }
+}
+
+/** Resolves once `api` reports `n` requests waiting on the unseen feed (its /metrics waiter gauge). */
+async function feedWaiters (api: ApiProcess, n: number): Promise<void> {
+  const deadline = Date.now() + 5000
+  for (;;) {
+    const metrics = await fetch(`${api.url}/metrics`).then((response) => response.text())
+    if (new RegExp(`^pigeon_longpoll_waiters\\{kind="feed"\\} ${n}$`, 'm').test(metrics)) return
+    if (Date.now() > deadline) throw new Error(`${api.url} never had ${n} feed waiters`)
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
+
+const alice = await signUp('alice_mp')
+const bob = await signUp('bob_mp')
+const room = await call(second, 'POST', '/v1/rooms', { token: alice.token, body: { name: 'across processes', memberIds: [bob.id] } })
+
+t.test('a poll held by one API wakes on a message sent through the other', async (t) => {
+  t.equal(room.status, 201)
+  const polling = call(first, 'GET', '/v1/messages/unseen?wait=20', { token: bob.token })
+  await feedWaiters(first, 1)
+  const sent = await call(second, 'POST', `/v1/rooms/${room.body.id}/messages`, { token: alice.token, body: { text: 'hello from API #2' } })
+  t.equal(sent.status, 202)
+
+  const { status, body, elapsed } = await polling
+  t.equal(status, 200)
+  t.match(body.items, [{ roomId: room.body.id, seq: 1, senderId: alice.id, text: 'hello from API #2' }])
+  t.equal(body.items.length, 1)
+  t.ok(elapsed < 10_000, `woken after ${elapsed} ms of a 20 s wait`)
+
+  // And the other way round, acknowledging the first message with the cursor.
+  const again = call(second, 'GET', `/v1/messages/unseen?wait=20&cursor=${body.cursor}`, { token: bob.token })
+  await feedWaiters(second, 1)
+  await call(first, 'POST', `/v1/rooms/${room.body.id}/messages`, { token: alice.token, body: { text: 'hello from API #1' } })
+  const next = await again
+  t.same(next.body.items.map((item: { text: string }) => item.text), ['hello from API #1'])
+  t.ok(next.elapsed < 10_000, `woken after ${next.elapsed} ms`)
+})
+
+t.test('a task wait held by one API returns when the worker finishes the send taken by the other', async (t) => {
+  const sent = await call(second, 'POST', `/v1/rooms/${room.body.id}/messages`, { token: alice.token, body: { text: 'tracked across processes' } })
+  t.equal(sent.status, 202)
+  const task = await call(first, 'GET', `/v1/tasks/${sent.body.taskId}?wait=20`, { token: alice.token })
+  t.equal(task.status, 200)
+  t.match(task.body, { state: 'completed', result: { text: 'tracked across processes', senderId: alice.id } })
+  t.ok(task.elapsed < 10_000, `returned after ${task.elapsed} ms`)
+})

@@ -1,0 +1,100 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { createServer } from 'node:net'
+import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+import type { Config } from '../core/config.js'
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+
+/** A real Pigeon process (api/main.ts or worker/main.ts) run from source, as production runs the built one. */
+export interface PigeonProcess {
+  pid: number
+  /** Its last lines of output, for a failure message. */
+  output: () => string
+  /** SIGTERM (a graceful close), then SIGKILL if it does not exit in time. */
+  stop: () => Promise<void>
+}
+
+export interface ApiProcess extends PigeonProcess {
+  url: string
+}
+
+/** The environment a process reads its config from (core/config.ts), for the deployment `config` describes. */
+function environment (config: Config, overrides: Record<string, string>): NodeJS.ProcessEnv {
+  // Not the whole parent environment: the test runner's own variables and hooks stay out of the child.
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    DATABASE_URL: config.DATABASE_URL,
+    REDIS_URL: config.REDIS_URL,
+    REDIS_PREFIX: config.REDIS_PREFIX,
+    JWT_SECRET: config.JWT_SECRET,
+    ACCESS_TOKEN_TTL_SECONDS: String(config.ACCESS_TOKEN_TTL_SECONDS),
+    WORKER_CONCURRENCY: String(config.WORKER_CONCURRENCY),
+    LOG_LEVEL: 'warn',
+    ...overrides
+  }
+}
+
+function run (entry: string, env: NodeJS.ProcessEnv): PigeonProcess & { child: ChildProcess } {
+  const child = spawn(process.execPath, ['--import=tsx', entry], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let tail = ''
+  const keep = (chunk: Buffer) => { tail = (tail + chunk.toString()).slice(-8000) }
+  child.stdout?.on('data', keep)
+  child.stderr?.on('data', keep)
+  // A crashed test run must not leave servers behind.
+  const killOnExit = () => child.kill('SIGKILL')
+  process.once('exit', killOnExit)
+  return {
+    child,
+    pid: child.pid ?? -1,
+    output: () => tail,
+    async stop () {
+      process.off('exit', killOnExit)
+      if (child.exitCode !== null || child.signalCode !== null) return
+      const exited = once(child, 'exit')
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
+      await exited
+      clearTimeout(timer)
+    }
+  }
+}
+
+/** A TCP port nobody listens on right now. */
+export async function freePort (): Promise<number> {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const address = server.address()
+  server.close()
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  return address.port
+}
+
+/** Starts `node api/main.ts` on a free port and resolves once /health/ready answers 200. */
+export async function startApi (config: Config, overrides: Record<string, string> = {}): Promise<ApiProcess> {
+  const port = await freePort()
+  const url = `http://127.0.0.1:${port}`
+  const api = run('api/main.ts', environment(config, { HOST: '127.0.0.1', PORT: String(port), ...overrides }))
+  const deadline = Date.now() + 30_000
+  for (;;) {
+    if (api.child.exitCode !== null) throw new Error(`the API exited with ${api.child.exitCode}:\n${api.output()}`)
+    const ready = await fetch(`${url}/health/ready`).then((response) => response.ok, () => false)
+    if (ready) break
+    if (Date.now() > deadline) {
+      await api.stop()
+      throw new Error(`the API was not ready within 30 s:\n${api.output()}`)
+    }
+    await sleep(100)
+  }
+  return { pid: api.pid, output: api.output, stop: api.stop, url }
+}
+
+/** Starts `node worker/main.ts`; its workers pick up jobs as soon as they have connected to Redis. */
+export function startWorker (config: Config, overrides: Record<string, string> = {}): PigeonProcess {
+  const { pid, output, stop } = run('worker/main.ts', environment(config, overrides))
+  return { pid, output, stop }
+}
