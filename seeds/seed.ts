@@ -1,0 +1,57 @@
+// Seeds the demo (user_1 … user_15, rooms, messages). Safe to run again: a rerun changes nothing.
+import { Redis } from 'ioredis'
+import { sql } from 'kysely'
+import { pino } from 'pino'
+import { loadConfig } from '../core/config.js'
+import { createDb, type Db } from '../core/db/connect.js'
+import { listRoomsForMember } from '../core/rooms.js'
+import { findUserByUsername } from '../core/users.js'
+import { createUsersCache } from '../core/users-cache.js'
+import { seedDemo } from './seed-demo.js'
+
+const config = loadConfig()
+const log = pino({ level: config.LOG_LEVEL, name: 'pigeon-seed' })
+const db = createDb(config.DATABASE_URL, { max: 1 })
+
+try {
+  const summary = await seedDemo(db)
+  await invalidateUsersCache()
+  console.log(`seeded: ${summary.usersCreated} new users, ${summary.messagesStored} new messages`)
+  if (summary.messagesSkipped.length > 0) {
+    console.log(`skipped (sender no longer in the room): ${summary.messagesSkipped.join(', ')}`)
+  }
+  console.log(`rows: ${Object.entries(await rowCounts(db)).map(([table, n]) => `${table}=${n}`).join(' ')}`)
+  console.log(`user_1 unread: ${await unreadOf(db, 'user_1')}`)
+  console.log('log in as user_1 … user_15 with password Passw0rd!')
+} finally {
+  await db.destroy()
+}
+
+/** The API caches the user list in Redis; new users must show up at once. Fails soft when Redis is down. */
+async function invalidateUsersCache (): Promise<void> {
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 2000, connectionName: 'pigeon-seed' })
+  redis.on('error', (error) => log.debug({ err: error }, 'redis connection error'))
+  try {
+    await createUsersCache(redis, { prefix: config.REDIS_PREFIX, ttlSeconds: config.USERS_CACHE_TTL_SECONDS, log }).invalidate()
+  } finally {
+    redis.disconnect()
+  }
+}
+
+async function rowCounts (db: Db): Promise<Record<string, number>> {
+  const { rows } = await sql<{ users: number, rooms: number, room_members: number, messages: number, tasks: number }>`
+    select (select count(*) from users)::int as users, (select count(*) from rooms)::int as rooms,
+      (select count(*) from room_members)::int as room_members, (select count(*) from messages)::int as messages,
+      (select count(*) from tasks)::int as tasks`.execute(db)
+  return { ...rows[0] }
+}
+
+/** "general 4, engineering 3, …": what the demo feed shows the user first. */
+async function unreadOf (db: Db, username: string): Promise<string> {
+  const user = await findUserByUsername(db, username)
+  if (user === undefined) return 'no such user'
+  const { rows } = await listRoomsForMember(db, user.id, 0, 100)
+  const total = rows.reduce((sum, room) => sum + room.unread_count, 0)
+  const perRoom = rows.filter((room) => room.unread_count > 0).map((room) => `${room.name ?? `direct #${room.id}`} ${room.unread_count}`)
+  return `${total} (${perRoom.join(', ')})`
+}
