@@ -1,0 +1,598 @@
+// Generates the Postman collection and environment in postman/ from the OpenAPI document:
+// `npm run postman`. test/postman-sync.test.ts fails when the committed files are out of date.
+import { mkdir, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import converter from 'openapi-to-postmanv2'
+import schemaFaker from 'openapi-to-postmanv2/assets/json-schema-faker.js'
+import { buildApp } from '../api/build-app.js'
+import { loadConfig } from '../core/config.js'
+
+export const postmanDir = fileURLToPath(new URL('../postman/', import.meta.url))
+export const collectionFile = path.join(postmanDir, 'pigeon.postman_collection.json')
+export const environmentFile = path.join(postmanDir, 'pigeon.postman_environment.json')
+
+// Fixed, so the files only change when the API does, and a re-import replaces the earlier one.
+const collectionId = '3f6c2a8e-5b1d-4c7e-9a40-7d2e6b1f9c01'
+const environmentId = '3f6c2a8e-5b1d-4c7e-9a40-7d2e6b1f9c02'
+const demoBaseUrl = 'http://localhost:3000'
+
+interface Operation {
+  operationId?: string
+  summary?: string
+  description?: string
+  tags?: string[]
+  security?: unknown[]
+}
+export interface OpenApiDocument {
+  paths: Record<string, Record<string, Operation>>
+}
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json }
+interface PostmanParam { key: string, value: string, disabled?: boolean, description?: unknown }
+interface PostmanItem {
+  id?: string
+  name: string
+  description?: unknown
+  item?: PostmanItem[]
+  request?: {
+    name?: string
+    description?: { content: string, type: string }
+    method: string
+    url: { path: string[], host: string[], query: PostmanParam[], variable: PostmanParam[] }
+    header: PostmanParam[]
+    body?: { mode?: string, raw?: string, options?: unknown }
+    auth?: unknown
+  }
+  response?: Array<{ id?: string }>
+  event?: Array<{ listen: 'prerequest' | 'test', script: { type: string, exec: string[] } }>
+}
+interface PostmanCollection {
+  info: { _postman_id?: string, name: string, schema: string, description?: unknown }
+  item: PostmanItem[]
+  variable: Array<{ key: string, value: string }>
+  auth?: unknown
+  event?: unknown[]
+}
+export interface PostmanEnvironment {
+  id: string
+  name: string
+  values: Array<{ key: string, value: string, type: 'default' | 'secret', enabled: true }>
+  _postman_variable_scope: 'environment'
+}
+
+/** The OpenAPI document as the API serves it at /openapi.json, without listening on a port. */
+export async function openApiDocument (): Promise<OpenApiDocument> {
+  // Connections open lazily and nothing is queried: any local (or absent) Postgres and Redis will do.
+  const app = await buildApp(loadConfig({ LOG_LEVEL: 'silent', JWT_SECRET: 'postman-generation' }))
+  try {
+    await app.ready()
+    const response = await app.inject({ method: 'GET', url: '/openapi.json' })
+    if (response.statusCode !== 200) throw new Error(`GET /openapi.json answered ${response.statusCode}`)
+    return response.json<OpenApiDocument>()
+  } finally {
+    await app.close()
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Test-script building blocks. Scripts run in Postman's sandbox: plain JavaScript, as strings.
+
+const status = (code: number) => `pm.test('status ${code}', () => pm.response.to.have.status(${code}));`
+const json = (name: string) => `const ${name} = pm.response.json();`
+const saveEnv = (key: string, expression: string) => `pm.environment.set('${key}', ${expression});`
+
+const expectUser = (value: string) => [
+  `pm.test('${value} is a user', () => {`,
+  `  pm.expect(${value}.id).to.be.a('number');`,
+  `  pm.expect(${value}.username).to.be.a('string');`,
+  `  pm.expect(${value}.displayName).to.be.a('string');`,
+  `  pm.expect(${value}.status).to.be.oneOf(['online', 'busy', 'offline']);`,
+  `  pm.expect(${value}.statusMessage).to.be.a('string');`,
+  `  pm.expect(${value}.createdAt).to.be.a('string');`,
+  '});'
+]
+
+const expectRoom = (value: string) => [
+  `pm.test('${value} is a room', () => {`,
+  `  pm.expect(${value}.id).to.be.a('number');`,
+  `  pm.expect(${value}.kind).to.be.oneOf(['direct', 'group']);`,
+  `  pm.expect(${value}.memberIds).to.be.an('array');`,
+  `  pm.expect(${value}.unreadCount).to.be.a('number');`,
+  `  pm.expect(${value}).to.have.property('lastMessage');`,
+  `  pm.expect(${value}.createdAt).to.be.a('string');`,
+  '});'
+]
+
+const expectMessage = (value: string) => [
+  `pm.test('${value} is a message', () => {`,
+  `  pm.expect(${value}.id).to.be.a('number');`,
+  `  pm.expect(${value}.roomId).to.be.a('number');`,
+  `  pm.expect(${value}.seq).to.be.a('number');`,
+  `  pm.expect(${value}.text).to.be.a('string');`,
+  `  pm.expect(${value}.createdAt).to.be.a('string');`,
+  '});'
+]
+
+const expectPage = (value: string, item: (value: string) => string[]) => [
+  `pm.test('${value} is a page', () => {`,
+  `  pm.expect(${value}.items).to.be.an('array');`,
+  `  pm.expect(${value}.nextCursor === null || typeof ${value}.nextCursor === 'string').to.be.true;`,
+  '});',
+  `if (${value}.items.length > 0) {`,
+  `  const first = ${value}.items[0];`,
+  ...item('first').map((line) => `  ${line}`),
+  '}'
+]
+
+const expectTokens = (value: string) => [
+  `pm.test('${value} are bearer tokens', () => {`,
+  `  pm.expect(${value}.tokenType).to.eql('Bearer');`,
+  `  pm.expect(${value}.accessToken).to.be.a('string').and.not.empty;`,
+  `  pm.expect(${value}.refreshToken).to.be.a('string').and.not.empty;`,
+  `  pm.expect(${value}.expiresIn).to.be.a('number');`,
+  '});',
+  saveEnv('accessToken', `${value}.accessToken`),
+  saveEnv('refreshToken', `${value}.refreshToken`)
+]
+
+const expectAccepted = (value: string, taskKey: string) => [
+  `pm.test('${value} is an accepted send', () => {`,
+  `  pm.expect(${value}.taskId).to.be.a('string').and.not.empty;`,
+  `  pm.expect(${value}.state).to.be.oneOf(['queued', 'active', 'completed', 'failed']);`,
+  `  pm.expect(${value}.statusUrl).to.eql('/v1/tasks/' + ${value}.taskId);`,
+  `  pm.expect(pm.response.headers.get('Location')).to.eql(${value}.statusUrl);`,
+  '});',
+  saveEnv(taskKey, `${value}.taskId`)
+]
+
+// ---------------------------------------------------------------------------------------------
+// The walk-through: every operation at least once, in an order where each step has what it needs.
+
+interface Step {
+  operationId: string
+  name: string
+  path?: Record<string, string>
+  /** Query parameters to send; the converter's others stay in the request, disabled. */
+  query?: Record<string, string>
+  body?: Json
+  prerequest?: string[]
+  test: string[]
+}
+
+interface Folder { name: string, description: string, steps: Step[] }
+
+const walkThrough: Folder[] = [
+  {
+    name: '1. Health',
+    description: 'No token needed. Ready means Postgres and Redis both answer.',
+    steps: [
+      {
+        operationId: 'live',
+        name: 'Liveness',
+        test: [status(200), json('body'), "pm.test('is live', () => pm.expect(body.status).to.eql('ok'));"]
+      },
+      {
+        operationId: 'ready',
+        name: 'Readiness',
+        test: [
+          status(200), json('body'),
+          "pm.test('Postgres and Redis answer', () => pm.expect(body).to.include({ status: 'ok', postgres: 'ok', redis: 'ok' }));"
+        ]
+      }
+    ]
+  },
+  {
+    name: '2. Sign up and log in',
+    description: 'Registers a fresh user (a new name every run), then logs in as the demo\'s {{username}} and keeps the tokens in the environment.',
+    steps: [
+      {
+        operationId: 'register',
+        name: 'Register a fresh user',
+        prerequest: [
+          '// A new username on every run, within the 3–32 letters, digits, _ . - the API allows.',
+          'const suffix = Date.now().toString(36) + Math.random().toString(36).slice(2, 6);',
+          saveEnv('newUsername', "'pm_' + suffix")
+        ],
+        body: { username: '{{newUsername}}', password: '{{password}}', displayName: 'Postman walk-through' },
+        test: [
+          status(201), json('user'), ...expectUser('user'),
+          "pm.test('has the new name', () => pm.expect(user.username).to.eql(pm.environment.get('newUsername')));",
+          saveEnv('newUserId', 'user.id')
+        ]
+      },
+      {
+        operationId: 'createToken',
+        name: 'Log in as the demo user',
+        body: { username: '{{username}}', password: '{{password}}' },
+        test: [status(200), json('tokens'), ...expectTokens('tokens')]
+      }
+    ]
+  },
+  {
+    name: '3. Users',
+    description: 'Every request from here on sends the collection\'s bearer token, {{accessToken}}.',
+    steps: [
+      {
+        operationId: 'listUsers',
+        name: 'List users',
+        query: { limit: '50' },
+        test: [
+          status(200), json('page'), ...expectPage('page', expectUser),
+          "pm.test('lists the demo users', () => pm.expect(page.items.map((u) => u.username)).to.include(pm.environment.get('username')));"
+        ]
+      },
+      {
+        operationId: 'getMe',
+        name: 'Me',
+        test: [
+          status(200), json('me'), ...expectUser('me'),
+          "pm.test('is the logged-in user', () => pm.expect(me.username).to.eql(pm.environment.get('username')));",
+          saveEnv('myUserId', 'me.id')
+        ]
+      },
+      {
+        operationId: 'updateMe',
+        name: 'Set my status',
+        body: { status: 'online', statusMessage: 'Trying Pigeon from Postman' },
+        test: [
+          status(200), json('me'), ...expectUser('me'),
+          "pm.test('status changed', () => pm.expect(me).to.include({ status: 'online', statusMessage: 'Trying Pigeon from Postman' }));"
+        ]
+      },
+      {
+        operationId: 'getUser',
+        name: 'The user registered above',
+        path: { id: '{{newUserId}}' },
+        test: [
+          status(200), json('user'), ...expectUser('user'),
+          "pm.test('is the new user', () => pm.expect(user.username).to.eql(pm.environment.get('newUsername')));"
+        ]
+      }
+    ]
+  },
+  {
+    name: '4. Rooms',
+    description: 'Creates a group room with users 2 and 3 and keeps its id as {{roomId}}.',
+    steps: [
+      {
+        operationId: 'listRooms',
+        name: 'My rooms',
+        query: { limit: '50' },
+        test: [status(200), json('page'), ...expectPage('page', expectRoom)]
+      },
+      {
+        operationId: 'createRoom',
+        name: 'Create a group room',
+        body: { name: 'Postman walk-through', memberIds: [2, 3] },
+        test: [
+          status(201), json('room'), ...expectRoom('room'),
+          "pm.test('is a group with me, 2 and 3', () => {",
+          "  pm.expect(room.kind).to.eql('group');",
+          "  pm.expect(room.memberIds).to.include.members([Number(pm.environment.get('myUserId')), 2, 3]);",
+          '});',
+          saveEnv('roomId', 'room.id')
+        ]
+      },
+      {
+        operationId: 'getRoom',
+        name: 'The new room',
+        path: { id: '{{roomId}}' },
+        test: [
+          status(200), json('room'), ...expectRoom('room'),
+          "pm.test('is the new room', () => pm.expect(room.id).to.eql(Number(pm.environment.get('roomId'))));"
+        ]
+      },
+      {
+        operationId: 'listRoomMessages',
+        name: 'Its history',
+        path: { id: '{{roomId}}' },
+        query: { limit: '50' },
+        test: [status(200), json('page'), ...expectPage('page', expectMessage)]
+      },
+      {
+        operationId: 'joinRoom',
+        name: 'Join it (idempotent: I am in already)',
+        path: { id: '{{roomId}}' },
+        test: [
+          status(200), json('room'), ...expectRoom('room'),
+          "pm.test('I am a member', () => pm.expect(room.memberIds).to.include(Number(pm.environment.get('myUserId'))));"
+        ]
+      },
+      {
+        operationId: 'markRoomRead',
+        name: 'Mark it read',
+        path: { id: '{{roomId}}' },
+        body: { seq: 0 },
+        test: [
+          status(200), json('room'), ...expectRoom('room'),
+          "pm.test('nothing unread', () => pm.expect(room.unreadCount).to.eql(0));"
+        ]
+      }
+    ]
+  },
+  {
+    name: '5. Send and follow the task',
+    description: 'A send answers 202 with a task id at once; a worker stores the message. `?wait=10` holds the task request until it finishes.',
+    steps: [
+      {
+        operationId: 'sendToRoom',
+        name: 'Send to the room',
+        path: { id: '{{roomId}}' },
+        body: { text: 'Hello from the Postman walk-through!' },
+        test: [status(202), json('accepted'), ...expectAccepted('accepted', 'taskId')]
+      },
+      {
+        operationId: 'getTask',
+        name: 'Wait for the task to complete',
+        path: { taskId: '{{taskId}}' },
+        query: { wait: '10' },
+        test: [
+          status(200), json('task'),
+          "pm.test('completed', () => {",
+          "  pm.expect(task.id).to.eql(pm.environment.get('taskId'));",
+          "  pm.expect(task.state).to.eql('completed');",
+          '  pm.expect(task.error).to.eql(null);',
+          '});',
+          ...expectMessage('task.result'),
+          "pm.test('stored in the room', () => pm.expect(task.result).to.include({ roomId: Number(pm.environment.get('roomId')), text: 'Hello from the Postman walk-through!' }));"
+        ]
+      },
+      {
+        operationId: 'sendToUser',
+        name: 'Send a direct message to user 2',
+        path: { id: '2' },
+        body: { text: 'Hi user 2, this came through Postman.' },
+        test: [status(202), json('accepted'), ...expectAccepted('accepted', 'directTaskId')]
+      }
+    ]
+  },
+  {
+    name: '6. Unseen feed',
+    description: 'The first call lists what I have not seen and returns a cursor; passing that cursor acknowledges it.',
+    steps: [
+      {
+        operationId: 'listUnseen',
+        name: 'Unseen messages',
+        query: { limit: '100', wait: '0' },
+        test: [
+          status(200), json('feed'),
+          "pm.test('is a feed page', () => {",
+          '  pm.expect(feed.items).to.be.an(\'array\');',
+          "  pm.expect(feed.cursor).to.be.a('string').and.not.empty;",
+          '});',
+          "pm.test('holds no message of mine', () => feed.items.forEach((m) => pm.expect(m.senderId).to.not.eql(Number(pm.environment.get('myUserId')))));",
+          saveEnv('unseenCursor', 'feed.cursor'),
+          saveEnv('unseenIds', 'JSON.stringify(feed.items.map((m) => m.id))')
+        ]
+      },
+      {
+        operationId: 'listUnseen',
+        name: 'Acknowledge them with the cursor',
+        query: { cursor: '{{unseenCursor}}', limit: '100', wait: '0' },
+        test: [
+          status(200), json('feed'),
+          "pm.test('is a feed page', () => {",
+          '  pm.expect(feed.items).to.be.an(\'array\');',
+          "  pm.expect(feed.cursor).to.be.a('string').and.not.empty;",
+          '});',
+          "pm.test('acknowledged messages do not come again', () => {",
+          "  const acknowledged = JSON.parse(pm.environment.get('unseenIds') || '[]');",
+          '  feed.items.forEach((m) => pm.expect(acknowledged).to.not.include(m.id));',
+          '});',
+          saveEnv('unseenCursor', 'feed.cursor')
+        ]
+      }
+    ]
+  },
+  {
+    name: '7. Leave and log out',
+    description: 'Leaves the room created above, rotates the refresh token, then revokes it.',
+    steps: [
+      {
+        operationId: 'leaveRoom',
+        name: 'Leave the room',
+        path: { id: '{{roomId}}' },
+        test: [status(204)]
+      },
+      {
+        operationId: 'refreshToken',
+        name: 'Refresh the tokens',
+        body: { refreshToken: '{{refreshToken}}' },
+        test: [
+          "const previous = pm.environment.get('refreshToken');",
+          status(200), json('tokens'),
+          "pm.test('the refresh token rotated', () => pm.expect(tokens.refreshToken).to.not.eql(previous));",
+          ...expectTokens('tokens')
+        ]
+      },
+      {
+        operationId: 'logout',
+        name: 'Log out',
+        body: { refreshToken: '{{refreshToken}}' },
+        test: [status(204)]
+      }
+    ]
+  }
+]
+
+const environmentValues: PostmanEnvironment['values'] = [
+  { key: 'baseUrl', value: demoBaseUrl, type: 'default', enabled: true },
+  { key: 'username', value: 'user_1', type: 'default', enabled: true },
+  { key: 'password', value: 'Passw0rd!', type: 'secret', enabled: true },
+  // Filled in by the requests' test scripts as the walk-through runs.
+  ...['accessToken', 'refreshToken'].map((key) => ({ key, value: '', type: 'secret' as const, enabled: true as const })),
+  ...['myUserId', 'newUsername', 'newUserId', 'roomId', 'taskId', 'directTaskId', 'unseenCursor', 'unseenIds']
+    .map((key) => ({ key, value: '', type: 'default' as const, enabled: true as const }))
+]
+
+// ---------------------------------------------------------------------------------------------
+
+/** A small seeded PRNG (mulberry32): the converter fakes example values, and they must not change per run. */
+function seededRandom (seed: number): () => number {
+  let state = seed
+  return () => {
+    state = (state + 0x6D2B79F5) | 0
+    let t = Math.imul(state ^ (state >>> 15), 1 | state)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+async function convert (document: OpenApiDocument): Promise<PostmanCollection> {
+  schemaFaker.option({ random: seededRandom(20261123) })
+  const result = await promisify(converter.convertV2)({ type: 'json', data: document }, {
+    folderStrategy: 'Tags',
+    // Placeholders such as <string> in examples, not invented values.
+    parametersResolution: 'Schema',
+    // Optional parameters stay in each request, switched off; the walk-through switches on what it uses.
+    enableOptionalParameters: false,
+    alwaysInheritAuthentication: true
+  })
+  const output = result?.output?.[0]
+  if (result?.result !== true || output === undefined) throw new Error(`conversion failed: ${result?.reason ?? 'no output'}`)
+  return output.data as PostmanCollection
+}
+
+function routeKey (method: string, urlPath: string[]): string {
+  return `${method.toUpperCase()} /${urlPath.join('/')}`
+}
+
+/** Each converted request by operation id, checking that every operation is documented and walked through. */
+function requestsByOperation (document: OpenApiDocument, collection: PostmanCollection): Map<string, { item: PostmanItem, operation: Operation }> {
+  const converted = new Map<string, PostmanItem>()
+  const collect = (items: PostmanItem[]) => {
+    for (const item of items) {
+      if (item.item !== undefined) collect(item.item)
+      else if (item.request !== undefined) converted.set(routeKey(item.request.method, item.request.url.path), item)
+    }
+  }
+  collect(collection.item)
+
+  const walked = new Set(walkThrough.flatMap((folder) => folder.steps.map((step) => step.operationId)))
+  const byOperation = new Map<string, { item: PostmanItem, operation: Operation }>()
+  const problems: string[] = []
+  for (const [openApiPath, methods] of Object.entries(document.paths)) {
+    for (const [method, operation] of Object.entries(methods)) {
+      const where = `${method.toUpperCase()} ${openApiPath}`
+      if (operation.operationId === undefined || operation.summary === undefined || (operation.tags ?? []).length === 0) {
+        problems.push(`${where} needs a summary, an operationId and tags in its route schema`)
+        continue
+      }
+      if (!walked.has(operation.operationId)) problems.push(`${where} (${operation.operationId}) has no step in the walk-through`)
+      const item = converted.get(routeKey(method, openApiPath.replace(/^\//, '').replace(/\{(\w+)\}/g, ':$1').split('/')))
+      if (item === undefined) problems.push(`${where} is missing from the converted collection`)
+      else byOperation.set(operation.operationId, { item, operation })
+    }
+  }
+  for (const operationId of walked) {
+    if (!byOperation.has(operationId) && !problems.some((p) => p.includes(operationId))) {
+      problems.push(`the walk-through names ${operationId}, which the API does not have`)
+    }
+  }
+  if (problems.length > 0) throw new Error(`Cannot build the Postman walk-through:\n- ${problems.join('\n- ')}`)
+  return byOperation
+}
+
+function applyParams (params: PostmanParam[], values: Record<string, string> | undefined, enableListed: boolean): void {
+  for (const param of params) {
+    const value = values?.[param.key]
+    if (value !== undefined) {
+      param.value = value
+      param.disabled = false
+    } else if (enableListed) {
+      param.disabled = true
+    }
+  }
+}
+
+/** Drops the converter's generated ids, which change on every run (Postman assigns its own on import). */
+function withoutGeneratedIds<T> (value: T): T {
+  return JSON.parse(JSON.stringify(value, (key, inner: unknown) => key === 'id' && typeof inner === 'string' ? undefined : inner)) as T
+}
+
+function stepItem (step: Step, converted: { item: PostmanItem, operation: Operation }): PostmanItem {
+  const item = withoutGeneratedIds(structuredClone(converted.item))
+  const request = item.request
+  if (request === undefined) throw new Error(`${step.operationId} converted to a folder`)
+  const { operation } = converted
+  item.name = step.name
+  request.name = step.name
+  request.description = {
+    content: [operation.summary, operation.description].filter((text) => text !== undefined).join('\n\n'),
+    type: 'text/markdown'
+  }
+  applyParams(request.url.variable, step.path, false)
+  applyParams(request.url.query, step.query, true)
+  if (step.body !== undefined) {
+    request.body = { mode: 'raw', raw: JSON.stringify(step.body, null, 2), options: { raw: { language: 'json' } } }
+    if (!request.header.some((header) => header.key.toLowerCase() === 'content-type')) {
+      request.header.unshift({ key: 'Content-Type', value: 'application/json' })
+    }
+  }
+  // Public routes (no security in the document) send no token; the rest inherit the collection's bearer.
+  if ((operation.security ?? []).length === 0) request.auth = { type: 'noauth' }
+  else delete request.auth
+  item.event = [
+    ...(step.prerequest === undefined ? [] : [{ listen: 'prerequest' as const, script: { type: 'text/javascript', exec: step.prerequest } }]),
+    { listen: 'test', script: { type: 'text/javascript', exec: step.test } }
+  ]
+  return item
+}
+
+/** The collection and environment, generated in memory. */
+export async function generatePostman (document?: OpenApiDocument): Promise<{ collection: PostmanCollection, environment: PostmanEnvironment }> {
+  const openApi = document ?? await openApiDocument()
+  const converted = await convert(openApi)
+  const byOperation = requestsByOperation(openApi, converted)
+
+  const collection: PostmanCollection = {
+    info: {
+      _postman_id: collectionId,
+      name: converted.info.name,
+      schema: converted.info.schema,
+      description: {
+        content: [
+          'Generated from the OpenAPI document by `npm run postman`; do not edit by hand.',
+          '',
+          'Start the seeded demo (`npm run demo`), select the "Pigeon (local demo)" environment and run the folders top to bottom:',
+          'each request keeps what the next one needs (tokens, room id, task id, cursor) in the environment.',
+          '',
+          (converted.info.description as { content?: string } | undefined)?.content ?? ''
+        ].join('\n'),
+        type: 'text/markdown'
+      }
+    },
+    item: walkThrough.map((folder) => ({
+      name: folder.name,
+      description: folder.description,
+      item: folder.steps.map((step) => {
+        const found = byOperation.get(step.operationId)
+        if (found === undefined) throw new Error(`no request for ${step.operationId}`)
+        return stepItem(step, found)
+      })
+    })),
+    auth: { type: 'bearer', bearer: [{ key: 'token', value: '{{accessToken}}', type: 'string' }] },
+    variable: [{ key: 'baseUrl', value: demoBaseUrl }]
+  }
+  const environment: PostmanEnvironment = {
+    id: environmentId,
+    name: 'Pigeon (local demo)',
+    values: environmentValues,
+    _postman_variable_scope: 'environment'
+  }
+  return { collection, environment }
+}
+
+export function toFileContent (value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`
+}
+
+if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const { collection, environment } = await generatePostman()
+  await mkdir(postmanDir, { recursive: true })
+  await writeFile(collectionFile, toFileContent(collection))
+  await writeFile(environmentFile, toFileContent(environment))
+  console.log(`wrote ${path.relative(process.cwd(), collectionFile)} and ${path.relative(process.cwd(), environmentFile)}`)
+}
