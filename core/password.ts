@@ -20,6 +20,8 @@ export async function verifyPassword (password: string, stored: string): Promise
   const [scheme, N, r, p, salt, key] = stored.split('$')
   if (scheme !== 'scrypt' || salt === undefined || key === undefined) return false
   const expected = Buffer.from(key, 'base64url')
+  // A damaged hash with no key would match every password: fail closed.
+  if (expected.length === 0) return false
   const actual = await derive(password, Buffer.from(salt, 'base64url'), expected.length, { N: Number(N), r: Number(r), p: Number(p) })
   return timingSafeEqual(actual, expected)
 }
