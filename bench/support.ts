@@ -1,0 +1,82 @@
+import { execFileSync } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
+import http from 'node:http'
+
+/** A keep-alive HTTP client for one API; each instance has its own socket pool. */
+export function createClient (baseUrl: string) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 100_000 })
+  const { hostname, port } = new URL(baseUrl)
+
+  async function request<T = any> (method: string, path: string, options: { token?: string, body?: unknown } = {}): Promise<{ status: number, body: T }> {
+    const payload = options.body === undefined ? undefined : JSON.stringify(options.body)
+    const headers: Record<string, string> = {}
+    if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`
+    if (payload !== undefined) {
+      headers['content-type'] = 'application/json'
+      headers['content-length'] = String(Buffer.byteLength(payload))
+    }
+    return await new Promise((resolve, reject) => {
+      const req = http.request({ agent, hostname, port, method, path, headers }, (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (chunk: Buffer) => chunks.push(chunk))
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString()
+          try {
+            resolve({ status: res.statusCode ?? 0, body: (text === '' ? undefined : JSON.parse(text)) as T })
+          } catch (error) {
+            reject(error)
+          }
+        })
+        res.on('error', reject)
+      })
+      req.on('error', reject)
+      req.end(payload)
+    })
+  }
+
+  return {
+    request,
+    /** Drops every socket: requests in flight fail, which is how the bench stops its pollers. */
+    close: () => agent.destroy()
+  }
+}
+
+export type Client = ReturnType<typeof createClient>
+
+/** Runs `task` over `items` with at most `concurrency` at a time. */
+export async function mapLimit<T, R> (items: readonly T[], concurrency: number, task: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length)
+  let next = 0
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+    while (next < items.length) {
+      const index = next++
+      results[index] = await task(items[index] as T)
+    }
+  }))
+  return results
+}
+
+/** The resident set size of a process, in MiB, from /proc (Linux). */
+export async function rssMiB (pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8')
+  const match = /^VmRSS:\s+(\d+) kB$/m.exec(status)
+  if (match === null) throw new Error(`no VmRSS for ${pid}`)
+  return Number(match[1]) / 1024
+}
+
+const clockTicksPerSecond = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100
+
+/** The CPU time (user + system) a process has used so far, in seconds, from /proc (Linux). */
+export async function cpuSeconds (pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+  // Fields after the command name, which is in parentheses and may hold spaces: utime and stime are 14th and 15th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / clockTicksPerSecond
+}
+
+/** The nearest-rank percentile of `samples` (0 < p ≤ 100); NaN when there are none. */
+export function percentile (samples: readonly number[], p: number): number {
+  if (samples.length === 0) return Number.NaN
+  const sorted = [...samples].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number
+}
