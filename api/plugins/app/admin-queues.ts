@@ -1,0 +1,63 @@
+import basicAuth from '@fastify/basic-auth'
+import { createBullBoard } from '@bull-board/api'
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter'
+import { FastifyAdapter } from '@bull-board/fastify'
+import type { onRequestHookHandler } from 'fastify'
+import fp from 'fastify-plugin'
+import { hashPassword, verifyPassword } from '../../../core/password.js'
+import { findUserByUsername } from '../../../core/users.js'
+
+const basePath = '/admin/queues'
+
+/**
+ * The BullMQ dashboard (bull-board) at /admin/queues, for admins only: HTTP Basic auth with a user's
+ * own username and password, and users.is_admin set. Anyone else gets 401. Hidden from the OpenAPI document.
+ */
+export default fp(async (fastify) => {
+  const { db, queues } = fastify
+
+  // Spent on unknown usernames too, so a wrong name costs as long as a wrong password. Made on first use.
+  let decoyHash: Promise<string> | undefined
+  async function isAdmin (username: string, password: string): Promise<boolean> {
+    const user = await findUserByUsername(db, username)
+    decoyHash ??= hashPassword('not-a-real-password')
+    const valid = await verifyPassword(password, user?.password_hash ?? await decoyHash)
+    return user !== undefined && valid && user.is_admin
+  }
+
+  const board = new FastifyAdapter()
+  board.setBasePath(basePath)
+  createBullBoard({
+    queues: [new BullMQAdapter(queues.sendMessage), new BullMQAdapter(queues.markSeen)],
+    serverAdapter: board,
+    options: { uiConfig: { boardTitle: 'Pigeon queues' } }
+  })
+
+  await fastify.register(async (admin) => {
+    await admin.register(basicAuth, {
+      authenticate: { realm: 'Pigeon queues' },
+      async validate (username, password, request) {
+        if (!await isAdmin(username, password)) {
+          request.log.warn({ username }, 'queue dashboard: refused')
+          throw new Error('An admin\'s username and password are required.')
+        }
+      }
+    })
+    // Answered here rather than by bull-board's own error handler, so a refusal reads like every other API error.
+    const checkAdmin = admin.basicAuth as onRequestHookHandler
+    admin.addHook('onRequest', (request, reply, done) => {
+      checkAdmin.call(admin, request, reply, (error?: Error) => {
+        if (error === undefined) return done()
+        reply.code(401).type('application/problem+json').send({
+          type: 'about:blank',
+          title: 'Unauthorized',
+          status: 401,
+          detail: 'An admin\'s username and password are required (HTTP Basic).',
+          code: 'ADMIN_ONLY'
+        })
+      })
+    })
+    // bull-board marks its routes (and its static files) hidden, so the OpenAPI document does not list them.
+    await admin.register(board.registerPlugin(), { prefix: basePath })
+  })
+}, { name: 'admin-queues', dependencies: ['services', 'queues'] })
