@@ -23,6 +23,16 @@ export function createUsersCache (redis: Redis, options: { prefix: string, ttlSe
     }
   }
 
+  async function invalidate (): Promise<void> {
+    await softly('invalidate', undefined, async () => { await redis.incr(versionKey) })
+  }
+
+  // A create or update made while Redis was unreachable could not bump the version, and a Redis that kept its
+  // data (AOF, a network split) still holds the old pages. So every connection bumps it before any read on it
+  // (unawaited: invalidate never rejects).
+  redis.on('ready', invalidate)
+  if (redis.status === 'ready') invalidate()
+
   return {
     /** The cached page and the version it belongs to; version null means Redis is unreachable. */
     async getPage (page: string): Promise<{ version: string | null, body: string | null }> {
@@ -36,9 +46,7 @@ export function createUsersCache (redis: Redis, options: { prefix: string, ttlSe
         await redis.multi().hset(pagesKey(version), page, body).expire(pagesKey(version), ttlSeconds).exec()
       })
     },
-    async invalidate (): Promise<void> {
-      await softly('invalidate', undefined, async () => { await redis.incr(versionKey) })
-    }
+    invalidate
   }
 }
 
