@@ -66,6 +66,8 @@ t.test('invalid JSON is a 400 problem', async (t) => {
     t.equal(res.json().code, 'INVALID_JSON', JSON.stringify(payload))
     t.ok(leaksNothing(res))
   }
+  const poisoned = await postToken('{"username":"erring_user","password":"Passw0rd!","__proto__":{"isAdmin":true}}', 'application/json')
+  t.ok(isProblem(poisoned, 400), 'a __proto__ key: 400 problem')
   for (const payload of ['null', '[]', '"user"', '42']) {
     const res = await postToken(payload, 'application/json')
     t.ok(isProblem(res, 400), `JSON but not an object (${payload}): 400 problem`)
