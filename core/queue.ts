@@ -1,13 +1,13 @@
 import { Queue, type DefaultJobOptions } from 'bullmq'
 import type { Redis } from 'ioredis'
 import { Type, type Static } from 'typebox'
+import { typedTextPattern } from './text.js'
 
 export const MessageTextSchema = Type.String({
   minLength: 1,
   maxLength: 4000,
-  // Not blank: at least one character that is not white space.
-  pattern: '\\S',
-  description: '1–4000 characters (code points), not only white space',
+  pattern: typedTextPattern,
+  description: '1–4000 characters (code points), not only white space, no U+0000',
   examples: ['Hello from Pigeon!']
 })
 

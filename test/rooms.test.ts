@@ -38,7 +38,7 @@ t.test('creating a room with unknown members or a bad name is refused and stores
   t.ok(isProblem(unknown, 422))
   t.equal(unknown.json().code, 'UNKNOWN_USERS')
 
-  for (const payload of [{ name: '   ', memberIds: [] }, { name: '', memberIds: [] }, { memberIds: [bob.id] }, { name: 'x'.repeat(101) }, { name: 'ok', memberIds: [0] }, { name: 'ok', extra: 1 }]) {
+  for (const payload of [{ name: '   ', memberIds: [] }, { name: '', memberIds: [] }, { memberIds: [bob.id] }, { name: 'x'.repeat(101) }, { name: 'ok', memberIds: [0] }, { name: 'ok', extra: 1 }, { name: 'nul\u0000' }]) {
     const res = await app.inject({ method: 'POST', url: '/v1/rooms', headers: ann.auth, payload })
     t.ok(isProblem(res, 400), `400 for ${JSON.stringify(payload)}`)
     t.equal(res.json().code, 'VALIDATION_FAILED')

@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox'
 import type { RoomSummary } from '../../core/rooms.js'
+import { typedTextPattern } from '../../core/text.js'
 import { DateTimeSchema, IdSchema } from './common.js'
 import { MessageSchema, toMessageView } from './messages.js'
 
@@ -26,7 +27,7 @@ export function toRoomView (room: RoomSummary): Static<typeof RoomSchema> {
 }
 
 export const CreateRoomBodySchema = Type.Object({
-  name: Type.String({ minLength: 1, maxLength: 100, pattern: '\\S', examples: ['book club'] }),
+  name: Type.String({ minLength: 1, maxLength: 100, pattern: typedTextPattern, examples: ['book club'] }),
   memberIds: Type.Array(IdSchema, { maxItems: 1000, default: [], description: 'Other members; the creator is always one', examples: [[2, 3]] })
 }, { additionalProperties: false })
 

@@ -1,0 +1,5 @@
+/**
+ * The pattern for text people type (messages, names): not only white space, and no U+0000, which a
+ * Postgres text column cannot hold (it would fail at insert, long after the request was accepted).
+ */
+export const typedTextPattern = '^(?!\\s*$)[^\\u0000]*$'
