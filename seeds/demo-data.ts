@@ -3,7 +3,7 @@ import type { UserStatus } from '../core/db/schema.js'
 /** Every demo account's password; the README lists it, so it is never a secret. */
 export const demoPassword = 'Passw0rd!'
 
-export interface DemoUser { username: string, displayName: string, status?: UserStatus, statusMessage?: string }
+export interface DemoUser { username: string, displayName: string, status?: UserStatus, statusMessage?: string, isAdmin?: boolean }
 
 const statuses: Record<number, Pick<DemoUser, 'status' | 'statusMessage'>> = {
   1: { status: 'online', statusMessage: 'Trying out Pigeon' },
@@ -13,9 +13,10 @@ const statuses: Record<number, Pick<DemoUser, 'status' | 'statusMessage'>> = {
   6: { status: 'busy', statusMessage: 'Shipping the release' }
 }
 
+/** user_1 is the demo admin: it may open the queue dashboard at /admin/queues. */
 export const demoUsers: DemoUser[] = Array.from({ length: 15 }, (_, index) => {
   const n = index + 1
-  return { username: `user_${n}`, displayName: `User ${n}`, ...statuses[n] }
+  return { username: `user_${n}`, displayName: `User ${n}`, ...statuses[n], isAdmin: n === 1 }
 })
 
 /** A line of a seeded conversation: who says what, in order. */

@@ -68,13 +68,19 @@ export async function seedDemo (db: Db): Promise<SeedSummary> {
 /** Hashes a password only for a user that does not exist yet (scrypt is slow on purpose). */
 async function ensureUser (db: Db, user: DemoUser): Promise<{ id: number, created: boolean }> {
   const existing = await findUserByUsername(db, user.username)
-  if (existing !== undefined) return { id: existing.id, created: false }
+  if (existing !== undefined) {
+    if (user.isAdmin === true && !existing.is_admin) {
+      await db.updateTable('users').set({ is_admin: true }).where('id', '=', existing.id).execute()
+    }
+    return { id: existing.id, created: false }
+  }
   const inserted = await insertUser(db, {
     username: user.username,
     password_hash: await hashPassword(demoPassword),
     display_name: user.displayName,
     status: user.status,
-    status_message: user.statusMessage
+    status_message: user.statusMessage,
+    is_admin: user.isAdmin
   })
   if (inserted !== undefined) return { id: inserted.id, created: true }
   // Someone registered the name between our look-up and insert: theirs is the account.
@@ -84,7 +90,7 @@ async function ensureUser (db: Db, user: DemoUser): Promise<{ id: number, create
 }
 
 /** Group names are not unique, so the seed recognises its own room by name and creator. */
-async function findSeededGroupRoom (db: Db, name: string, creatorId: number): Promise<number | undefined> {
+export async function findSeededGroupRoom (db: Db, name: string, creatorId: number): Promise<number | undefined> {
   const room = await db.selectFrom('rooms').select('id')
     .where('kind', '=', 'group').where('name', '=', name).where('created_by', '=', creatorId)
     .orderBy('id').limit(1).executeTakeFirst()

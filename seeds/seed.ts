@@ -1,4 +1,6 @@
 // Seeds the demo (user_1 … user_15, rooms, messages). Safe to run again: a rerun changes nothing.
+import { parseArgs } from 'node:util'
+import { Presets, SingleBar } from 'cli-progress'
 import { Redis } from 'ioredis'
 import { sql } from 'kysely'
 import { pino } from 'pino'
@@ -8,6 +10,16 @@ import { listRoomsForMember } from '../core/rooms.js'
 import { findUserByUsername } from '../core/users.js'
 import { createUsersCache } from '../core/users-cache.js'
 import { seedDemo } from './seed-demo.js'
+import { seedVolume } from './seed-volume.js'
+
+const { values: args } = parseArgs({
+  options: { users: { type: 'string', default: '0' }, messages: { type: 'string', default: '0' } }
+})
+const volume = { users: Number(args.users), messages: Number(args.messages) }
+if (![volume.users, volume.messages].every((n) => Number.isSafeInteger(n) && n >= 0)) {
+  console.error('usage: npm run seed -- [--users N] [--messages M]   (whole numbers)')
+  process.exit(2)
+}
 
 const config = loadConfig()
 const log = pino({ level: config.LOG_LEVEL, name: 'pigeon-seed' })
@@ -15,8 +27,16 @@ const db = createDb(config.DATABASE_URL, { max: 1 })
 
 try {
   const summary = await seedDemo(db)
-  await invalidateUsersCache()
   console.log(`seeded: ${summary.usersCreated} new users, ${summary.messagesStored} new messages`)
+  if (volume.users + volume.messages > 0) {
+    const bar = new SingleBar({ stream: process.stderr, format: 'volume |{bar}| {percentage}% {value}/{total} {eta_formatted} left' }, Presets.shades_classic)
+    const added = await seedVolume(db, {
+      ...volume,
+      progress: { start: (total) => bar.start(total, 0), advance: (by) => bar.increment(by), stop: () => bar.stop() }
+    })
+    console.log(`volume: ${added.usersCreated} new users, ${added.messagesStored} new messages in room "volume"`)
+  }
+  await invalidateUsersCache()
   if (summary.messagesSkipped.length > 0) {
     console.log(`skipped (sender no longer in the room): ${summary.messagesSkipped.join(', ')}`)
   }
