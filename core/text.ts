@@ -3,3 +3,6 @@
  * Postgres text column cannot hold (it would fail at insert, long after the request was accepted).
  */
 export const typedTextPattern = '^(?!\\s*$)[^\\u0000]*$'
+
+/** Any text a Postgres text column can hold (blank allowed): everything but U+0000. */
+export const storableTextPattern = '^[^\\u0000]*$'

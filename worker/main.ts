@@ -25,6 +25,8 @@ const metricsServer = createServer((request, response) => {
     () => response.writeHead(500).end()
   )
 })
+// A second worker on the same machine finds the port taken: it goes on working, without metrics.
+metricsServer.on('error', (error) => log.warn({ err: error, port: config.WORKER_METRICS_PORT }, 'metrics server not started'))
 if (config.WORKER_METRICS_PORT !== 0) {
   metricsServer.listen(config.WORKER_METRICS_PORT, config.HOST, () => log.info({ port: config.WORKER_METRICS_PORT }, 'metrics at /metrics'))
 }

@@ -1,4 +1,5 @@
 import { Type } from 'typebox'
+import { storableTextPattern } from '../../core/text.js'
 import { DisplayNameSchema, PasswordSchema, UsernameSchema } from './users.js'
 
 export const RegisterBodySchema = Type.Object({
@@ -8,7 +9,7 @@ export const RegisterBodySchema = Type.Object({
 }, { additionalProperties: false })
 
 export const TokenBodySchema = Type.Object({
-  username: Type.String({ minLength: 1, maxLength: 64, examples: ['user_1'] }),
+  username: Type.String({ minLength: 1, maxLength: 64, pattern: storableTextPattern, examples: ['user_1'] }),
   password: Type.String({ minLength: 1, maxLength: 256, examples: ['Passw0rd!'] })
 }, { additionalProperties: false })
 

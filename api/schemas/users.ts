@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox'
+import { storableTextPattern, typedTextPattern } from '../../core/text.js'
 import type { PublicUserRow } from '../../core/users.js'
 import { DateTimeSchema, IdSchema } from './common.js'
 
@@ -24,12 +25,12 @@ export const UsernameSchema = Type.String({
 })
 
 export const PasswordSchema = Type.String({ minLength: 8, maxLength: 256, description: 'At least 8 characters', examples: ['correct-horse-9'] })
-export const DisplayNameSchema = Type.String({ minLength: 1, maxLength: 64, pattern: '\\S', examples: ['Ada Lovelace'] })
+export const DisplayNameSchema = Type.String({ minLength: 1, maxLength: 64, pattern: typedTextPattern, examples: ['Ada Lovelace'] })
 
 export const UpdateMeSchema = Type.Object({
   displayName: Type.Optional(DisplayNameSchema),
   status: Type.Optional(UserStatusSchema),
-  statusMessage: Type.Optional(Type.String({ maxLength: 140 }))
+  statusMessage: Type.Optional(Type.String({ maxLength: 140, pattern: storableTextPattern }))
 }, { additionalProperties: false, minProperties: 1 })
 
 export function toUserView (row: PublicUserRow): UserView {
