@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto'
+import { Ajv } from 'ajv'
+import addFormats from 'ajv-formats'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from '../core/config.js'
@@ -19,8 +21,14 @@ export async function buildApp (config: Config, options: Omit<AppOptions, 'confi
       const incoming = request.headers['x-request-id']
       return typeof incoming === 'string' && /^[\w.-]{1,128}$/.test(incoming) ? incoming : randomUUID()
     },
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } }
   }).withTypeProvider<TypeBoxTypeProvider>()
+
+  // A JSON body is taken as typed (42 is not a string); query strings, params and headers arrive as text, so they
+  // are coerced. Unknown body fields are refused rather than dropped, and every error is listed.
+  const ajvOptions = { useDefaults: true, removeAdditional: false, allErrors: true, addUsedSchema: false } as const
+  const body = addFormats.default(new Ajv({ ...ajvOptions, coerceTypes: false }))
+  const text = addFormats.default(new Ajv({ ...ajvOptions, coerceTypes: 'array' }))
+  server.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? body : text).compile(schema))
 
   await server.register(app, { ...options, config })
   return server
