@@ -68,9 +68,9 @@ t.test('a message that lands between a response and its ack is neither lost nor 
 
   // Watch the stored watermark the whole time: it must never pass what was acknowledged.
   let highest = 0
-  let watching = true
+  const stopWatching = new AbortController()
   const watcher = (async () => {
-    while (watching) {
+    while (!stopWatching.signal.aborted) {
       highest = Math.max(highest, await readWatermark(db, room.id, bob.id) ?? 0)
       await new Promise((resolve) => setTimeout(resolve, 10))
     }
@@ -85,7 +85,7 @@ t.test('a message that lands between a response and its ack is neither lost nor 
   const retried = await getUnseen(app, bob, { cursor: first.cursor })
   t.same(retried.json().items, late)
   await new Promise((resolve) => setTimeout(resolve, 300))
-  watching = false
+  stopWatching.abort()
   await watcher
   t.equal(highest, 2, 'the watermark never passed the acknowledged seq')
 
