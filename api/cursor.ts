@@ -46,3 +46,9 @@ export function decodeSeenCursor (cursor: string): Map<number, number> {
   }
   return seenUpTo
 }
+
+/** A list response: `nextCursor` points past the page's last row when another page follows, else null. */
+export function toPage<Row, Item> (page: { rows: Row[], hasMore: boolean }, view: (row: Row) => Item, position: (last: Row) => string) {
+  const last = page.rows.at(-1)
+  return { items: page.rows.map((row) => view(row)), nextCursor: page.hasMore && last !== undefined ? position(last) : null }
+}

@@ -1,6 +1,6 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import type { Db } from '../core/db/connect.js'
-import type { TestUser } from './helper.js'
+import { createUser, testApp, testConfig, testDb, type TestUser } from './helper.js'
 
 /** A message as the API shows it. */
 export interface MessageBody {
@@ -79,4 +79,14 @@ export async function countMessages (db: Db, roomId?: number): Promise<number> {
   if (roomId !== undefined) query = query.where('room_id', '=', roomId)
   const { n } = await query.executeTakeFirstOrThrow()
   return Number(n)
+}
+
+/** A deployment of its own whose workers are not running (start them with testWorkers when the test wants): dan and eve share a group room. */
+export async function pausedDeployment (t: { teardown: (fn: () => unknown) => void }, roomName: string) {
+  const config = await testConfig(t)
+  const app = await testApp(t, config)
+  const db = testDb(t, config)
+  const [dan, eve] = await Promise.all([createUser(app, 'dan'), createUser(app, 'eve')])
+  const group = await createGroupRoom(app, dan, roomName, [eve])
+  return { config, app, db, dan, eve, group }
 }

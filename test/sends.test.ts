@@ -1,6 +1,6 @@
 import t from 'tap'
 import { createUser, isProblem, testApp, testConfig, testDb, testWorkers } from './helper.js'
-import { countMessages, createGroupRoom, sendToRoom, sendToUser, waitForTask } from './messaging-helper.js'
+import { countMessages, createGroupRoom, pausedDeployment, sendToRoom, sendToUser, waitForTask } from './messaging-helper.js'
 
 const config = await testConfig(t)
 const app = await testApp(t, config)
@@ -62,11 +62,7 @@ t.test('text must be 1–4000 code points and not blank', async (t) => {
 
 t.test('the API enqueues and never writes the message itself', async (t) => {
   // A deployment whose workers are stopped: the send is accepted and waits in the queue.
-  const stopped = await testConfig(t)
-  const stoppedApp = await testApp(t, stopped)
-  const stoppedDb = testDb(t, stopped)
-  const [dan, eve] = await Promise.all([createUser(stoppedApp, 'dan'), createUser(stoppedApp, 'eve')])
-  const group = await createGroupRoom(stoppedApp, dan, 'quiet', [eve])
+  const { app: stoppedApp, db: stoppedDb, dan, eve, group } = await pausedDeployment(t, 'quiet')
 
   const res = await sendToRoom(stoppedApp, dan, group.id, 'anyone?')
   t.equal(res.statusCode, 202)

@@ -4,7 +4,7 @@ import t from 'tap'
 import { bullPrefix, queueNames, type SendMessagePayload } from '../core/queue.js'
 import { createPersistMessage } from '../worker/processors/persist-message.js'
 import { createUser, isProblem, testApp, testConfig, testDb, testWorkers } from './helper.js'
-import { countMessages, createGroupRoom, eventually, sendToRoom, waitForTask } from './messaging-helper.js'
+import { countMessages, createGroupRoom, eventually, pausedDeployment, sendToRoom, waitForTask } from './messaging-helper.js'
 
 const config = await testConfig(t)
 const app = await testApp(t, config)
@@ -55,11 +55,7 @@ t.test('a completed task carries the stored message; only its owner sees it', as
 
 t.test('a sender who left before the worker ran gets a failed task, NOT_A_MEMBER', async (t) => {
   // Workers of this deployment start only after the sends were accepted.
-  const later = await testConfig(t)
-  const laterApp = await testApp(t, later)
-  const laterDb = testDb(t, later)
-  const [dan, eve] = await Promise.all([createUser(laterApp, 'dan'), createUser(laterApp, 'eve')])
-  const group = await createGroupRoom(laterApp, dan, 'leaving', [eve])
+  const { config: later, app: laterApp, db: laterDb, dan, eve, group } = await pausedDeployment(t, 'leaving')
 
   const leaverSend = await sendToRoom(laterApp, eve, group.id, 'sent, then left')
   const stayerSend = await sendToRoom(laterApp, dan, group.id, 'still here')

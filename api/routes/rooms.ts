@@ -3,7 +3,7 @@ import { Type } from 'typebox'
 import { listRoomMessages } from '../../core/messages.js'
 import { createGroupRoom, findRoomForMember, joinGroupRoom, leaveRoom, listRoomsForMember, markSeenUpTo } from '../../core/rooms.js'
 import { usersExist } from '../../core/users.js'
-import { decodePositionCursor, encodeCursor } from '../cursor.js'
+import { decodePositionCursor, encodeCursor, toPage } from '../cursor.js'
 import { withCode } from '../plugins/app/problem-details.js'
 import { bearer, IdParamsSchema, PageQuerySchema, PageSchema, problems } from '../schemas/common.js'
 import { MessageSchema, toMessageView } from '../schemas/messages.js'
@@ -33,9 +33,8 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request) => {
     const { cursor, limit } = request.query
     const afterId = cursor === undefined ? 0 : decodePositionCursor(cursor, 'id')
-    const { rows, hasMore } = await listRoomsForMember(db, request.userId, afterId, limit)
-    const last = rows.at(-1)
-    return { items: rows.map(toRoomView), nextCursor: hasMore && last !== undefined ? encodeCursor('id', last.id) : null }
+    const rooms = await listRoomsForMember(db, request.userId, afterId, limit)
+    return toPage(rooms, toRoomView, (room) => encodeCursor('id', room.id))
   })
 
   fastify.post('/', {
@@ -119,9 +118,8 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     await memberRoom(roomId, request.userId)
     const { cursor, limit } = request.query
     const beforeSeq = cursor === undefined ? Number.MAX_SAFE_INTEGER : decodePositionCursor(cursor, 'seq')
-    const { rows, hasMore } = await listRoomMessages(db, roomId, beforeSeq, limit)
-    const last = rows.at(-1)
-    return { items: rows.map(toMessageView), nextCursor: hasMore && last !== undefined ? encodeCursor('seq', last.seq) : null }
+    const messages = await listRoomMessages(db, roomId, beforeSeq, limit)
+    return toPage(messages, toMessageView, (message) => encodeCursor('seq', message.seq))
   })
 
   fastify.post('/:id/read', {

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { Static } from 'typebox'
 import { findUserById, listUsers, updateUser } from '../../core/users.js'
-import { decodePositionCursor, encodeCursor } from '../cursor.js'
+import { decodePositionCursor, encodeCursor, toPage } from '../cursor.js'
 import { bearer, IdParamsSchema, PageQuerySchema, PageSchema, problems } from '../schemas/common.js'
 import { toUserView, UpdateMeSchema, UserSchema } from '../schemas/users.js'
 
@@ -31,12 +31,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     fastify.metrics.usersCache.inc({ result })
     if (cached.body !== null) return JSON.parse(cached.body) as Static<typeof UserPageSchema>
 
-    const { rows, hasMore } = await listUsers(db, afterId, limit)
-    const last = rows.at(-1)
-    const body = {
-      items: rows.map(toUserView),
-      nextCursor: hasMore && last !== undefined ? encodeCursor('id', last.id) : null
-    }
+    const body = toPage(await listUsers(db, afterId, limit), toUserView, (user) => encodeCursor('id', user.id))
     if (cached.version !== null) await usersCache.setPage(cached.version, page, JSON.stringify(body))
     return body
   })
