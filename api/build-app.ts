@@ -14,6 +14,8 @@ export async function buildApp (config: Config, options: Omit<AppOptions, 'confi
       redact: ['req.headers.authorization', 'req.headers.cookie']
     },
     bodyLimit: config.BODY_LIMIT_BYTES,
+    // `/v1/rooms` and `/v1/rooms/` are one route.
+    routerOptions: { ignoreTrailingSlash: true },
     // Long polls hold a request up to 30 s; keep idle connections (and proxies in front) above that.
     keepAliveTimeout: 65_000,
     requestTimeout: 60_000,

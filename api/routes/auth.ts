@@ -53,6 +53,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['auth'],
       operationId: 'register',
       summary: 'Create an account',
+      description: 'Usernames are 3–32 letters, digits, `_`, `.` or `-`, unique in any letter case (409 `USERNAME_TAKEN`). Passwords need at least 8 characters and are stored as scrypt hashes. `displayName` defaults to the username.',
       body: RegisterBodySchema,
       response: { 201: UserSchema, ...problems(400, 409, 413, 415) }
     }
@@ -73,6 +74,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['auth'],
       operationId: 'createToken',
       summary: 'Log in: trade a username and password for an access and a refresh token',
+      description: 'The username is matched in any letter case. Send the `accessToken` as `Authorization: Bearer …`; it lives `expiresIn` seconds. Keep the `refreshToken` for `POST /v1/auth/refresh`. A wrong username or password is the same 401.',
       body: TokenBodySchema,
       response: { 200: TokensSchema, ...problems(400, 401) }
     }

@@ -10,6 +10,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['ops'],
       operationId: 'live',
       summary: 'The process is up',
+      description: 'Liveness: answers 200 whenever the process can answer at all; it checks nothing else.',
       response: { 200: Type.Object({ status: Type.Literal('ok') }) }
     }
   }, async () => ({ status: 'ok' as const }))
@@ -19,6 +20,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['ops'],
       operationId: 'ready',
       summary: 'Postgres and Redis both answer',
+      description: 'Readiness: 200 when Postgres and Redis both answer, 503 (saying which is down) otherwise. With Redis down, reads that need only Postgres still work, but sends are refused.',
       response: {
         200: Type.Object({ status: Type.Literal('ok'), postgres: CheckSchema, redis: CheckSchema }),
         503: Type.Object({ status: Type.Literal('down'), postgres: CheckSchema, redis: CheckSchema })

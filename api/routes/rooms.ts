@@ -20,7 +20,7 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     return toRoomView(room)
   }
 
-  fastify.get('/', {
+  fastify.get('', {
     schema: {
       tags: ['rooms'],
       operationId: 'listRooms',
@@ -37,7 +37,7 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     return toPage(rooms, toRoomView, (room) => encodeCursor('id', room.id))
   })
 
-  fastify.post('/', {
+  fastify.post('', {
     schema: {
       tags: ['rooms'],
       operationId: 'createRoom',
@@ -59,6 +59,7 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['rooms'],
       operationId: 'getRoom',
       summary: 'One of my rooms',
+      description: 'A room I am not in answers 404, the same as a missing one.',
       security: bearer,
       params: IdParamsSchema,
       response: { 200: RoomSchema, ...problems(400, 401, 404) }

@@ -57,7 +57,8 @@ const sendRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       ...sendSchema,
       tags: ['messages'],
       operationId: 'sendToRoom',
-      summary: 'Send a message to a room (asynchronous: 202 with a task id)'
+      summary: 'Send a message to a room (asynchronous: 202 with a task id)',
+      description: 'Checks the text (1–4000 characters, not only white space) and that I am a member (404 otherwise), enqueues the send and answers 202 at once; a worker stores the message. Follow `statusUrl` (or `Location`) for the outcome. With `Idempotency-Key`, a retry answers the same task and stores one message. 503 when the queue cannot be reached: nothing was sent.'
     }
   }, async (request, reply) => {
     const roomId = request.params.id

@@ -11,7 +11,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { db, httpErrors, usersCache } = fastify
   fastify.addHook('onRequest', fastify.authenticate)
 
-  fastify.get('/', {
+  fastify.get('', {
     schema: {
       tags: ['users'],
       operationId: 'listUsers',
@@ -41,6 +41,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['users'],
       operationId: 'getMe',
       summary: 'The user behind the access token',
+      description: 'Handy for a client to learn its own id after logging in.',
       security: bearer,
       response: { 200: UserSchema, ...problems(401, 404) }
     }
@@ -55,6 +56,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['users'],
       operationId: 'updateMe',
       summary: 'Change my display name, status or status message',
+      description: 'Send only the fields to change (at least one). `status` is `online`, `busy` or `offline`; an empty `statusMessage` clears it. The user list everyone sees changes at once.',
       security: bearer,
       body: UpdateMeSchema,
       response: { 200: UserSchema, ...problems(400, 401, 404, 413, 415) }
@@ -72,6 +74,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['users'],
       operationId: 'getUser',
       summary: 'One user',
+      description: 'Any user, by id; 404 when there is none.',
       security: bearer,
       params: IdParamsSchema,
       response: { 200: UserSchema, ...problems(400, 401, 404) }
