@@ -1,5 +1,6 @@
 import { sql } from 'kysely'
 import type { Db } from './db/connect.js'
+import { hashPassword, verifyPassword } from './password.js'
 import type { NewUser, User, UserUpdate } from './db/schema.js'
 
 export const publicUserColumns = ['id', 'username', 'display_name', 'status', 'status_message', 'created_at'] as const
@@ -13,6 +14,17 @@ export async function findUserByUsername (db: Db, username: string): Promise<Use
 
 export async function findUserById (db: Db, id: number): Promise<PublicUserRow | undefined> {
   return await db.selectFrom('users').select(publicUserColumns).where('id', '=', id).executeTakeFirst()
+}
+
+// Checked against unknown usernames too, so a wrong name costs as long as a wrong password. Made on first use.
+let decoyHash: Promise<string> | undefined
+
+/** The user with this username (any letter case) and password, or undefined. */
+export async function checkCredentials (db: Db, username: string, password: string): Promise<User | undefined> {
+  const user = await findUserByUsername(db, username)
+  decoyHash ??= hashPassword('not-a-real-password')
+  const valid = await verifyPassword(password, user?.password_hash ?? await decoyHash)
+  return valid ? user : undefined
 }
 
 /** Returns undefined when the username is taken in any letter case. */

@@ -1,17 +1,14 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { hashPassword, verifyPassword } from '../../core/password.js'
+import { hashPassword } from '../../core/password.js'
 import { consumeRefreshToken, insertRefreshToken, revokeFamily } from '../../core/refresh-tokens.js'
-import { findUserByUsername, insertUser } from '../../core/users.js'
+import { checkCredentials, insertUser } from '../../core/users.js'
 import { withCode } from '../plugins/app/problem-details.js'
 import type { RefreshTokenPayload } from '../plugins/external/jwt.js'
 import { RefreshBodySchema, RegisterBodySchema, TokenBodySchema, TokensSchema } from '../schemas/auth.js'
 import { problems } from '../schemas/common.js'
 import { toUserView, UserSchema } from '../schemas/users.js'
-
-// Spent on unknown usernames too, so a wrong name costs as long as a wrong password.
-const decoyHash = await hashPassword('not-a-real-password')
 
 const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { config, db, httpErrors } = fastify
@@ -80,9 +77,8 @@ const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request) => {
     const { username, password } = request.body
-    const user = await findUserByUsername(db, username)
-    const valid = await verifyPassword(password, user?.password_hash ?? decoyHash)
-    if (user === undefined || !valid) {
+    const user = await checkCredentials(db, username, password)
+    if (user === undefined) {
       throw withCode(httpErrors.unauthorized('Wrong username or password.'), 'INVALID_CREDENTIALS')
     }
     return await issueTokens(user.id)

@@ -4,8 +4,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter'
 import { FastifyAdapter } from '@bull-board/fastify'
 import type { onRequestHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
-import { hashPassword, verifyPassword } from '../../../core/password.js'
-import { findUserByUsername } from '../../../core/users.js'
+import { checkCredentials } from '../../../core/users.js'
 
 const basePath = '/admin/queues'
 
@@ -16,13 +15,9 @@ const basePath = '/admin/queues'
 export default fp(async (fastify) => {
   const { db, queues } = fastify
 
-  // Spent on unknown usernames too, so a wrong name costs as long as a wrong password. Made on first use.
-  let decoyHash: Promise<string> | undefined
   async function isAdmin (username: string, password: string): Promise<boolean> {
-    const user = await findUserByUsername(db, username)
-    decoyHash ??= hashPassword('not-a-real-password')
-    const valid = await verifyPassword(password, user?.password_hash ?? await decoyHash)
-    return user !== undefined && valid && user.is_admin
+    const user = await checkCredentials(db, username, password)
+    return user?.is_admin === true
   }
 
   const board = new FastifyAdapter()
