@@ -132,11 +132,19 @@ export async function leaveRoom (db: Db, roomId: number, userId: number): Promis
  */
 export async function markSeenUpTo (db: Db, userId: number, seenUpTo: ReadonlyMap<number, number>): Promise<Map<number, number>> {
   if (seenUpTo.size === 0) return new Map()
+  // The rows are locked in room order first, so two acknowledgements of one user running at once
+  // (two clients, or a feed ack beside POST /read) wait for each other instead of deadlocking.
   const { rows } = await sql<{ room_id: number, last_read_seq: number }>`
+    with w as (
+      select * from unnest(${[...seenUpTo.keys()]}::bigint[], ${[...seenUpTo.values()]}::bigint[]) as w(room_id, seq)
+    ), locked as (
+      select rm.room_id from room_members rm join w on w.room_id = rm.room_id
+      where rm.user_id = ${userId} order by rm.room_id for update of rm
+    )
     update room_members rm
     set last_read_seq = greatest(rm.last_read_seq, least(w.seq, r.last_seq))
-    from unnest(${[...seenUpTo.keys()]}::bigint[], ${[...seenUpTo.values()]}::bigint[]) as w(room_id, seq), rooms r
-    where rm.user_id = ${userId} and rm.room_id = w.room_id and r.id = w.room_id
+    from w, rooms r, locked
+    where rm.user_id = ${userId} and rm.room_id = w.room_id and r.id = w.room_id and locked.room_id = rm.room_id
     returning rm.room_id, rm.last_read_seq`.execute(db)
   return new Map(rows.map((row) => [row.room_id, row.last_read_seq]))
 }
