@@ -222,3 +222,20 @@ t.test('a waiting poll answers when a message arrives, or empty when time is up'
   t.ok(Date.now() - waitStart < 5000, 'answered on arrival, not at the timeout')
   t.same(woken.json().items, [sent])
 })
+
+t.test('a waiting poll applies its acknowledgement at once, not when the wait ends', async (t) => {
+  const [ann, bob] = await users(2)
+  if (ann === undefined || bob === undefined) throw new Error('users')
+  const room = await createGroupRoom(app, ann, 'ack-then-wait', [bob])
+  await sendAllAndStore(app, ann, room.id, ['one', 'two'])
+  const first = (await getUnseen(app, bob)).json()
+
+  let answered = false
+  const poll = getUnseen(app, bob, { cursor: first.cursor, wait: 5 }).then((response) => { answered = true; return response })
+  await eventually(() => readWatermark(db, room.id, bob.id), (seq) => seq === 2, 3000)
+  t.notOk(answered, 'the watermark moved while the poll was still waiting')
+  const rooms = await app.inject({ url: `/v1/rooms/${room.id}`, headers: bob.auth })
+  t.equal(rooms.json().unreadCount, 0, 'the room counts nothing unread')
+  const response = await poll
+  t.same(response.json(), { items: [], cursor: first.cursor })
+})

@@ -7,6 +7,11 @@ import { hangUpSignal, longPoll } from '../plugins/app/wakeups.js'
 import { bearer, problems } from '../schemas/common.js'
 import { toMessageView, UnseenQuerySchema, UnseenSchema } from '../schemas/messages.js'
 
+/** The acknowledgements (room → seq) that the stored watermarks of the user's rooms do not hold yet. */
+function unapplied (acked: Map<number, number>, stored: Map<number, number>): Map<number, number> {
+  return new Map([...acked].filter(([roomId, seq]) => stored.has(roomId) && seq > (stored.get(roomId) ?? 0)))
+}
+
 const unseenRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { db, queues, wakeups } = fastify
   fastify.addHook('onRequest', fastify.authenticate)
@@ -41,6 +46,9 @@ const unseenRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const userId = request.userId
     const acked = cursor === undefined ? new Map<number, number>() : decodeSeenCursor(cursor)
 
+    // Hand the acknowledgement to a worker before waiting, so unread counts move on at once, not after the poll.
+    await acknowledge(request, userId, unapplied(acked, await watermarksOf(db, userId)))
+
     const result = await longPoll({
       waiters: wakeups.feeds,
       key: userId,
@@ -50,13 +58,12 @@ const unseenRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       query: async () => {
         const stored = await watermarksOf(db, userId)
         // What the cursor acknowledges counts as seen now, whether or not a worker has applied it yet.
-        const pending = new Map([...acked].filter(([roomId, seq]) => stored.has(roomId) && seq > (stored.get(roomId) ?? 0)))
+        const pending = unapplied(acked, stored)
         const effective = new Map([...stored].map(([roomId, seq]) => [roomId, Math.max(seq, pending.get(roomId) ?? 0)]))
         return { pending, items: await listUnseen(db, userId, effective, limit) }
       }
     })
 
-    await acknowledge(request, userId, result.pending)
     if (result.items.length === 0 && cursor !== undefined) return { items: [], cursor }
     const next = new Map(result.pending)
     for (const message of result.items) next.set(message.room_id, Math.max(next.get(message.room_id) ?? 0, message.seq))
