@@ -26,6 +26,7 @@ const sendRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const userId = request.userId
     const key = request.headers['idempotency-key']
     let taskId: string = randomUUID()
+    let replay = false
     try {
       if (typeof key === 'string') {
         const claim = await claimIdempotencyKey(redis, {
@@ -38,7 +39,10 @@ const sendRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         if (claim.outcome === 'conflict') {
           throw withCode(httpErrors.unprocessableEntity('This Idempotency-Key was used for a different request.'), 'IDEMPOTENCY_KEY_REUSED')
         }
-        if (claim.outcome === 'replay') taskId = claim.taskId
+        if (claim.outcome === 'replay') {
+          taskId = claim.taskId
+          replay = true
+        }
       }
       // The job id is the task id: a replayed key, or a retried request, cannot queue a second job.
       await queues.sendMessage.add('send-message', { roomId, senderId: userId, text, requestId: String(request.id) }, { jobId: taskId })
@@ -47,7 +51,8 @@ const sendRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       request.log.warn({ err: error }, 'enqueue failed')
       throw unavailable('QUEUE_UNAVAILABLE', 'Sending is unavailable right now (the queue cannot be reached); nothing was sent. Try again shortly.')
     }
-    const task = await readTask(db, queues, taskId, userId).catch(() => undefined)
+    // A new send is queued by definition; a replayed one may have finished since, so it says how it stands.
+    const task = replay ? await readTask(db, queues, taskId, userId).catch(() => undefined) : undefined
     const statusUrl = `/v1/tasks/${taskId}`
     return reply.code(202).header('location', statusUrl).send({ taskId, state: task?.state ?? 'queued', statusUrl })
   }
