@@ -17,7 +17,17 @@ export default fp(async (fastify) => {
           '',
           'Errors are RFC 9457 problem details (`application/problem+json`). Lists answer `{ items, nextCursor }`.',
           'Log in with `POST /v1/auth/token` (the seeded demo has user_1 … user_15, password `Passw0rd!`),',
-          'then press **Authorize** and paste the `accessToken`.'
+          'then press **Authorize** and paste the `accessToken`.',
+          '',
+          '**Behaviour where the design leaves a choice:**',
+          '- Joining a group room starts you with its earlier messages counted as seen (history, not unseen or unread).',
+          '- Any user may join any group room by id; direct rooms cannot be joined, and cannot be left (409).',
+          '- Unread and unseen share one watermark per room: `POST /v1/rooms/{id}/read` and a feed acknowledgement both move it forward only.',
+          '- A user\'s own messages never count as unseen or unread.',
+          '- A direct message to yourself is 422 `CANNOT_MESSAGE_SELF`.',
+          '- Logout revokes the refresh token\'s family; access tokens already issued live until they expire.',
+          '- Unknown JSON fields in a request body are 400, and JSON values are not coerced (a number is not a string).',
+          '- Idempotency keys are kept 48 h; finished tasks are kept in Postgres (at least 24 h).'
         ].join('\n')
       },
       tags: [
