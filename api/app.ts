@@ -35,6 +35,8 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
 
   // JSON only: any other body is 415, not a confusing schema error.
   fastify.removeContentTypeParser('text/plain')
+  // The id in every log line of this request, and of the job it enqueues: quote it when reporting a problem.
+  fastify.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })
 
   await fastify.register(problemDetails)
   await fastify.register(services, { config: opts.config })

@@ -21,3 +21,12 @@ t.test('the OpenAPI document and Swagger UI are public', async (t) => {
   const docs = await app.inject('/docs')
   t.ok([200, 302].includes(docs.statusCode))
 })
+
+t.test('every response names its request id, keeping a well-formed incoming one', async (t) => {
+  const generated = await app.inject('/health/live')
+  t.match(generated.headers['x-request-id'], /^[0-9a-f-]{36}$/)
+  const kept = await app.inject({ url: '/v1/users', headers: { 'x-request-id': 'trace-42' } })
+  t.equal(kept.headers['x-request-id'], 'trace-42', 'kept, even on a 401')
+  const replaced = await app.inject({ url: '/health/live', headers: { 'x-request-id': 'bad id with spaces' } })
+  t.not(replaced.headers['x-request-id'], 'bad id with spaces')
+})
