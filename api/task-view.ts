@@ -1,7 +1,7 @@
 import type { Static } from 'typebox'
 import type { Db } from '../core/db/connect.js'
 import type { Queues } from '../core/queue.js'
-import { findFinishedTask } from '../core/tasks.js'
+import { findFinishedTask, sendFailed } from '../core/tasks.js'
 import { toMessageView } from './schemas/messages.js'
 import type { TaskSchema } from './schemas/tasks.js'
 
@@ -37,7 +37,8 @@ export async function readTask (db: Db, queues: Queues, taskId: string, userId: 
     return await readTask(db, queues, taskId, userId)
   }
   const failed = jobState === 'failed'
-  const [code, ...detail] = (job.failedReason ?? '').split(': ')
+  // Only reasons the processor gave on purpose ("NOT_A_MEMBER: …") reach the owner; anything else is ours to keep.
+  const ownReason = /^([A-Z][A-Z_]+): (.+)$/s.exec(job.failedReason ?? '')
   return {
     id: taskId,
     kind: job.name,
@@ -46,6 +47,6 @@ export async function readTask (db: Db, queues: Queues, taskId: string, userId: 
     createdAt: new Date(job.timestamp).toISOString(),
     finishedAt: failed && job.finishedOn !== undefined ? new Date(job.finishedOn).toISOString() : null,
     result: null,
-    error: failed ? { code: detail.length > 0 && code !== undefined ? code : 'SEND_FAILED', message: detail.join(': ') || 'The message could not be stored.' } : null
+    error: !failed ? null : ownReason?.[1] !== undefined && ownReason[2] !== undefined ? { code: ownReason[1], message: ownReason[2] } : { ...sendFailed }
   }
 }

@@ -3,6 +3,9 @@ import type { Message, Task } from './db/schema.js'
 
 export const taskKinds = { sendMessage: 'send-message' } as const
 
+/** What a send that failed for a reason of ours (Postgres away, say), not the sender's, tells its owner. */
+export const sendFailed = { code: 'SEND_FAILED', message: 'The message could not be stored; send it again.' } as const
+
 /** A finished task as stored in Postgres, with the message it stored (if any). */
 export async function findFinishedTask (db: Db, taskId: string): Promise<{ task: Task, message: Message | undefined } | undefined> {
   const task = await db.selectFrom('tasks').selectAll().where('id', '=', taskId).executeTakeFirst()

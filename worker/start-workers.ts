@@ -5,7 +5,7 @@ import type { Db } from '../core/db/connect.js'
 import type { Log } from '../core/log.js'
 import { bullPrefix, queueNames, type MarkSeenPayload, type SendMessagePayload } from '../core/queue.js'
 import { createPatientRedis } from '../core/redis.js'
-import { recordTaskFailure, taskKinds } from '../core/tasks.js'
+import { recordTaskFailure, sendFailed, taskKinds } from '../core/tasks.js'
 import { publishWakeup } from '../core/wakeups.js'
 import { createMarkSeen } from './processors/mark-seen.js'
 import { createPersistMessage, type PersistMessageResult } from './processors/persist-message.js'
@@ -31,7 +31,7 @@ export function startWorkers ({ config, db, log, registry }: { config: Config, d
   sendMessage.on('failed', (job, error) => {
     if (job === undefined || job.id === undefined || job.attemptsMade < (job.opts.attempts ?? 1) || error.name === 'UnrecoverableError') return
     const failure = { id: job.id, kind: taskKinds.sendMessage, ownerId: job.data.senderId, attempts: job.attemptsMade, createdAt: new Date(job.timestamp) }
-    recordTaskFailure(db, { ...failure, code: 'SEND_FAILED', message: 'The message could not be stored; send it again.' })
+    recordTaskFailure(db, { ...failure, ...sendFailed })
       .then(() => publishWakeup(connection, config.REDIS_PREFIX, { type: 'task-finished', taskId: failure.id, ownerId: failure.ownerId }))
       .catch((recordError: unknown) => log.error({ err: recordError, taskId: job.id }, 'could not record a failed task'))
     log.error({ err: error, reqId: job.data.requestId, taskId: job.id }, 'send failed for good')
