@@ -89,6 +89,9 @@ export async function createGroupRoom (db: Db, input: { name: string, creatorId:
 export async function ensureDirectRoom (db: Db, userId: number, otherId: number): Promise<number> {
   const pair = [userId, otherId].sort((a, b) => a - b)
   const directKey = pair.join(':')
+  // Looked up first: every direct send passes here, and an INSERT … ON CONFLICT spends a room id even when it inserts nothing.
+  const existing = await db.selectFrom('rooms').select('id').where('direct_key', '=', directKey).executeTakeFirst()
+  if (existing !== undefined) return existing.id
   return await db.transaction().execute(async (trx) => {
     const created = await trx.insertInto('rooms').values({ kind: 'direct', direct_key: directKey, created_by: userId })
       .onConflict((oc) => oc.column('direct_key').doNothing())

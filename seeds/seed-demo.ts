@@ -52,7 +52,7 @@ export async function seedDemo (db: Db): Promise<SeedSummary> {
 
   for (const room of demoDirectRooms) {
     const [a, b] = room.between
-    const roomId = await findDirectRoom(db, idOf(a), idOf(b)) ?? await ensureDirectRoom(db, idOf(a), idOf(b))
+    const roomId = await ensureDirectRoom(db, idOf(a), idOf(b))
     await seedRoom(`direct-${a}-${b}`, roomId, room.lines)
   }
 
@@ -94,15 +94,6 @@ export async function findSeededGroupRoom (db: Db, name: string, creatorId: numb
   const room = await db.selectFrom('rooms').select('id')
     .where('kind', '=', 'group').where('name', '=', name).where('created_by', '=', creatorId)
     .orderBy('id').limit(1).executeTakeFirst()
-  return room?.id
-}
-
-/** Looked up before ensureDirectRoom, whose insert would use up a room id on every rerun. */
-async function findDirectRoom (db: Db, userId: number, otherId: number): Promise<number | undefined> {
-  const room = await db.selectFrom('rooms as r').select('r.id').where('r.kind', '=', 'direct')
-    .where((eb) => eb.and([userId, otherId].map((id) => eb.exists(eb.selectFrom('room_members as rm')
-      .select('rm.user_id').whereRef('rm.room_id', '=', 'r.id').where('rm.user_id', '=', id)))))
-    .executeTakeFirst()
   return room?.id
 }
 

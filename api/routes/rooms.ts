@@ -79,8 +79,8 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request) => {
     const roomId = request.params.id
     const outcome = await joinGroupRoom(db, roomId, request.userId)
-    if (outcome === 'not-found') return await memberRoom(roomId, request.userId)
     if (outcome === 'joined') await fastify.wakeups.membershipChanged(request.userId)
+    // Not a group room: 404, unless it is a direct room of mine, which I am in already.
     return await memberRoom(roomId, request.userId)
   })
 
