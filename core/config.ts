@@ -20,6 +20,14 @@ export const ConfigSchema = Type.Object({
   WORKER_CONCURRENCY: Type.Integer({ default: 16, minimum: 1 }),
   /** Where a standalone worker process serves its Prometheus metrics (GET /metrics); 0 turns it off. */
   WORKER_METRICS_PORT: Type.Integer({ default: 9464, minimum: 0, maximum: 65535 }),
+  /** How often each worker makes sure every unfinished task still has its job (Redis may have lost it). */
+  RECONCILE_INTERVAL_SECONDS: Type.Number({ default: 15, exclusiveMinimum: 0 }),
+  /** An accepted send is retried through any outage until it is this old; then it fails with SEND_FAILED. */
+  TASK_DEADLINE_SECONDS: Type.Integer({ default: 24 * 3600, minimum: 1 }),
+  /** How long a finished task stays answerable (GET /v1/tasks/{id}) before it is pruned. */
+  TASK_RETENTION_SECONDS: Type.Integer({ default: 24 * 3600, minimum: 1 }),
+  /** How long an Idempotency-Key keeps answering with its task. */
+  IDEMPOTENCY_KEY_TTL_SECONDS: Type.Integer({ default: 48 * 3600, minimum: 1 }),
   USERS_CACHE_TTL_SECONDS: Type.Integer({ default: 300, minimum: 1 }),
   BODY_LIMIT_BYTES: Type.Integer({ default: 64 * 1024, minimum: 1024 })
 })

@@ -1,65 +1,48 @@
 import { sql } from 'kysely'
 import type { Db } from './db/connect.js'
 import type { Message } from './db/schema.js'
-
-export interface SendTask {
-  id: string
-  kind: string
-  createdAt: Date
-  attempts: number
-}
+import { finishTask, lockTask } from './tasks.js'
 
 export type PersistOutcome =
-  | { stored: true, message: Message, created: boolean, memberIds: number[] }
-  | { stored: false, code: 'NOT_A_MEMBER' }
-
-const uniqueViolation = '23505'
+  | { kind: 'stored', message: Message, created: boolean, memberIds: number[] }
+  | { kind: 'refused', code: 'NOT_A_MEMBER', reason: string }
+  /** The task finished before this run (it failed at its deadline, say), or was never accepted: nothing to do. */
+  | { kind: 'gone' }
 
 /**
- * Stores one message for one task, exactly once, and records the task as completed in the same transaction.
+ * Stores the message of one send task, exactly once, and records the task's outcome in the same transaction.
  *
- * The room row is locked while its next `seq` is taken and the message inserted, so seqs are gapless and
- * increase in commit order even with many workers. A task that already stored its message (a retry, or a
- * stalled job run twice) gets the stored message back; the unique task id settles any race between two runs.
+ * The task row is locked first, so two runs of one task (a retry, a stalled job, a job re-created after Redis
+ * lost it) take turns and the second finds it finished. The room row is locked while its next `seq` is taken
+ * and the message inserted, so seqs are gapless and increase in commit order however many workers run.
  */
-export async function persistMessage (db: Db, task: SendTask, input: { roomId: number, senderId: number, text: string }): Promise<PersistOutcome> {
-  const existing = await findMessageByTask(db, task.id)
-  if (existing !== undefined) return { stored: true, message: existing, created: false, memberIds: await memberIdsOf(db, existing.room_id) }
-  try {
-    return await db.transaction().execute(async (trx) => {
-      // FOR SHARE: a concurrent leave waits for this send, and a send after the leave sees it.
-      const member = await trx.selectFrom('room_members').select('user_id')
-        .where('room_id', '=', input.roomId).where('user_id', '=', input.senderId)
-        .forShare().executeTakeFirst()
-      if (member === undefined) return { stored: false, code: 'NOT_A_MEMBER' } as const
+export async function persistMessage (db: Db, taskId: string, input: { roomId: number, senderId: number, text: string }): Promise<PersistOutcome> {
+  return await db.transaction().execute(async (trx): Promise<PersistOutcome> => {
+    const task = await lockTask(trx, taskId)
+    if (task === undefined || task.state === 'failed') return { kind: 'gone' }
+    if (task.state === 'completed') {
+      const message = await trx.selectFrom('messages').selectAll().where('task_id', '=', taskId).executeTakeFirstOrThrow()
+      return { kind: 'stored', message, created: false, memberIds: await memberIdsOf(trx, message.room_id) }
+    }
 
-      const room = await trx.updateTable('rooms').set({ last_seq: sql`last_seq + 1` })
-        .where('id', '=', input.roomId).returning('last_seq').executeTakeFirstOrThrow()
-      const message = await trx.insertInto('messages')
-        .values({ room_id: input.roomId, seq: room.last_seq, sender_id: input.senderId, text: input.text, task_id: task.id })
-        .returningAll().executeTakeFirstOrThrow()
-      await trx.insertInto('tasks').values({
-        id: task.id,
-        kind: task.kind,
-        owner_id: input.senderId,
-        state: 'completed',
-        attempts: task.attempts,
-        message_id: message.id,
-        created_at: task.createdAt
-      }).execute()
-      return { stored: true, message, created: true, memberIds: await memberIdsOf(trx, input.roomId) }
-    })
-  } catch (error) {
-    if ((error as { code?: string }).code !== uniqueViolation) throw error
-    // Another run of the same task committed first: its message is the one.
-    const message = await findMessageByTask(db, task.id)
-    if (message === undefined) throw error
-    return { stored: true, message, created: false, memberIds: await memberIdsOf(db, message.room_id) }
-  }
-}
+    // FOR SHARE: a concurrent leave waits for this send, and a send after the leave sees it.
+    const member = await trx.selectFrom('room_members').select('user_id')
+      .where('room_id', '=', input.roomId).where('user_id', '=', input.senderId)
+      .forShare().executeTakeFirst()
+    if (member === undefined) {
+      const refusal = { code: 'NOT_A_MEMBER', reason: 'The sender is not a member of the room.' } as const
+      await finishTask(trx, taskId, { state: 'failed', code: refusal.code, message: refusal.reason })
+      return { kind: 'refused', ...refusal }
+    }
 
-export async function findMessageByTask (db: Db, taskId: string): Promise<Message | undefined> {
-  return await db.selectFrom('messages').selectAll().where('task_id', '=', taskId).executeTakeFirst()
+    const room = await trx.updateTable('rooms').set({ last_seq: sql`last_seq + 1` })
+      .where('id', '=', input.roomId).returning('last_seq').executeTakeFirstOrThrow()
+    const message = await trx.insertInto('messages')
+      .values({ room_id: input.roomId, seq: room.last_seq, sender_id: input.senderId, text: input.text, task_id: taskId })
+      .returningAll().executeTakeFirstOrThrow()
+    await finishTask(trx, taskId, { state: 'completed', messageId: message.id })
+    return { kind: 'stored', message, created: true, memberIds: await memberIdsOf(trx, input.roomId) }
+  })
 }
 
 async function memberIdsOf (db: Db, roomId: number): Promise<number[]> {

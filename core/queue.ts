@@ -39,23 +39,34 @@ export function bullPrefix (redisPrefix: string): string {
   return `{${redisPrefix}}`
 }
 
+/** How long a retry waits: doubling from a quarter second, never more than 10 s, so work resumes within seconds of an outage ending. */
+export function retryDelayMs (attemptsMade: number): number {
+  return Math.min(250 * 2 ** Math.max(0, attemptsMade - 1), 10_000)
+}
+
+export const retryBackoff = 'capped-exponential'
+
 export const defaultJobOptions: DefaultJobOptions = {
-  attempts: 5,
-  backoff: { type: 'exponential', delay: 500 },
-  // Bounded retention keeps Redis memory flat; outcomes live on in Postgres (the tasks table).
+  // A send is retried until its task's deadline (a reconciler fails it then), not for a number of attempts.
+  attempts: 1_000_000_000,
+  backoff: { type: retryBackoff },
+  // Bounded retention keeps Redis memory flat; tasks live on in Postgres.
   removeOnComplete: { age: 3600, count: 10_000 },
   removeOnFail: { age: 24 * 3600, count: 10_000 }
 }
 
 export interface Queues {
+  /** The producers' connection: `isConnected(queues.connection)` says whether adding a job can succeed now. */
+  connection: Redis
   sendMessage: Queue<SendMessagePayload>
   markSeen: Queue<MarkSeenPayload>
 }
 
-/** Producers for the API: they share the caller's connection, and fail fast when Redis is away. */
+/** Producers on a patient connection (see core/redis.ts): they work as soon as Redis does, whatever the start order. */
 export function createQueues (connection: Redis, redisPrefix: string): Queues {
-  const options = { connection, prefix: bullPrefix(redisPrefix), defaultJobOptions, skipWaitingForReady: true }
+  const options = { connection, prefix: bullPrefix(redisPrefix), defaultJobOptions }
   return {
+    connection,
     sendMessage: new Queue<SendMessagePayload>(queueNames.sendMessage, options),
     markSeen: new Queue<MarkSeenPayload>(queueNames.markSeen, options)
   }
@@ -63,4 +74,18 @@ export function createQueues (connection: Redis, redisPrefix: string): Queues {
 
 export async function closeQueues (queues: Queues): Promise<void> {
   await Promise.all([queues.sendMessage.close(), queues.markSeen.close()])
+}
+
+/**
+ * Adds a job without letting a Redis that went away mid-request hold the caller: false when the add has not
+ * settled within `ms` (it goes on in the background). Only for jobs whose loss something else repairs.
+ */
+export async function addWithin (add: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<false>((resolve) => { timer = setTimeout(resolve, ms, false) })
+  try {
+    return await Promise.race([add.then(() => true as const), late])
+  } finally {
+    clearTimeout(timer)
+  }
 }

@@ -1,13 +1,113 @@
+import { createHash, randomUUID } from 'node:crypto'
+import { UnrecoverableError } from 'bullmq'
+import type { Redis } from 'ioredis'
+import { sql, type Transaction } from 'kysely'
+import { Type } from 'typebox'
 import type { Db } from './db/connect.js'
-import type { Message, Task } from './db/schema.js'
+import type { Database, Message, Task } from './db/schema.js'
+import type { Queues, SendMessagePayload } from './queue.js'
+import { publishWakeup } from './wakeups.js'
+
+/**
+ * A task's life, in one place: accepted (the row is committed before the API answers 202), handed to BullMQ
+ * (job id = task id), worked on, finished (outcome recorded, then the owner woken), re-handed by a reconciler
+ * if Redis lost its job, failed at its deadline, and pruned after its retention.
+ */
+
+export const TaskStateSchema = Type.Union([
+  Type.Literal('queued'), Type.Literal('active'), Type.Literal('completed'), Type.Literal('failed')
+], { description: '`queued` until a worker takes it up, `active` while one works on it (or waits to retry), then `completed` or `failed`' })
 
 export const taskKinds = { sendMessage: 'send-message' } as const
 
-/** What a send that failed for a reason of ours (Postgres away, say), not the sender's, tells its owner. */
-export const sendFailed = { code: 'SEND_FAILED', message: 'The message could not be stored; send it again.' } as const
+const unfinished = ['queued', 'active'] as const
 
-/** A finished task as stored in Postgres, with the message it stored (if any). */
-export async function findFinishedTask (db: Db, taskId: string): Promise<{ task: Task, message: Message | undefined } | undefined> {
+/** What a send that failed for a reason of ours (its deadline passed), not the sender's, tells its owner. */
+export const sendFailed = { code: 'SEND_FAILED', message: 'The message could not be stored in time; send it again.' } as const
+
+/** The sender's own reason a task cannot be done (NOT_A_MEMBER, say): it fails at once and is never retried. */
+export class TaskRefusal extends UnrecoverableError {
+  constructor (readonly code: string, readonly reason: string) {
+    super(`${code}: ${reason}`)
+  }
+}
+
+export type Acceptance =
+  | { outcome: 'created', task: Task }
+  /** The same Idempotency-Key with the same request: the task it created then. */
+  | { outcome: 'replay', task: Task }
+  /** The same Idempotency-Key with another request. */
+  | { outcome: 'conflict' }
+
+/**
+ * Records an accepted task in Postgres: from this COMMIT on, the task is kept whatever happens to Redis.
+ * An Idempotency-Key is unique per owner, so a retry finds the task its first request created.
+ */
+export async function createTask (db: Db, task: {
+  kind: string
+  ownerId: number
+  payload: object
+  idempotency?: { key: string, request: unknown }
+  /** Fixed ids make a seed idempotent; everyone else gets a fresh UUID. */
+  id?: string
+}): Promise<Acceptance> {
+  const requestHash = task.idempotency === undefined ? null : sha256(JSON.stringify(task.idempotency.request))
+  const created = await db.insertInto('tasks').values({
+    id: task.id ?? randomUUID(),
+    kind: task.kind,
+    owner_id: task.ownerId,
+    payload: JSON.stringify(task.payload),
+    idempotency_key: task.idempotency?.key ?? null,
+    request_hash: requestHash
+  }).onConflict((oc) => oc.doNothing()).returningAll().executeTakeFirst()
+  if (created !== undefined) return { outcome: 'created', task: created }
+
+  let earlier = db.selectFrom('tasks').selectAll()
+  earlier = task.idempotency === undefined
+    ? earlier.where('id', '=', task.id ?? '')
+    : earlier.where('owner_id', '=', task.ownerId).where('idempotency_key', '=', task.idempotency.key)
+  const found = await earlier.executeTakeFirstOrThrow()
+  return found.request_hash === requestHash ? { outcome: 'replay', task: found } : { outcome: 'conflict' }
+}
+
+/** Hands a task to BullMQ. Its job id is the task id, so handing it twice queues it once. */
+export async function enqueueTask (queues: Queues, task: Pick<Task, 'id' | 'kind' | 'payload'>): Promise<void> {
+  await queues.sendMessage.add(task.kind, task.payload as SendMessagePayload, { jobId: task.id })
+}
+
+/** A worker takes the task up: `active`, one more attempt. Nothing changes for a finished task. */
+export async function startAttempt (db: Db, taskId: string): Promise<void> {
+  await db.updateTable('tasks').set({ state: 'active', attempts: sql`attempts + 1` })
+    .where('id', '=', taskId).where('state', 'in', unfinished).execute()
+}
+
+/** The task's row, locked until the transaction ends: a second run of the same task waits here, then finds it finished. */
+export async function lockTask (trx: Transaction<Database>, taskId: string): Promise<Task | undefined> {
+  return await trx.selectFrom('tasks').selectAll().where('id', '=', taskId).forUpdate().executeTakeFirst()
+}
+
+export type TaskOutcome =
+  | { state: 'completed', messageId: number }
+  | { state: 'failed', code: string, message: string }
+
+/** Records how a task ended, in the caller's transaction. Publish with `publishTaskFinished` after COMMIT. */
+export async function finishTask (trx: Transaction<Database>, taskId: string, outcome: TaskOutcome): Promise<void> {
+  await trx.updateTable('tasks').set({
+    state: outcome.state,
+    finished_at: sql`now()`,
+    message_id: outcome.state === 'completed' ? outcome.messageId : null,
+    error_code: outcome.state === 'failed' ? outcome.code : null,
+    error_message: outcome.state === 'failed' ? outcome.message : null
+  }).where('id', '=', taskId).execute()
+}
+
+/** Wakes the owner's `GET /v1/tasks/{id}?wait=` requests, on every API process. */
+export async function publishTaskFinished (redis: Redis, redisPrefix: string, task: { id: string, ownerId: number }): Promise<void> {
+  await publishWakeup(redis, redisPrefix, { type: 'task-finished', taskId: task.id, ownerId: task.ownerId })
+}
+
+/** A task as Postgres holds it, with the message it stored (if any). */
+export async function findTask (db: Db, taskId: string): Promise<{ task: Task, message: Message | undefined } | undefined> {
   const task = await db.selectFrom('tasks').selectAll().where('id', '=', taskId).executeTakeFirst()
   if (task === undefined) return undefined
   const message = task.message_id === null
@@ -16,24 +116,49 @@ export async function findFinishedTask (db: Db, taskId: string): Promise<{ task:
   return { task, message }
 }
 
-/** Records a task that failed for good. A task that already completed stays completed. */
-export async function recordTaskFailure (db: Db, failure: {
-  id: string
-  kind: string
-  ownerId: number
-  attempts: number
-  createdAt: Date
-  code: string
-  message: string
-}): Promise<void> {
-  await db.insertInto('tasks').values({
-    id: failure.id,
-    kind: failure.kind,
-    owner_id: failure.ownerId,
-    state: 'failed',
-    attempts: failure.attempts,
-    error_code: failure.code,
-    error_message: failure.message,
-    created_at: failure.createdAt
-  }).onConflict((oc) => oc.column('id').doNothing()).execute()
+/**
+ * Leases unfinished tasks that nobody has looked at for `seconds`, so the caller can make sure their jobs
+ * exist. SKIP LOCKED and the lease (`checked_at`) let any number of workers share the work without overlap.
+ */
+export async function leaseStaleTasks (db: Db, seconds: number, limit: number): Promise<Array<Pick<Task, 'id' | 'kind' | 'payload'>>> {
+  return await db.updateTable('tasks').set({ checked_at: sql`now()` })
+    .where('id', 'in', (eb) => eb.selectFrom('tasks').select('id')
+      .where('state', 'in', unfinished)
+      .where(sql<Date>`coalesce(checked_at, created_at)`, '<', sql<Date>`now() - make_interval(secs => ${seconds})`)
+      .orderBy('created_at').limit(limit)
+      .forUpdate().skipLocked())
+    .returning(['id', 'kind', 'payload']).execute()
+}
+
+/** Fails the unfinished tasks older than the deadline (they were retried until then). Returns them, to be published. */
+export async function failOverdueTasks (db: Db, deadlineSeconds: number, limit: number): Promise<Array<{ id: string, ownerId: number }>> {
+  const rows = await db.updateTable('tasks').set({
+    state: 'failed', finished_at: sql`now()`, error_code: sendFailed.code, error_message: sendFailed.message
+  })
+    .where('id', 'in', (eb) => eb.selectFrom('tasks').select('id')
+      .where('state', 'in', unfinished)
+      .where('created_at', '<', sql<Date>`now() - make_interval(secs => ${deadlineSeconds})`)
+      .limit(limit)
+      .forUpdate().skipLocked())
+    .returning(['id', 'owner_id']).execute()
+  return rows.map((row) => ({ id: row.id, ownerId: row.owner_id }))
+}
+
+/**
+ * Deletes one batch of finished tasks past their retention; a task that holds an Idempotency-Key is kept
+ * until the key expires too. Returns how many went.
+ */
+export async function pruneTasks (db: Db, options: { retentionSeconds: number, keySeconds: number, limit: number }): Promise<number> {
+  const keep = sql`make_interval(secs => greatest(${options.retentionSeconds}, case when idempotency_key is null then 0 else ${options.keySeconds} end))`
+  const result = await db.deleteFrom('tasks')
+    .where('id', 'in', (eb) => eb.selectFrom('tasks').select('id')
+      .where('finished_at', '<', sql<Date>`now() - make_interval(secs => ${options.retentionSeconds})`)
+      .where(sql<Date>`finished_at`, '<', sql<Date>`now() - ${keep}`)
+      .limit(options.limit))
+    .executeTakeFirst()
+  return Number(result.numDeletedRows)
+}
+
+function sha256 (text: string): string {
+  return createHash('sha256').update(text).digest('base64url')
 }

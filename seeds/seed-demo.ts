@@ -1,8 +1,8 @@
 import type { Db } from '../core/db/connect.js'
-import { persistMessage } from '../core/messages.js'
+import { persistMessage, type PersistOutcome } from '../core/messages.js'
 import { hashPassword } from '../core/password.js'
 import { createGroupRoom, ensureDirectRoom, markSeenUpTo } from '../core/rooms.js'
-import { taskKinds } from '../core/tasks.js'
+import { createTask, taskKinds } from '../core/tasks.js'
 import { findUserByUsername, insertUser } from '../core/users.js'
 import {
   demoDirectRooms, demoGroupRooms, demoPassword, demoReadUpTo, demoUsers,
@@ -18,7 +18,7 @@ export interface SeedSummary {
 
 /**
  * Seeds the demo, idempotently: users, group rooms and direct rooms that exist are reused, and every
- * message carries a fixed task id (`seed:<room>:<n>`), which persistMessage stores at most once.
+ * message carries a fixed task id (`seed:<room>:<n>`), which is stored at most once.
  */
 export async function seedDemo (db: Db): Promise<SeedSummary> {
   const summary: SeedSummary = { usersCreated: 0, messagesStored: 0, messagesSkipped: [] }
@@ -102,10 +102,16 @@ async function seedMessages (db: Db, label: string, roomId: number, lines: DemoL
   let stored = 0
   const skipped: string[] = []
   for (const [index, line] of lines.entries()) {
-    const task = { id: `seed:${label}:${index + 1}`, kind: taskKinds.sendMessage, createdAt: new Date(), attempts: 1 }
-    const outcome = await persistMessage(db, task, { roomId, senderId: idOf(line.from), text: line.text })
-    if (!outcome.stored) skipped.push(task.id)
+    const taskId = `seed:${label}:${index + 1}`
+    const outcome = await seedMessage(db, taskId, { roomId, senderId: idOf(line.from), text: line.text })
+    if (outcome.kind !== 'stored') skipped.push(taskId)
     else if (outcome.created) stored++
   }
   return { stored, skipped }
+}
+
+/** Stores a message at once, as a worker would, under a fixed task id: a second run finds the task completed. */
+export async function seedMessage (db: Db, taskId: string, send: { roomId: number, senderId: number, text: string }): Promise<PersistOutcome> {
+  await createTask(db, { id: taskId, kind: taskKinds.sendMessage, ownerId: send.senderId, payload: { ...send, requestId: 'seed' } })
+  return await persistMessage(db, taskId, send)
 }

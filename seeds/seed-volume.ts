@@ -1,12 +1,10 @@
 import { sql } from 'kysely'
 import type { Db } from '../core/db/connect.js'
-import { persistMessage } from '../core/messages.js'
 import { hashPassword } from '../core/password.js'
 import { createGroupRoom } from '../core/rooms.js'
-import { taskKinds } from '../core/tasks.js'
 import { findUserByUsername } from '../core/users.js'
 import { demoPassword } from './demo-data.js'
-import { findSeededGroupRoom } from './seed-demo.js'
+import { findSeededGroupRoom, seedMessage } from './seed-demo.js'
 
 export interface VolumeProgress { start: (total: number) => void, advance: (by: number) => void, stop: () => void }
 
@@ -49,9 +47,8 @@ export async function seedVolume (db: Db, options: { users: number, messages: nu
   let messagesStored = 0
   for (let n = 1; n <= options.messages; n++) {
     const sender = senders.length === 0 ? owner.id : senders[(n - 1) % senders.length]?.id ?? owner.id
-    const task = { id: `seed:volume:${n}`, kind: taskKinds.sendMessage, createdAt: new Date(), attempts: 1 }
-    const outcome = await persistMessage(db, task, { roomId, senderId: sender, text: `Volume message ${n}` })
-    if (outcome.stored && outcome.created) messagesStored++
+    const outcome = await seedMessage(db, `seed:volume:${n}`, { roomId, senderId: sender, text: `Volume message ${n}` })
+    if (outcome.kind === 'stored' && outcome.created) messagesStored++
     progress.advance(1)
   }
   progress.stop()

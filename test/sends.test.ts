@@ -60,7 +60,7 @@ t.test('text must be 1–4000 code points and not blank', async (t) => {
   t.equal(await countMessages(db, room.id), before + 2, 'only the valid sends were stored')
 })
 
-t.test('the API enqueues and never writes the message itself', async (t) => {
+t.test('the API records the task and enqueues it, and never writes the message itself', async (t) => {
   // A deployment whose workers are stopped: the send is accepted and waits in the queue.
   const { app: stoppedApp, db: stoppedDb, dan, eve, group } = await pausedDeployment(t, 'quiet')
 
@@ -73,7 +73,11 @@ t.test('the API enqueues and never writes the message itself', async (t) => {
   t.equal(await countMessages(stoppedDb), 0, 'no message stored')
   const rooms = await stoppedDb.selectFrom('rooms').select(['kind', 'last_seq']).execute()
   t.same(rooms.map((r) => r.last_seq), [0, 0], 'no seq taken')
-  t.equal((await stoppedDb.selectFrom('tasks').selectAll().execute()).length, 0, 'no outcome recorded')
+  const tasks = await stoppedDb.selectFrom('tasks').select(['id', 'state', 'finished_at', 'payload']).orderBy('created_at').execute()
+  t.match(tasks, [
+    { id: res.json().taskId, state: 'queued', finished_at: null, payload: { roomId: group.id, senderId: dan.id, text: 'anyone?' } },
+    { id: direct.json().taskId, state: 'queued', finished_at: null, payload: { senderId: dan.id, text: 'psst' } }
+  ], 'each accepted send is recorded, queued, with what the worker needs')
   const task = await stoppedApp.inject({ url: `/v1/tasks/${res.json().taskId}`, headers: dan.auth })
   t.match(task.json(), { state: 'queued', attempts: 0, finishedAt: null, result: null, error: null })
 })

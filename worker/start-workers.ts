@@ -1,14 +1,13 @@
-import { Worker, type Job } from 'bullmq'
+import { UnrecoverableError, Worker, type Job } from 'bullmq'
 import { Histogram, type Registry } from 'prom-client'
 import type { Config } from '../core/config.js'
 import type { Db } from '../core/db/connect.js'
 import type { Log } from '../core/log.js'
-import { bullPrefix, queueNames, type MarkSeenPayload, type SendMessagePayload } from '../core/queue.js'
-import { createPatientRedis } from '../core/redis.js'
-import { recordTaskFailure, sendFailed, taskKinds } from '../core/tasks.js'
-import { publishWakeup } from '../core/wakeups.js'
+import { bullPrefix, queueNames, retryBackoff, retryDelayMs, type MarkSeenPayload, type SendMessagePayload } from '../core/queue.js'
+import { closeRedis, createPatientRedis } from '../core/redis.js'
 import { createMarkSeen } from './processors/mark-seen.js'
 import { createPersistMessage, type PersistMessageResult } from './processors/persist-message.js'
+import { createTaskReconciler } from './reconcile-tasks.js'
 
 export interface RunningWorkers {
   close: () => Promise<void>
@@ -18,24 +17,22 @@ export interface RunningWorkers {
 export function startWorkers ({ config, db, log, registry }: { config: Config, db: Db, log: Log, registry?: Registry }): RunningWorkers {
   const connection = createPatientRedis(config.REDIS_URL, 'pigeon-worker')
   connection.on('error', (error) => log.warn({ err: error }, 'worker redis connection error'))
-  const common = { connection, prefix: bullPrefix(config.REDIS_PREFIX), concurrency: config.WORKER_CONCURRENCY }
+  const common = {
+    connection,
+    prefix: bullPrefix(config.REDIS_PREFIX),
+    concurrency: config.WORKER_CONCURRENCY,
+    // A job whose worker died is taken up again however often that happens; the task's deadline bounds it.
+    maxStalledCount: 1000,
+    settings: { backoffStrategy: (attemptsMade: number, type?: string) => type === retryBackoff ? retryDelayMs(attemptsMade) : 0 }
+  }
 
-  const sendMessage = new Worker<SendMessagePayload, PersistMessageResult>(
+  const sendMessage = new Worker<SendMessagePayload, PersistMessageResult | null>(
     queueNames.sendMessage,
     createPersistMessage({ db, redis: connection, redisPrefix: config.REDIS_PREFIX, log }),
     common
   )
   const markSeen = new Worker<MarkSeenPayload>(queueNames.markSeen, createMarkSeen({ db, log }), common)
-
-  // A send that ran out of attempts on a transient error (Postgres away, say) still ends as a failed task.
-  sendMessage.on('failed', (job, error) => {
-    if (job === undefined || job.id === undefined || job.attemptsMade < (job.opts.attempts ?? 1) || error.name === 'UnrecoverableError') return
-    const failure = { id: job.id, kind: taskKinds.sendMessage, ownerId: job.data.senderId, attempts: job.attemptsMade, createdAt: new Date(job.timestamp) }
-    recordTaskFailure(db, { ...failure, ...sendFailed })
-      .then(() => publishWakeup(connection, config.REDIS_PREFIX, { type: 'task-finished', taskId: failure.id, ownerId: failure.ownerId }))
-      .catch((recordError: unknown) => log.error({ err: recordError, taskId: job.id }, 'could not record a failed task'))
-    log.error({ err: error, reqId: job.data.requestId, taskId: job.id }, 'send failed for good')
-  })
+  const reconciler = createTaskReconciler({ config, db, redis: connection, log })
 
   const jobDuration = new Histogram({
     name: 'pigeon_job_duration_seconds',
@@ -54,12 +51,18 @@ export function startWorkers ({ config, db, log, registry }: { config: Config, d
     worker.on('completed', observe('completed'))
     worker.on('failed', observe('failed'))
   }
+  sendMessage.on('failed', (job, error) => {
+    if (job !== undefined && !(error instanceof UnrecoverableError)) {
+      log.warn({ err: error, taskId: job.id, attempt: job.attemptsMade }, 'send attempt failed; it will be retried')
+    }
+  })
 
   return {
     async close () {
-      // Lets jobs in flight finish before the connection goes.
+      await reconciler.close()
+      // Lets jobs in flight finish before the connection goes, unless Redis is away: then nothing can finish.
       await Promise.all([sendMessage.close(), markSeen.close()])
-      await connection.quit()
+      await closeRedis(connection)
     }
   }
 }

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { sql } from 'kysely'
 import { Type } from 'typebox'
+import { isConnected } from '../../core/redis.js'
 
 const CheckSchema = Type.Union([Type.Literal('ok'), Type.Literal('down')])
 
@@ -20,7 +21,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['ops'],
       operationId: 'ready',
       summary: 'Postgres and Redis both answer',
-      description: 'Readiness: 200 when Postgres and Redis both answer, 503 (saying which is down) otherwise. With Redis down, reads that need only Postgres still work, but sends are refused.',
+      description: 'Readiness: 200 when Postgres and Redis both answer and sends can be accepted, 503 (saying which is down) otherwise. With Redis down, reads that need only Postgres still work, but sends are refused.',
       response: {
         200: Type.Object({ status: Type.Literal('ok'), postgres: CheckSchema, redis: CheckSchema }),
         503: Type.Object({ status: Type.Literal('down'), postgres: CheckSchema, redis: CheckSchema })
@@ -29,7 +30,8 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request, reply) => {
     const [postgres, redis] = await Promise.all([
       check(async () => { await sql`select 1`.execute(fastify.db) }),
-      check(async () => { await fastify.redis.ping() })
+      // Sends need the producers' connection up as well as a Redis that answers.
+      check(async () => { if (!isConnected(fastify.queues.connection)) throw new Error('not connected'); await fastify.redis.ping() })
     ])
     const ready = postgres === 'ok' && redis === 'ok'
     if (!ready) request.log.warn({ postgres, redis }, 'not ready')

@@ -1,13 +1,17 @@
-import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { Task } from '../../core/db/schema.js'
 import { ensureDirectRoom, isMember } from '../../core/rooms.js'
 import { findUserById } from '../../core/users.js'
-import { claimIdempotencyKey } from '../idempotency.js'
+import { addWithin, type SendMessagePayload } from '../../core/queue.js'
+import { isConnected } from '../../core/redis.js'
+import { createTask, enqueueTask, taskKinds } from '../../core/tasks.js'
 import { unavailable, withCode } from '../plugins/app/problem-details.js'
 import { bearer, IdParamsSchema, problems } from '../schemas/common.js'
 import { AcceptedSchema, SendBodySchema, SendHeadersSchema } from '../schemas/messages.js'
-import { readTask } from '../task-view.js'
+
+/** How long a send waits for Redis to take its job before answering anyway: the task is committed already. */
+const handOverWaitMs = 2000
 
 const sendSchema = {
   security: bearer,
@@ -18,43 +22,41 @@ const sendSchema = {
 }
 
 const sendRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { config, db, redis, queues, httpErrors } = fastify
+  const { db, queues, httpErrors } = fastify
   fastify.addHook('onRequest', fastify.authenticate)
 
-  /** Validated and authorised: hand the send to the queue (the API never writes the message) and answer 202. */
+  /**
+   * Validated and authorised: record the task in Postgres, hand it to the queue, answer 202. The API never writes
+   * the message. From the COMMIT on the send is kept: if the hand-over fails, a worker's reconciler makes it.
+   */
   async function acceptSend (request: FastifyRequest, reply: FastifyReply, roomId: number, text: string) {
-    const userId = request.userId
-    const key = request.headers['idempotency-key']
-    let taskId: string = randomUUID()
-    let replay = false
-    try {
-      if (typeof key === 'string') {
-        const claim = await claimIdempotencyKey(redis, {
-          prefix: config.REDIS_PREFIX,
-          userId,
-          key,
-          request: { route: request.routeOptions.url, params: request.params, text },
-          taskId
-        })
-        if (claim.outcome === 'conflict') {
-          throw withCode(httpErrors.unprocessableEntity('This Idempotency-Key was used for a different request.'), 'IDEMPOTENCY_KEY_REUSED')
-        }
-        if (claim.outcome === 'replay') {
-          taskId = claim.taskId
-          replay = true
-        }
-      }
-      // The job id is the task id: a replayed key, or a retried request, cannot queue a second job.
-      await queues.sendMessage.add('send-message', { roomId, senderId: userId, text, requestId: String(request.id) }, { jobId: taskId })
-    } catch (error) {
-      if ((error as { statusCode?: number }).statusCode !== undefined) throw error
-      request.log.warn({ err: error }, 'enqueue failed')
+    if (!isConnected(queues.connection)) {
       throw unavailable('QUEUE_UNAVAILABLE', 'Sending is unavailable right now (the queue cannot be reached); nothing was sent. Try again shortly.')
     }
-    // A new send is queued by definition; a replayed one may have finished since, so it says how it stands.
-    const task = replay ? await readTask(db, queues, taskId, userId).catch(() => undefined) : undefined
-    const statusUrl = `/v1/tasks/${taskId}`
-    return reply.code(202).header('location', statusUrl).send({ taskId, state: task?.state ?? 'queued', statusUrl })
+    const key = request.headers['idempotency-key']
+    const accepted = await createTask(db, {
+      kind: taskKinds.sendMessage,
+      ownerId: request.userId,
+      payload: { roomId, senderId: request.userId, text, requestId: String(request.id) } satisfies SendMessagePayload,
+      idempotency: typeof key === 'string' ? { key, request: { route: request.routeOptions.url, params: request.params, text } } : undefined
+    })
+    if (accepted.outcome === 'conflict') {
+      throw withCode(httpErrors.unprocessableEntity('This Idempotency-Key was used for a different request.'), 'IDEMPOTENCY_KEY_REUSED')
+    }
+    const { task } = accepted
+    // A replay hands its task over again too: Redis may have lost the job since (a duplicate job id is a no-op).
+    if (task.state === 'queued' || task.state === 'active') await handOver(request, task)
+    const statusUrl = `/v1/tasks/${task.id}`
+    return reply.code(202).header('location', statusUrl).send({ taskId: task.id, state: task.state, statusUrl })
+  }
+
+  /** Enqueues without letting a failing or slow Redis fail the request: the reconciler makes up for it. */
+  async function handOver (request: FastifyRequest, task: Task) {
+    try {
+      if (!await addWithin(enqueueTask(queues, task), handOverWaitMs)) request.log.warn({ taskId: task.id }, 'enqueue is slow; answering now')
+    } catch (error) {
+      request.log.warn({ err: error, taskId: task.id }, 'enqueue failed; the reconciler will hand the task over')
+    }
   }
 
   fastify.post('/rooms/:id/messages', {

@@ -1,12 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { unavailable } from '../plugins/app/problem-details.js'
+import { findTask } from '../../core/tasks.js'
 import { bearer, problems } from '../schemas/common.js'
 import { TaskIdParamsSchema, TaskQuerySchema, TaskSchema } from '../schemas/tasks.js'
-import { readTask } from '../task-view.js'
+import { toTaskView } from '../task-view.js'
 import { hangUpSignal, longPoll } from '../plugins/app/wakeups.js'
 
 const taskRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { db, queues, httpErrors, wakeups } = fastify
+  const { db, httpErrors, wakeups } = fastify
   fastify.addHook('onRequest', fastify.authenticate)
 
   fastify.get('/:taskId', {
@@ -14,7 +14,7 @@ const taskRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['tasks'],
       operationId: 'getTask',
       summary: 'The state of a send, by task id',
-      description: 'Only the task\'s owner sees it (anyone else gets 404). `completed` carries the stored message in `result`; `failed` says why in `error.code` (e.g. `NOT_A_MEMBER`). Finished tasks stay answerable for at least 24 h. `?wait=N` (≤ 30 s) holds the request until the task finishes or N seconds pass.',
+      description: 'Answered from Postgres, where every accepted send is recorded before its 202, so it answers even if Redis lost its queues. Only the task\'s owner sees it (anyone else gets 404). `completed` carries the stored message in `result`; `failed` says why in `error.code` (`NOT_A_MEMBER`, or `SEND_FAILED` when it could not be stored before its deadline, 24 h by default). Finished tasks stay answerable for 24 h by default. `?wait=N` (≤ 30 s) holds the request until the task finishes or N seconds pass.',
       security: bearer,
       params: TaskIdParamsSchema,
       querystring: TaskQuerySchema,
@@ -22,21 +22,18 @@ const taskRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     const { taskId } = request.params
-    let task
-    try {
-      task = await longPoll({
-        waiters: wakeups.tasks,
-        key: taskId,
-        seconds: request.query.wait,
-        signal: hangUpSignal(reply),
-        query: () => readTask(db, queues, taskId, request.userId),
-        // Stop waiting once the task is finished, or when it is not the caller's to see.
-        ready: (found) => found === undefined || found.state === 'completed' || found.state === 'failed'
-      })
-    } catch (error) {
-      request.log.warn({ err: error }, 'task lookup failed')
-      throw unavailable('QUEUE_UNAVAILABLE', 'The task cannot be looked up right now; try again shortly.')
-    }
+    const task = await longPoll({
+      waiters: wakeups.tasks,
+      key: taskId,
+      seconds: request.query.wait,
+      signal: hangUpSignal(reply),
+      query: async () => {
+        const found = await findTask(db, taskId)
+        return found === undefined || found.task.owner_id !== request.userId ? undefined : toTaskView(found.task, found.message)
+      },
+      // Stop waiting once the task is finished, or when it is not the caller's to see.
+      ready: (found) => found === undefined || found.state === 'completed' || found.state === 'failed'
+    })
     if (task === undefined) throw httpErrors.notFound(`There is no task ${taskId}.`)
     return task
   })

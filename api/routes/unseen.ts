@@ -1,6 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { listUnseen } from '../../core/messages.js'
+import { addWithin } from '../../core/queue.js'
+import { isConnected } from '../../core/redis.js'
 import { watermarksOf } from '../../core/rooms.js'
 import { decodeSeenCursor, encodeSeenCursor } from '../cursor.js'
 import { hangUpSignal, longPoll } from '../plugins/app/wakeups.js'
@@ -21,8 +23,10 @@ const unseenRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
    * the cursor and go again with the next poll, so nothing is lost and nothing is marked seen early.
    */
   async function acknowledge (request: FastifyRequest, userId: number, pending: Map<number, number>) {
-    if (pending.size === 0) return
-    await queues.markSeen.add('mark-seen', { userId, seenUpTo: Object.fromEntries(pending), requestId: String(request.id) })
+    if (pending.size === 0 || !isConnected(queues.connection)) return
+    const add = queues.markSeen.add('mark-seen', { userId, seenUpTo: Object.fromEntries(pending), requestId: String(request.id) })
+    // Acknowledgements are idempotent (watermarks only move forward), so a slow add may finish in the background.
+    await addWithin(add, 2000)
       .catch((error: unknown) => request.log.warn({ err: error }, 'could not enqueue an acknowledgement; the cursor keeps it'))
   }
 

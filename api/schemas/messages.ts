@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox'
 import type { Message } from '../../core/db/schema.js'
 import { MessageTextSchema } from '../../core/queue.js'
+import { TaskStateSchema } from '../../core/tasks.js'
 import { DateTimeSchema, IdSchema } from './common.js'
 
 export const MessageSchema = Type.Object({
@@ -38,9 +39,9 @@ export const SendHeadersSchema = Type.Object({
 
 export const AcceptedSchema = Type.Object({
   taskId: Type.String({ examples: ['5f0c6d9e-8d5b-4a51-9a39-2f3b1c0e7a10'] }),
-  state: Type.Union([Type.Literal('queued'), Type.Literal('active'), Type.Literal('completed'), Type.Literal('failed')]),
+  state: TaskStateSchema,
   statusUrl: Type.String({ examples: ['/v1/tasks/5f0c6d9e-8d5b-4a51-9a39-2f3b1c0e7a10'] })
-}, { description: 'Accepted: a worker will store the message. Poll statusUrl (optionally with ?wait=N) for the outcome.' })
+}, { description: 'Accepted: the task is recorded, and a worker will store the message. Poll statusUrl (optionally with ?wait=N) for the outcome.' })
 
 export const UnseenQuerySchema = Type.Object({
   cursor: Type.Optional(Type.String({ maxLength: 65_536, description: 'The cursor of the previous response: acknowledges everything it held' })),

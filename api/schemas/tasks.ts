@@ -1,4 +1,5 @@
 import { Type } from 'typebox'
+import { TaskStateSchema } from '../../core/tasks.js'
 import { DateTimeSchema } from './common.js'
 import { MessageSchema } from './messages.js'
 
@@ -13,8 +14,8 @@ export const TaskQuerySchema = Type.Object({
 export const TaskSchema = Type.Object({
   id: Type.String(),
   kind: Type.String({ examples: ['send-message'] }),
-  state: Type.Union([Type.Literal('queued'), Type.Literal('active'), Type.Literal('completed'), Type.Literal('failed')]),
-  attempts: Type.Integer({ minimum: 0 }),
+  state: TaskStateSchema,
+  attempts: Type.Integer({ minimum: 0, description: 'How many times a worker has taken the task up' }),
   createdAt: DateTimeSchema,
   finishedAt: Type.Union([DateTimeSchema, Type.Null()]),
   result: Type.Union([MessageSchema, Type.Null()], { description: 'The stored message, once completed' }),

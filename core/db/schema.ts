@@ -58,19 +58,25 @@ export interface MessagesTable {
   deleted_at: Date | null
 }
 
-export type FinishedTaskState = 'completed' | 'failed'
+export type TaskState = 'queued' | 'active' | 'completed' | 'failed'
 
 export interface TasksTable {
   id: string
   kind: string
   owner_id: number
-  state: FinishedTaskState
-  attempts: number
+  state: ColumnType<TaskState, TaskState | undefined, TaskState>
+  attempts: ColumnType<number, number | undefined, number>
+  /** The job's data, so the job can be re-created from the row. */
+  payload: ColumnType<unknown, string, string>
+  idempotency_key: string | null
+  /** A fingerprint of the request that used `idempotency_key`: a retry must match it. */
+  request_hash: string | null
   message_id: number | null
   error_code: string | null
   error_message: string | null
-  created_at: Date
-  finished_at: CreatedAt
+  checked_at: Date | null
+  created_at: CreatedAt
+  finished_at: Date | null
 }
 
 export interface Database {

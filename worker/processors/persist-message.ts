@@ -5,26 +5,34 @@ import type { Db } from '../../core/db/connect.js'
 import type { Log } from '../../core/log.js'
 import { persistMessage } from '../../core/messages.js'
 import { SendMessagePayloadSchema, type SendMessagePayload } from '../../core/queue.js'
-import { recordTaskFailure, taskKinds } from '../../core/tasks.js'
+import { publishTaskFinished, startAttempt, TaskRefusal } from '../../core/tasks.js'
 import { publishWakeup } from '../../core/wakeups.js'
 
 export interface PersistMessageResult { messageId: number, roomId: number, seq: number }
 
-/** Stores a sent message (once, whatever the retries), records the task's outcome, then wakes the room's pollers. */
+/**
+ * Stores a sent message (once, whatever the retries), records the task's outcome, then wakes the room's pollers.
+ * Anything thrown but a refusal is transient (Postgres or Redis away): BullMQ retries it until the task's deadline.
+ */
 export function createPersistMessage ({ db, redis, redisPrefix, log }: { db: Db, redis: Redis, redisPrefix: string, log: Log }) {
-  return async (job: Job<SendMessagePayload>): Promise<PersistMessageResult> => {
+  return async (job: Job<SendMessagePayload>): Promise<PersistMessageResult | null> => {
+    // The API checked this payload against the same schema: a job failing it was not made by Pigeon.
     if (job.id === undefined || !Value.Check(SendMessagePayloadSchema, job.data)) {
       throw new UnrecoverableError('INVALID_PAYLOAD: the job does not carry a valid send')
     }
     const { roomId, senderId, text, requestId } = job.data
-    const task = { id: job.id, kind: taskKinds.sendMessage, createdAt: new Date(job.timestamp), attempts: job.attemptsMade + 1 }
-    const outcome = await persistMessage(db, task, { roomId, senderId, text })
+    await startAttempt(db, job.id)
+    const outcome = await persistMessage(db, job.id, { roomId, senderId, text })
+    const finished = { id: job.id, ownerId: senderId }
 
-    if (!outcome.stored) {
-      await recordTaskFailure(db, { ...task, ownerId: senderId, code: outcome.code, message: 'The sender is not a member of the room.' })
-      await publishWakeup(redis, redisPrefix, { type: 'task-finished', taskId: job.id, ownerId: senderId })
-      log.info({ reqId: requestId, taskId: job.id, roomId, senderId }, 'send refused: not a member')
-      throw new UnrecoverableError(`${outcome.code}: the sender is not a member of the room`)
+    if (outcome.kind === 'gone') {
+      log.info({ reqId: requestId, taskId: job.id }, 'task already finished or unknown: nothing to do')
+      return null
+    }
+    if (outcome.kind === 'refused') {
+      await publishTaskFinished(redis, redisPrefix, finished)
+      log.info({ reqId: requestId, taskId: job.id, roomId, senderId, code: outcome.code }, 'send refused')
+      throw new TaskRefusal(outcome.code, outcome.reason)
     }
 
     const { message } = outcome
@@ -36,7 +44,7 @@ export function createPersistMessage ({ db, redis, redisPrefix, log }: { db: Db,
       userIds: outcome.memberIds.filter((id) => id !== senderId),
       acceptedAt: job.timestamp
     })
-    await publishWakeup(redis, redisPrefix, { type: 'task-finished', taskId: job.id, ownerId: senderId })
+    await publishTaskFinished(redis, redisPrefix, finished)
     log.info({ reqId: requestId, taskId: job.id, roomId, seq: message.seq, messageId: message.id, created: outcome.created }, 'message stored')
     return { messageId: message.id, roomId, seq: message.seq }
   }

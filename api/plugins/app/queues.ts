@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import { closeQueues, createQueues, type Queues } from '../../../core/queue.js'
+import { closeRedis, createPatientRedis } from '../../../core/redis.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -7,12 +8,20 @@ declare module 'fastify' {
   }
 }
 
-/** BullMQ producers on the API's fail-fast Redis connection: with Redis down, enqueueing errors at once (503). */
+/**
+ * BullMQ producers on a connection of their own that waits for Redis, so they work whenever Redis does, in
+ * any start order. Routes check `isConnected(queues.connection)` to refuse at once (503) while it is away.
+ */
 export default fp(async (fastify) => {
-  const queues = createQueues(fastify.redis, fastify.config.REDIS_PREFIX)
+  const connection = createPatientRedis(fastify.config.REDIS_URL, 'pigeon-producer')
+  connection.on('error', (error) => fastify.log.warn({ err: error }, 'producer redis connection error'))
+  const queues = createQueues(connection, fastify.config.REDIS_PREFIX)
   const logError = (error: Error) => fastify.log.warn({ err: error }, 'queue error')
   queues.sendMessage.on('error', logError)
   queues.markSeen.on('error', logError)
   fastify.decorate('queues', queues)
-  fastify.addHook('onClose', async () => { await closeQueues(queues) })
+  fastify.addHook('onClose', async () => {
+    await closeQueues(queues)
+    await closeRedis(connection)
+  })
 }, { name: 'queues', dependencies: ['services'] })
