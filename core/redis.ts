@@ -31,3 +31,20 @@ export async function closeRedis (redis: Redis): Promise<void> {
   if (isConnected(redis)) await redis.quit()
   else redis.disconnect()
 }
+
+/** Resolves true once the connection is ready, or false after `ms`: a process may start before Redis does. */
+export async function readyWithin (redis: Redis, ms: number): Promise<boolean> {
+  if (isConnected(redis)) return true
+  let onReady: (() => void) | undefined
+  let timer: NodeJS.Timeout | undefined
+  try {
+    return await new Promise<boolean>((resolve) => {
+      onReady = () => resolve(true)
+      redis.once('ready', onReady)
+      timer = setTimeout(resolve, ms, false)
+    })
+  } finally {
+    clearTimeout(timer)
+    if (onReady !== undefined) redis.off('ready', onReady)
+  }
+}

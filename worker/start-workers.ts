@@ -4,7 +4,7 @@ import type { Config } from '../core/config.js'
 import type { Db } from '../core/db/connect.js'
 import type { Log } from '../core/log.js'
 import { bullPrefix, queueNames, retryBackoff, retryDelayMs, type MarkSeenPayload, type SendMessagePayload } from '../core/queue.js'
-import { closeRedis, createPatientRedis } from '../core/redis.js'
+import { closeRedis, createPatientRedis, isConnected } from '../core/redis.js'
 import { createMarkSeen } from './processors/mark-seen.js'
 import { createPersistMessage, type PersistMessageResult } from './processors/persist-message.js'
 import { createTaskReconciler } from './reconcile-tasks.js'
@@ -60,8 +60,10 @@ export function startWorkers ({ config, db, log, registry }: { config: Config, d
   return {
     async close () {
       await reconciler.close()
-      // Lets jobs in flight finish before the connection goes, unless Redis is away: then nothing can finish.
-      await Promise.all([sendMessage.close(), markSeen.close()])
+      // Lets jobs in flight finish before the connection goes, unless Redis is away: then none can, and a job
+      // left behind is taken up again once its lock expires (every step of it is safe to repeat).
+      const force = !isConnected(connection)
+      await Promise.all([sendMessage.close(force), markSeen.close(force)])
       await closeRedis(connection)
     }
   }

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import { closeQueues, createQueues, type Queues } from '../../../core/queue.js'
-import { closeRedis, createPatientRedis } from '../../../core/redis.js'
+import { closeRedis, createPatientRedis, readyWithin } from '../../../core/redis.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -15,6 +15,8 @@ declare module 'fastify' {
 export default fp(async (fastify) => {
   const connection = createPatientRedis(fastify.config.REDIS_URL, 'pigeon-producer')
   connection.on('error', (error) => fastify.log.warn({ err: error }, 'producer redis connection error'))
+  // Give Redis a moment before serving; if it is down, start anyway and answer sends 503 until it is up.
+  if (!await readyWithin(connection, 2000)) fastify.log.warn('redis is not reachable yet: sends answer 503 until it is')
   const queues = createQueues(connection, fastify.config.REDIS_PREFIX)
   const logError = (error: Error) => fastify.log.warn({ err: error }, 'queue error')
   queues.sendMessage.on('error', logError)

@@ -1,9 +1,8 @@
-import { setTimeout } from 'node:timers/promises'
 import fp from 'fastify-plugin'
 import type { Redis } from 'ioredis'
 import type { Config } from '../../../core/config.js'
 import { createDb, type Db } from '../../../core/db/connect.js'
-import { createFailFastRedis } from '../../../core/redis.js'
+import { createFailFastRedis, readyWithin } from '../../../core/redis.js'
 import { createUsersCache, type UsersCache } from '../../../core/users-cache.js'
 
 declare module 'fastify' {
@@ -24,11 +23,7 @@ export default fp(async (fastify, opts: { config: Config }) => {
   redis.on('error', (error) => fastify.log.warn({ err: error }, 'redis connection error'))
 
   // Give Redis a moment to connect before serving; if it is down, start anyway: reads that need only Postgres work.
-  const connected = await Promise.race([
-    new Promise<boolean>((resolve) => redis.once('ready', () => resolve(true))),
-    setTimeout(2000, false, { ref: false })
-  ])
-  if (!connected) fastify.log.warn('redis is not reachable yet: sends answer 503 until it is')
+  if (!await readyWithin(redis, 2000)) fastify.log.warn('redis is not reachable yet: the users list comes from Postgres until it is')
 
   fastify.decorate('config', config)
   fastify.decorate('db', db)

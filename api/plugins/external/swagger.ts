@@ -27,7 +27,11 @@ export default fp(async (fastify) => {
           '- A direct message to yourself is 422 `CANNOT_MESSAGE_SELF`.',
           '- Logout revokes the refresh token\'s family; access tokens already issued live until they expire.',
           '- Unknown JSON fields in a request body are 400, and JSON values are not coerced (a number is not a string).',
-          '- Idempotency keys are kept 48 h; finished tasks are kept in Postgres (at least 24 h).'
+          '- A 202 is a promise: the task is committed in Postgres before the answer, and the message is stored exactly once',
+          '  whatever fails afterwards (Postgres or Redis away, Redis losing its data, a worker killed). Outages are retried until',
+          '  the task is 24 h old (then it fails with `SEND_FAILED`); only the sender\'s own refusals (`NOT_A_MEMBER`) fail at once.',
+          '- While Redis cannot be reached a send answers 503 `QUEUE_UNAVAILABLE` at once and nothing is recorded.',
+          '- Idempotency keys are kept in Postgres for 48 h; finished tasks stay answerable for 24 h (both configurable).'
         ].join('\n')
       },
       tags: [
