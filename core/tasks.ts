@@ -149,11 +149,13 @@ export async function failOverdueTasks (db: Db, deadlineSeconds: number, limit: 
  * until the key expires too. Returns how many went.
  */
 export async function pruneTasks (db: Db, options: { retentionSeconds: number, keySeconds: number, limit: number }): Promise<number> {
-  const keep = sql`make_interval(secs => greatest(${options.retentionSeconds}, case when idempotency_key is null then 0 else ${options.keySeconds} end))`
   const result = await db.deleteFrom('tasks')
     .where('id', 'in', (eb) => eb.selectFrom('tasks').select('id')
       .where('finished_at', '<', sql<Date>`now() - make_interval(secs => ${options.retentionSeconds})`)
-      .where(sql<Date>`finished_at`, '<', sql<Date>`now() - ${keep}`)
+      .where((eb) => eb.or([
+        eb('idempotency_key', 'is', null),
+        eb('created_at', '<', sql<Date>`now() - make_interval(secs => ${options.keySeconds})`)
+      ]))
       .limit(options.limit))
     .executeTakeFirst()
   return Number(result.numDeletedRows)

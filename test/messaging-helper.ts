@@ -82,8 +82,8 @@ export async function countMessages (db: Db, roomId?: number): Promise<number> {
 }
 
 /** A deployment of its own whose workers are not running (start them with testWorkers when the test wants): dan and eve share a group room. */
-export async function pausedDeployment (t: { teardown: (fn: () => unknown) => void }, roomName: string) {
-  const config = await testConfig(t)
+export async function pausedDeployment (t: { teardown: (fn: () => unknown) => void }, roomName: string, overrides: Record<string, string> = {}) {
+  const config = await testConfig(t, overrides)
   const app = await testApp(t, config)
   const db = testDb(t, config)
   const [dan, eve] = await Promise.all([createUser(app, 'dan'), createUser(app, 'eve')])
