@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from '../core/config.js'
 import app, { type AppOptions } from './app.js'
+import { rawProblemResponse, sendProblem, toParserProblem, toProblem } from './problem.js'
 
 /** The one place server options live: production and tests build the same server. */
 export async function buildApp (config: Config, options: Omit<AppOptions, 'config'> = {}): Promise<FastifyInstance> {
@@ -22,6 +23,15 @@ export async function buildApp (config: Config, options: Omit<AppOptions, 'confi
     genReqId: (request) => {
       const incoming = request.headers['x-request-id']
       return typeof incoming === 'string' && /^[\w.-]{1,128}$/.test(incoming) ? incoming : randomUUID()
+    },
+    // A URL the router cannot take (broken percent-encoding, a parameter over maxParamLength) is answered before
+    // any hook or error handler runs: give it the problem shape and the request id every other answer has.
+    frameworkErrors: (error, request, reply) => sendProblem(reply.header('x-request-id', request.id), toProblem(error)),
+    // Node's HTTP parser refuses some requests (headers over its size limit, bytes that are not HTTP) before Fastify
+    // sees them; answer on the raw socket in the same shape, then close it: the parser cannot go on after an error.
+    clientErrorHandler: (error, socket) => {
+      if (error.code === 'ECONNRESET' || !socket.writable) socket.destroy()
+      else socket.end(rawProblemResponse(toParserProblem(error)), () => socket.destroy())
     },
   }).withTypeProvider<TypeBoxTypeProvider>()
 

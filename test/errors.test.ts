@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto'
+import { once } from 'node:events'
+import { connect, type AddressInfo } from 'node:net'
 import t from 'tap'
 import type { LightMyRequestResponse } from 'fastify'
 import { createUser, isProblem, testApp, testConfig } from './helper.js'
+import { freePort } from './processes.js'
 
 const config = await testConfig(t)
 const app = await testApp(t, config)
@@ -111,4 +114,93 @@ t.test('a JSON body is taken as typed: a number is not a string', async (t) => {
   t.ok(isProblem(login, 400))
   const me = await app.inject({ url: '/v1/users/me', headers: user.auth })
   t.not(me.json().statusMessage, '42', 'nothing was stored')
+})
+
+t.test('an integer too large for Postgres is a 400 problem, never a 500', async (t) => {
+  const room = (await app.inject({ method: 'POST', url: '/v1/rooms', headers: user.auth, payload: { name: 'big numbers' } })).json()
+  for (const seq of [1e19, Number.MAX_SAFE_INTEGER + 1]) {
+    const res = await app.inject({ method: 'POST', url: `/v1/rooms/${room.id}/read`, headers: user.auth, payload: { seq } })
+    t.ok(isProblem(res, 400), `seq ${seq}: 400 problem`)
+    t.equal(res.json().code, 'VALIDATION_FAILED')
+    t.same(res.json().errors.map((error: { path: string }) => error.path), ['/seq'])
+  }
+  const largest = await app.inject({ method: 'POST', url: `/v1/rooms/${room.id}/read`, headers: user.auth, payload: { seq: Number.MAX_SAFE_INTEGER } })
+  t.equal(largest.statusCode, 200, 'the largest safe integer is a seq')
+  for (const url of [`/v1/rooms/${'9'.repeat(20)}`, `/v1/users/${'9'.repeat(20)}`, '/v1/rooms?limit=1e19']) {
+    const res = await app.inject({ url, headers: user.auth })
+    t.ok(isProblem(res, 400), `${url}: 400 problem`)
+    t.equal(res.json().code, 'VALIDATION_FAILED')
+  }
+})
+
+t.test('a URL the router refuses is a problem', async (t) => {
+  const badUrl = await app.inject({ url: '/v1/users/%E0%A4%A', headers: user.auth })
+  t.ok(isProblem(badUrl, 400), 'a broken percent-encoding: 400 problem')
+  t.equal(badUrl.json().code, 'BAD_URL')
+  const longParam = await app.inject({ url: `/v1/users/${'1'.repeat(150)}`, headers: user.auth })
+  t.ok(isProblem(longParam, 414), 'a path parameter over the router limit: 414 problem')
+  t.equal(longParam.json().code, 'URL_TOO_LONG')
+  for (const res of [badUrl, longParam]) {
+    t.ok(res.json().detail.length > 0, 'says why')
+    t.type(res.headers['x-request-id'], 'string', 'a request id, like every answer')
+    t.ok(leaksNothing(res))
+  }
+})
+
+/** Writes raw bytes to a listening app and reads the answer until the server closes the connection. */
+async function rawExchange (port: number, request: string) {
+  const socket = connect(port, '127.0.0.1')
+  socket.on('error', () => {})
+  const chunks: Buffer[] = []
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk))
+  socket.write(request)
+  await once(socket, 'close')
+  const text = Buffer.concat(chunks).toString('utf8')
+  const [head = '', body = ''] = text.split('\r\n\r\n', 2)
+  const [statusLine = '', ...headerLines] = head.split('\r\n')
+  const headers = Object.fromEntries(headerLines.map((line) => {
+    const colon = line.indexOf(':')
+    return [line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim()]
+  }))
+  return { statusLine, headers, body }
+}
+
+t.test('what Node\'s HTTP parser refuses is a well-formed problem response too', async (t) => {
+  const server = await testApp(t, config)
+  await server.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = server.server.address() as AddressInfo
+  const cases = [
+    { name: 'a URL over the header size limit', status: 431, request: `GET /v1/users/${'x'.repeat(20_000)} HTTP/1.1\r\nHost: pigeon\r\n\r\n` },
+    { name: 'a header over the size limit', status: 431, request: `GET /v1/users/me HTTP/1.1\r\nHost: pigeon\r\nX-Big: ${'y'.repeat(20_000)}\r\n\r\n` },
+    { name: 'a request that is not HTTP', status: 400, request: 'HELLO PIGEON\r\n\r\n' }
+  ]
+  for (const { name, status, request } of cases) {
+    const res = await rawExchange(port, request)
+    t.match(res.statusLine, new RegExp(`^HTTP/1\\.1 ${status} `), `${name}: ${status}`)
+    t.equal(res.headers['content-type'], 'application/problem+json', name)
+    t.equal(res.headers.connection, 'close', name)
+    t.equal(Number(res.headers['content-length']), Buffer.byteLength(res.body), `${name}: the whole body`)
+    const problem = JSON.parse(res.body)
+    t.match(problem, { type: 'about:blank', title: String, status, detail: String, code: String }, name)
+    t.notMatch(res.body, /\s+at\s|node_modules|HPE_/, `${name}: nothing about the server's insides`)
+  }
+  const fine = await fetch(`http://127.0.0.1:${port}/health/live`)
+  t.equal(fine.status, 200, 'the server goes on serving')
+})
+
+t.test('with Postgres unreachable, a request is a 503 problem that says so', async (t) => {
+  // A port where nothing listens: every connection is refused, as when Postgres is down.
+  const deadUrl = new URL(config.DATABASE_URL)
+  deadUrl.port = String(await freePort())
+  const offline = await testApp(t, { ...config, DATABASE_URL: deadUrl.toString() })
+  const responses = [
+    await offline.inject({ method: 'POST', url: '/v1/auth/token', payload: { username: 'erring_user', password: 'Passw0rd!' } }),
+    await offline.inject({ url: '/v1/users/me', headers: user.auth })
+  ]
+  for (const res of responses) {
+    t.ok(isProblem(res, 503), '503 problem')
+    t.match(res.json(), { code: 'DATABASE_UNAVAILABLE', detail: 'The database cannot be reached right now; try again shortly.' })
+    t.notMatch(res.body, /ECONNREFUSED|127\.0\.0\.1|postgres/i, 'no driver message')
+    t.ok(leaksNothing(res))
+  }
 })

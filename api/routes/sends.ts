@@ -6,7 +6,7 @@ import { findUserById } from '../../core/users.js'
 import { addWithin, type SendMessagePayload } from '../../core/queue.js'
 import { isConnected } from '../../core/redis.js'
 import { createTask, enqueueTask, taskKinds } from '../../core/tasks.js'
-import { unavailable, withCode } from '../plugins/app/problem-details.js'
+import { unavailable, withCode } from '../problem.js'
 import { bearer, IdParamsSchema, problems } from '../schemas/common.js'
 import { AcceptedSchema, SendBodySchema, SendHeadersSchema } from '../schemas/messages.js'
 

@@ -32,5 +32,5 @@ export const CreateRoomBodySchema = Type.Object({
 }, { additionalProperties: false })
 
 export const ReadBodySchema = Type.Object({
-  seq: Type.Integer({ minimum: 0, description: 'Everything up to this seq counts as read; a lower value than the current watermark changes nothing' })
+  seq: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'Everything up to this seq counts as read; a lower value than the current watermark changes nothing' })
 }, { additionalProperties: false })

@@ -8,9 +8,32 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value))
 export type Db = Kysely<Database>
 
 export function createDb (databaseUrl: string, options: { max?: number } = {}): Db {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: options.max ?? 10 })
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max: options.max ?? 10,
+    // A Postgres that drops packets would otherwise hold a request (or a job) for the OS's TCP timeout, minutes.
+    connectionTimeoutMillis: 10_000,
+    keepAlive: true
+  })
   // An idle connection that dies (Postgres restarts, an admin ends it) is an 'error' event on the pool, which
   // would crash the process without a listener. The pool drops that client and connects afresh on next use.
   pool.on('error', () => {})
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+}
+
+// How node-postgres reports a server it cannot reach (the socket's errno) or one that is shutting down, restarting
+// or out of connection slots (SQLSTATE 57P01-57P03, 53300; class 08 is "connection exception").
+const unreachableCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', '57P01', '57P02', '57P03', '53300'])
+const unreachableMessages = new Set([
+  'Connection terminated unexpectedly',
+  'Connection terminated due to connection timeout',
+  'timeout exceeded when trying to connect'
+])
+
+/** True when an error means Postgres cannot be reached right now, not that the query or the data is wrong. */
+export function isDatabaseUnavailable (error: unknown): boolean {
+  if (!(error instanceof Error)) return false
+  const code = (error as { code?: unknown }).code
+  if (typeof code === 'string' && (unreachableCodes.has(code) || /^08[0-9A-Z]{3}$/.test(code))) return true
+  return unreachableMessages.has(error.message)
 }

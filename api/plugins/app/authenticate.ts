@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { AccessTokenPayload, RefreshTokenPayload } from '../external/jwt.js'
-import { withCode } from './problem-details.js'
+import { withCode } from '../../problem.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
