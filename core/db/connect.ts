@@ -18,6 +18,9 @@ export function createDb (databaseUrl: string, options: { max?: number } = {}): 
   // An idle connection that dies (Postgres restarts, an admin ends it) is an 'error' event on the pool, which
   // would crash the process without a listener. The pool drops that client and connects afresh on next use.
   pool.on('error', () => {})
+  // A connection that dies while checked out (Postgres cut off mid-query) errors on the client itself, where the pool
+  // keeps no listener: the query rejects on its own, and this keeps the process alive to retry.
+  pool.on('connect', (client) => { client.on('error', () => {}) })
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
 }
 
