@@ -63,15 +63,21 @@ export async function readWatermark (db: Db, roomId: number, userId: number): Pr
   return row?.last_read_seq
 }
 
-/** Polls until `check` holds (asynchronous effects such as a worker's), failing after `ms`. */
-export async function eventually<T> (read: () => Promise<T>, check: (value: T) => boolean, ms = 5000): Promise<T> {
+/** Polls until `done` holds or `ms` pass, and returns the last value read either way: the caller's assertions say what was wrong. */
+export async function settle<T> (read: () => Promise<T>, done: (value: T) => boolean, ms: number): Promise<T> {
   const deadline = Date.now() + ms
   for (;;) {
     const value = await read()
-    if (check(value)) return value
-    if (Date.now() > deadline) throw new Error(`still not as expected after ${ms} ms: ${JSON.stringify(value)}`)
+    if (done(value) || Date.now() > deadline) return value
     await new Promise((resolve) => setTimeout(resolve, 25))
   }
+}
+
+/** Polls until `check` holds (asynchronous effects such as a worker's), failing after `ms`. */
+export async function eventually<T> (read: () => Promise<T>, check: (value: T) => boolean, ms = 5000): Promise<T> {
+  const value = await settle(read, check, ms)
+  if (!check(value)) throw new Error(`still not as expected after ${ms} ms: ${JSON.stringify(value)}`)
+  return value
 }
 
 export async function countMessages (db: Db, roomId?: number): Promise<number> {

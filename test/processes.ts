@@ -15,6 +15,8 @@ export interface PigeonProcess {
   output: () => string
   /** SIGTERM (a graceful close), then SIGKILL if it does not exit in time. */
   stop: () => Promise<void>
+  /** SIGKILL: a crash, with no chance to finish or hand back what it holds. Resolves once it has exited. */
+  kill: () => Promise<void>
 }
 
 export interface ApiProcess extends PigeonProcess {
@@ -47,18 +49,24 @@ function run (entry: string, env: NodeJS.ProcessEnv): PigeonProcess & { child: C
   // A crashed test run must not leave servers behind.
   const killOnExit = () => child.kill('SIGKILL')
   process.once('exit', killOnExit)
+  const exited = once(child, 'exit')
+  const running = () => child.exitCode === null && child.signalCode === null
   return {
     child,
     pid: child.pid ?? -1,
     output: () => tail,
     async stop () {
       process.off('exit', killOnExit)
-      if (child.exitCode !== null || child.signalCode !== null) return
-      const exited = once(child, 'exit')
+      if (!running()) return
       child.kill('SIGTERM')
       const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
       await exited
       clearTimeout(timer)
+    },
+    async kill () {
+      process.off('exit', killOnExit)
+      if (running()) child.kill('SIGKILL')
+      await exited
     }
   }
 }
@@ -74,27 +82,39 @@ export async function freePort (): Promise<number> {
   return address.port
 }
 
-/** Starts `node api/main.ts` on a free port and resolves once /health/ready answers 200. */
-export async function startApi (config: Config, overrides: Record<string, string> = {}): Promise<ApiProcess> {
+export interface StartApiOptions {
+  /**
+   * What to wait for: 'ready' (/health/ready is 200: Postgres and Redis answer) or 'live' (the process answers
+   * HTTP at all, for a test that starts it while Postgres or Redis is away).
+   */
+  waitFor?: 'ready' | 'live'
+  /** How long it may take, in ms; a machine kept busy on purpose needs longer than the default 30 s. */
+  within?: number
+}
+
+/** Starts `node api/main.ts` on a free port and resolves once it answers as `options.waitFor` asks (ready by default). */
+export async function startApi (config: Config, overrides: Record<string, string> = {}, options: StartApiOptions = {}): Promise<ApiProcess> {
+  const { waitFor = 'ready', within = 30_000 } = options
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
   const api = run('api/main.ts', environment(config, { HOST: '127.0.0.1', PORT: String(port), ...overrides }))
-  const deadline = Date.now() + 30_000
+  const deadline = Date.now() + within
   for (;;) {
     if (api.child.exitCode !== null) throw new Error(`the API exited with ${api.child.exitCode}:\n${api.output()}`)
-    const ready = await fetch(`${url}/health/ready`).then((response) => response.ok, () => false)
-    if (ready) break
+    const answered = await fetch(`${url}/health/${waitFor}`).then((response) => response.ok, () => false)
+    if (answered) break
     if (Date.now() > deadline) {
       await api.stop()
-      throw new Error(`the API was not ready within 30 s:\n${api.output()}`)
+      throw new Error(`the API did not answer /health/${waitFor} within ${within} ms:\n${api.output()}`)
     }
     await sleep(100)
   }
-  return { pid: api.pid, output: api.output, stop: api.stop, url }
+  return { pid: api.pid, output: api.output, stop: api.stop, kill: api.kill, url }
 }
 
 /** Starts `node worker/main.ts`; its workers pick up jobs as soon as they have connected to Redis. */
 export function startWorker (config: Config, overrides: Record<string, string> = {}): PigeonProcess {
-  const { pid, output, stop } = run('worker/main.ts', environment(config, overrides))
-  return { pid, output, stop }
+  // No metrics server unless a test asks: several workers on one machine would fight over the port.
+  const { pid, output, stop, kill } = run('worker/main.ts', environment(config, { WORKER_METRICS_PORT: '0', ...overrides }))
+  return { pid, output, stop, kill }
 }
