@@ -1,7 +1,9 @@
 import { sql } from 'kysely'
 import type { Db } from './db/connect.js'
 import type { Message } from './db/schema.js'
-import { finishTask, lockTask } from './tasks.js'
+import { completeTasks, failTasks, lockTasks } from './tasks.js'
+
+export interface SendToStore { taskId: string, roomId: number, senderId: number, text: string }
 
 export type PersistOutcome =
   | { kind: 'stored', message: Message, created: boolean, memberIds: number[] }
@@ -9,40 +11,71 @@ export type PersistOutcome =
   /** The task finished before this run (it failed at its deadline, say), or was never accepted: nothing to do. */
   | { kind: 'gone' }
 
+const notAMember = { code: 'NOT_A_MEMBER', reason: 'The sender is not a member of the room.' } as const
+
 /**
- * Stores the message of one send task, exactly once, and records the task's outcome in the same transaction.
+ * Stores the messages of many send tasks, each exactly once, and records each task's outcome with it: one
+ * transaction per room (run side by side), answering one outcome per send, in order.
  *
- * The task row is locked first, so two runs of one task (a retry, a stalled job, a job re-created after Redis
- * lost it) take turns and the second finds it finished. The room row is locked while its next `seq` is taken
- * and the message inserted, so seqs are gapless and increase in commit order however many workers run.
+ * The task rows are locked first, so two runs of one task (a retry, a stalled job, a job re-created after Redis
+ * lost it) take turns and the second finds it finished. The room row is locked once while a range of seqs is
+ * taken and the messages inserted, so seqs are gapless and increase in commit order however many workers run.
  */
-export async function persistMessage (db: Db, taskId: string, input: { roomId: number, senderId: number, text: string }): Promise<PersistOutcome> {
-  return await db.transaction().execute(async (trx): Promise<PersistOutcome> => {
-    const task = await lockTask(trx, taskId)
-    if (task === undefined || task.state === 'failed') return { kind: 'gone' }
-    if (task.state === 'completed') {
-      const message = await trx.selectFrom('messages').selectAll().where('task_id', '=', taskId).executeTakeFirstOrThrow()
-      return { kind: 'stored', message, created: false, memberIds: await memberIdsOf(trx, message.room_id) }
-    }
+export async function persistMessages (db: Db, sends: SendToStore[]): Promise<PersistOutcome[]> {
+  const byRoom = new Map<number, SendToStore[]>()
+  for (const send of sends) byRoom.set(send.roomId, [...byRoom.get(send.roomId) ?? [], send])
+  const outcomes = new Map<string, PersistOutcome>()
+  await Promise.all([...byRoom].map(async ([roomId, roomSends]) => {
+    for (const [taskId, outcome] of await persistInRoom(db, roomId, roomSends)) outcomes.set(taskId, outcome)
+  }))
+  return sends.map((send) => outcomes.get(send.taskId) ?? { kind: 'gone' })
+}
 
-    // FOR SHARE: a concurrent leave waits for this send, and a send after the leave sees it.
-    const member = await trx.selectFrom('room_members').select('user_id')
-      .where('room_id', '=', input.roomId).where('user_id', '=', input.senderId)
-      .forShare().executeTakeFirst()
-    if (member === undefined) {
-      const refusal = { code: 'NOT_A_MEMBER', reason: 'The sender is not a member of the room.' } as const
-      await finishTask(trx, taskId, { state: 'failed', code: refusal.code, message: refusal.reason })
-      return { kind: 'refused', ...refusal }
-    }
+async function persistInRoom (db: Db, roomId: number, sends: SendToStore[]): Promise<Map<string, PersistOutcome>> {
+  return await db.transaction().execute(async (trx) => {
+    const outcomes = new Map<string, PersistOutcome>()
+    const tasks = new Map((await lockTasks(trx, sends.map((send) => send.taskId))).map((task) => [task.id, task]))
+    const open = uniqueBy(sends, (send) => send.taskId)
+      .filter((send) => tasks.get(send.taskId)?.state === 'queued' || tasks.get(send.taskId)?.state === 'active')
 
-    const room = await trx.updateTable('rooms').set({ last_seq: sql`last_seq + 1` })
-      .where('id', '=', input.roomId).returning('last_seq').executeTakeFirstOrThrow()
-    const message = await trx.insertInto('messages')
-      .values({ room_id: input.roomId, seq: room.last_seq, sender_id: input.senderId, text: input.text, task_id: taskId })
-      .returningAll().executeTakeFirstOrThrow()
-    await finishTask(trx, taskId, { state: 'completed', messageId: message.id })
-    return { kind: 'stored', message, created: true, memberIds: await memberIdsOf(trx, input.roomId) }
+    // FOR SHARE: a concurrent leave waits for these sends, and a send after the leave sees it.
+    const members = new Set(open.length === 0
+      ? []
+      : (await trx.selectFrom('room_members').select('user_id')
+          .where('room_id', '=', roomId).where('user_id', 'in', open.map((send) => send.senderId))
+          .forShare().execute()).map((row) => row.user_id))
+    const refused = open.filter((send) => !members.has(send.senderId))
+    await failTasks(trx, refused.map((send) => send.taskId), { code: notAMember.code, message: notAMember.reason })
+    for (const send of refused) outcomes.set(send.taskId, { kind: 'refused', ...notAMember })
+
+    const storing = open.filter((send) => members.has(send.senderId))
+    const created = storing.length === 0 ? [] : await insertMessages(trx, roomId, storing)
+    await completeTasks(trx, created.map((message) => ({ taskId: message.task_id, messageId: message.id })))
+
+    // Runs that come after the task was completed answer with the message it stored.
+    const done = [...tasks.values()].filter((task) => task.state === 'completed').map((task) => task.id)
+    const earlier = done.length === 0 ? [] : await trx.selectFrom('messages').selectAll().where('task_id', 'in', done).execute()
+    if (created.length + earlier.length > 0) {
+      const memberIds = await memberIdsOf(trx, roomId)
+      for (const message of created) outcomes.set(message.task_id, { kind: 'stored', message, created: true, memberIds })
+      for (const message of earlier) outcomes.set(message.task_id, { kind: 'stored', message, created: false, memberIds })
+    }
+    return outcomes
   })
+}
+
+/** Takes the room's next seqs (one locked update for them all) and inserts the messages in that order. */
+async function insertMessages (trx: Db, roomId: number, sends: SendToStore[]): Promise<Message[]> {
+  const room = await trx.updateTable('rooms').set({ last_seq: sql`last_seq + ${sends.length}` })
+    .where('id', '=', roomId).returning('last_seq').executeTakeFirstOrThrow()
+  const first = room.last_seq - sends.length + 1
+  return await trx.insertInto('messages')
+    .values(sends.map((send, i) => ({ room_id: roomId, seq: first + i, sender_id: send.senderId, text: send.text, task_id: send.taskId })))
+    .returningAll().execute()
+}
+
+function uniqueBy<T, K> (items: T[], key: (item: T) => K): T[] {
+  return [...new Map(items.map((item) => [key(item), item])).values()]
 }
 
 async function memberIdsOf (db: Db, roomId: number): Promise<number[]> {

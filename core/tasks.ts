@@ -1,12 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto'
 import { UnrecoverableError } from 'bullmq'
-import type { Redis } from 'ioredis'
 import { sql, type Transaction } from 'kysely'
 import { Type } from 'typebox'
 import type { Db } from './db/connect.js'
 import type { Database, Message, Task } from './db/schema.js'
 import type { Queues, SendMessagePayload } from './queue.js'
-import { publishWakeup } from './wakeups.js'
+import type { Wakeup } from './wakeups.js'
 
 /**
  * A task's life, in one place: accepted (the row is committed before the API answers 202), handed to BullMQ
@@ -75,35 +74,40 @@ export async function enqueueTask (queues: Queues, task: Pick<Task, 'id' | 'kind
   await queues.sendMessage.add(task.kind, task.payload as SendMessagePayload, { jobId: task.id })
 }
 
-/** A worker takes the task up: `active`, one more attempt. Nothing changes for a finished task. */
-export async function startAttempt (db: Db, taskId: string): Promise<void> {
+/** Workers take the tasks up: `active`, one more attempt each. Nothing changes for a finished task. */
+export async function startAttempts (db: Db, taskIds: string[]): Promise<void> {
   await db.updateTable('tasks').set({ state: 'active', attempts: sql`attempts + 1` })
-    .where('id', '=', taskId).where('state', 'in', unfinished).execute()
+    .where('id', 'in', taskIds).where('state', 'in', unfinished).execute()
 }
 
-/** The task's row, locked until the transaction ends: a second run of the same task waits here, then finds it finished. */
-export async function lockTask (trx: Transaction<Database>, taskId: string): Promise<Task | undefined> {
-  return await trx.selectFrom('tasks').selectAll().where('id', '=', taskId).forUpdate().executeTakeFirst()
+/**
+ * The tasks' rows, locked until the transaction ends (in id order, so two batches that share a task cannot
+ * deadlock): a second run of a task waits here, then finds it finished.
+ */
+export async function lockTasks (trx: Transaction<Database>, taskIds: string[]): Promise<Task[]> {
+  return await trx.selectFrom('tasks').selectAll().where('id', 'in', taskIds).orderBy('id').forUpdate().execute()
 }
 
-export type TaskOutcome =
-  | { state: 'completed', messageId: number }
-  | { state: 'failed', code: string, message: string }
-
-/** Records how a task ended, in the caller's transaction. Publish with `publishTaskFinished` after COMMIT. */
-export async function finishTask (trx: Transaction<Database>, taskId: string, outcome: TaskOutcome): Promise<void> {
-  await trx.updateTable('tasks').set({
-    state: outcome.state,
-    finished_at: sql`now()`,
-    message_id: outcome.state === 'completed' ? outcome.messageId : null,
-    error_code: outcome.state === 'failed' ? outcome.code : null,
-    error_message: outcome.state === 'failed' ? outcome.message : null
-  }).where('id', '=', taskId).execute()
+/** Records, in the caller's transaction, that these tasks stored these messages. Publish after COMMIT. */
+export async function completeTasks (trx: Transaction<Database>, stored: Array<{ taskId: string, messageId: number }>): Promise<void> {
+  if (stored.length === 0) return
+  await sql`
+    update tasks set state = 'completed', finished_at = now(), message_id = done.message_id
+    from unnest(${stored.map((s) => s.taskId)}::text[], ${stored.map((s) => s.messageId)}::bigint[]) as done(task_id, message_id)
+    where tasks.id = done.task_id`.execute(trx)
 }
 
-/** Wakes the owner's `GET /v1/tasks/{id}?wait=` requests, on every API process. */
-export async function publishTaskFinished (redis: Redis, redisPrefix: string, task: { id: string, ownerId: number }): Promise<void> {
-  await publishWakeup(redis, redisPrefix, { type: 'task-finished', taskId: task.id, ownerId: task.ownerId })
+/** Records, in the caller's transaction, that these tasks failed for one reason. Publish after COMMIT. */
+export async function failTasks (trx: Transaction<Database>, taskIds: string[], failure: { code: string, message: string }): Promise<void> {
+  if (taskIds.length === 0) return
+  await trx.updateTable('tasks')
+    .set({ state: 'failed', finished_at: sql`now()`, error_code: failure.code, error_message: failure.message })
+    .where('id', 'in', taskIds).execute()
+}
+
+/** The wake-up that ends the owner's `GET /v1/tasks/{id}?wait=` requests, on every API process. */
+export function taskFinished (task: { id: string, ownerId: number }): Wakeup {
+  return { type: 'task-finished', taskId: task.id, ownerId: task.ownerId }
 }
 
 /** A task as Postgres holds it, with the message it stored (if any). */

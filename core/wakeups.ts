@@ -16,6 +16,13 @@ export function wakeupChannel (redisPrefix: string): string {
   return `${redisPrefix}:wakeups`
 }
 
-export async function publishWakeup (redis: Redis, redisPrefix: string, wakeup: Wakeup): Promise<void> {
-  await redis.publish(wakeupChannel(redisPrefix), JSON.stringify(wakeup))
+/** Publishes wake-ups in one round trip. */
+export async function publishWakeups (redis: Redis, redisPrefix: string, wakeups: Wakeup[]): Promise<void> {
+  if (wakeups.length === 0) return
+  const channel = wakeupChannel(redisPrefix)
+  const pipeline = redis.pipeline()
+  for (const wakeup of wakeups) pipeline.publish(channel, JSON.stringify(wakeup))
+  const results = await pipeline.exec()
+  const failed = results?.find(([error]) => error !== null)?.[0]
+  if (failed !== undefined && failed !== null) throw failed
 }

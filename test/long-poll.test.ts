@@ -147,7 +147,8 @@ t.test('joining and leaving while a poll waits', async (t) => {
   t.test('a waiting user who joins a room gets the next message sent to it', async (t) => {
     const [alice, walter, ursula] = [await user(), await user(), await user()]
     const roomId = await groupRoom(alice, [walter])
-    await send(alice, roomId, 'before the join')
+    // Stored before the join, not only accepted: joining counts what the room holds then as seen.
+    await waitForTask(app, alice, await send(alice, roomId, 'before the join'))
     const polling = poll(ursula, { wait: 10 })
     await waitersReach(app, 'feed', 1)
 

@@ -136,7 +136,7 @@ t.test('the processor run twice at once on one job stores one message', async (t
   const redis = new Redis(idle.REDIS_URL)
   t.teardown(() => redis.quit())
   const silent = { debug () {}, info () {}, warn () {}, error () {} }
-  const persist = createPersistMessage({ db: idleDb, redis, redisPrefix: idle.REDIS_PREFIX, log: silent })
+  const persist = createPersistMessage({ db: idleDb, redis, redisPrefix: idle.REDIS_PREFIX, log: silent, maxBatch: 16 })
 
   const fay = await createUser(idleApp, 'fay')
   const group = await createGroupRoom(idleApp, fay, 'twice')

@@ -5,7 +5,8 @@ import type { Log } from '../core/log.js'
 import type { Redis } from 'ioredis'
 import { closeQueues, createQueues, type Queues } from '../core/queue.js'
 import { isConnected } from '../core/redis.js'
-import { enqueueTask, failOverdueTasks, leaseStaleTasks, publishTaskFinished, pruneTasks } from '../core/tasks.js'
+import { enqueueTask, failOverdueTasks, leaseStaleTasks, pruneTasks, taskFinished } from '../core/tasks.js'
+import { publishWakeups } from '../core/wakeups.js'
 
 const batch = 500
 
@@ -35,7 +36,7 @@ export function createTaskReconciler ({ config, db, redis, log }: { config: Conf
     if (!isConnected(redis)) return report
     for (let overdue = await failOverdueTasks(db, config.TASK_DEADLINE_SECONDS, batch); overdue.length > 0;
       overdue = await failOverdueTasks(db, config.TASK_DEADLINE_SECONDS, batch)) {
-      for (const task of overdue) await publishTaskFinished(redis, config.REDIS_PREFIX, task)
+      await publishWakeups(redis, config.REDIS_PREFIX, overdue.map(taskFinished))
       report.failed += overdue.length
       log.error({ tasks: overdue.map((task) => task.id) }, 'tasks failed at their deadline')
     }

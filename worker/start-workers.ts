@@ -28,7 +28,7 @@ export function startWorkers ({ config, db, log, registry }: { config: Config, d
 
   const sendMessage = new Worker<SendMessagePayload, PersistMessageResult | null>(
     queueNames.sendMessage,
-    createPersistMessage({ db, redis: connection, redisPrefix: config.REDIS_PREFIX, log }),
+    createPersistMessage({ db, redis: connection, redisPrefix: config.REDIS_PREFIX, log, maxBatch: config.WORKER_CONCURRENCY }),
     common
   )
   const markSeen = new Worker<MarkSeenPayload>(queueNames.markSeen, createMarkSeen({ db, log }), common)

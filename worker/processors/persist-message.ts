@@ -3,48 +3,69 @@ import type { Redis } from 'ioredis'
 import { Value } from 'typebox/value'
 import type { Db } from '../../core/db/connect.js'
 import type { Log } from '../../core/log.js'
-import { persistMessage } from '../../core/messages.js'
+import { persistMessages, type PersistOutcome, type SendToStore } from '../../core/messages.js'
 import { SendMessagePayloadSchema, type SendMessagePayload } from '../../core/queue.js'
-import { publishTaskFinished, startAttempt, TaskRefusal } from '../../core/tasks.js'
-import { publishWakeup } from '../../core/wakeups.js'
+import { startAttempts, taskFinished, TaskRefusal } from '../../core/tasks.js'
+import { publishWakeups, type Wakeup } from '../../core/wakeups.js'
+import { createGroupCommit } from '../group-commit.js'
 
 export interface PersistMessageResult { messageId: number, roomId: number, seq: number }
 
+type StoreRequest = SendToStore & { ownerId: number, acceptedAt: number }
+
+/** After COMMIT: one wake-up per room for the members who did not send everything in it, one per finished task. */
+function wakeupsFor (requests: StoreRequest[], outcomes: PersistOutcome[]): Wakeup[] {
+  const wakeups: Wakeup[] = []
+  const rooms = new Map<number, { seq: number, acceptedAt: number, senders: Set<number>, memberIds: number[] }>()
+  requests.forEach((request, i) => {
+    const outcome = outcomes[i]
+    if (outcome === undefined || outcome.kind === 'gone') return
+    wakeups.push(taskFinished({ id: request.taskId, ownerId: request.ownerId }))
+    if (outcome.kind !== 'stored') return
+    const room = rooms.get(request.roomId) ?? { seq: 0, acceptedAt: request.acceptedAt, senders: new Set(), memberIds: outcome.memberIds }
+    room.seq = Math.max(room.seq, outcome.message.seq)
+    room.acceptedAt = Math.min(room.acceptedAt, request.acceptedAt)
+    room.senders.add(request.senderId)
+    rooms.set(request.roomId, room)
+  })
+  for (const [roomId, room] of rooms) {
+    const userIds = room.memberIds.filter((id) => room.senders.size > 1 || !room.senders.has(id))
+    wakeups.unshift({ type: 'room-message', roomId, seq: room.seq, userIds, acceptedAt: room.acceptedAt })
+  }
+  return wakeups
+}
+
 /**
- * Stores a sent message (once, whatever the retries), records the task's outcome, then wakes the room's pollers.
+ * Stores sent messages (each once, whatever the retries), records each task's outcome, then wakes the rooms'
+ * pollers. Jobs running at once are stored together (group commit): one transaction per room and batch.
  * Anything thrown but a refusal is transient (Postgres or Redis away): BullMQ retries it until the task's deadline.
  */
-export function createPersistMessage ({ db, redis, redisPrefix, log }: { db: Db, redis: Redis, redisPrefix: string, log: Log }) {
+export function createPersistMessage ({ db, redis, redisPrefix, log, maxBatch }: { db: Db, redis: Redis, redisPrefix: string, log: Log, maxBatch: number }) {
+  const store = createGroupCommit(async (requests: StoreRequest[]) => {
+    await startAttempts(db, requests.map((request) => request.taskId))
+    const outcomes = await persistMessages(db, requests)
+    // Published again on a retry too: a wake-up lost to a crash after COMMIT costs a poller nothing but a re-read.
+    await publishWakeups(redis, redisPrefix, wakeupsFor(requests, outcomes))
+    return outcomes
+  }, { maxBatch })
+
   return async (job: Job<SendMessagePayload>): Promise<PersistMessageResult | null> => {
     // The API checked this payload against the same schema: a job failing it was not made by Pigeon.
     if (job.id === undefined || !Value.Check(SendMessagePayloadSchema, job.data)) {
       throw new UnrecoverableError('INVALID_PAYLOAD: the job does not carry a valid send')
     }
     const { roomId, senderId, text, requestId } = job.data
-    await startAttempt(db, job.id)
-    const outcome = await persistMessage(db, job.id, { roomId, senderId, text })
-    const finished = { id: job.id, ownerId: senderId }
+    const outcome = await store({ taskId: job.id, roomId, senderId, text, ownerId: senderId, acceptedAt: job.timestamp })
 
     if (outcome.kind === 'gone') {
       log.info({ reqId: requestId, taskId: job.id }, 'task already finished or unknown: nothing to do')
       return null
     }
     if (outcome.kind === 'refused') {
-      await publishTaskFinished(redis, redisPrefix, finished)
       log.info({ reqId: requestId, taskId: job.id, roomId, senderId, code: outcome.code }, 'send refused')
       throw new TaskRefusal(outcome.code, outcome.reason)
     }
-
     const { message } = outcome
-    // Published again on a retry too: a wake-up lost to a crash after COMMIT costs a poller nothing but a re-read.
-    await publishWakeup(redis, redisPrefix, {
-      type: 'room-message',
-      roomId,
-      seq: message.seq,
-      userIds: outcome.memberIds.filter((id) => id !== senderId),
-      acceptedAt: job.timestamp
-    })
-    await publishTaskFinished(redis, redisPrefix, finished)
     log.info({ reqId: requestId, taskId: job.id, roomId, seq: message.seq, messageId: message.id, created: outcome.created }, 'message stored')
     return { messageId: message.id, roomId, seq: message.seq }
   }

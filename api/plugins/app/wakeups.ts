@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyReply } from 'fastify'
 import { createPatientRedis } from '../../../core/redis.js'
-import { publishWakeup, wakeupChannel, type Wakeup } from '../../../core/wakeups.js'
+import { publishWakeups, wakeupChannel, type Wakeup } from '../../../core/wakeups.js'
 import { createWaiters, type WaitOutcome, type Waiters } from '../../waiters.js'
 
 declare module 'fastify' {
@@ -54,7 +54,7 @@ export default fp(async (fastify) => {
     feeds,
     tasks,
     async membershipChanged (userId: number) {
-      await publishWakeup(fastify.redis, config.REDIS_PREFIX, { type: 'membership-changed', userId })
+      await publishWakeups(fastify.redis, config.REDIS_PREFIX, [{ type: 'membership-changed', userId }])
         .catch((error: unknown) => log.warn({ err: error }, 'could not publish a membership change'))
     }
   })
