@@ -11,7 +11,6 @@
  * The same load runs three times in one run: with no idle pollers (the baseline), with them, and again
  * without them once they hung up (so drift from other work on the machine shows).
  */
-import { randomBytes, scryptSync } from 'node:crypto'
 import { cpus, loadavg } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
@@ -20,7 +19,7 @@ import { sql } from 'kysely'
 import { createDb } from '../core/db/connect.js'
 import { testConfig } from '../test/helper.js'
 import { startApi, startWorker } from '../test/processes.js'
-import { cpuSeconds, createClient, mapLimit, percentile, rssMiB } from './support.js'
+import { cheapPasswordHash, cpuSeconds, createClient, mapLimit, password, percentile, rssMiB } from './support.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -40,24 +39,10 @@ const settings = {
   receiversPerRoom: Number(args.receivers),
   warmupSeconds: Number(args.warmup)
 }
-const password = 'Passw0rd!'
 
 const began = performance.now()
 function progress (message: string): void {
   process.stderr.write(`[${((performance.now() - began) / 1000).toFixed(1).padStart(5)} s] ${message}\n`)
-}
-
-/**
- * One password hash for every seeded user, in the API's own self-describing scrypt format but with a
- * small cost factor: logging in thousands of users then takes seconds, and still goes through the real route.
- */
-function cheapPasswordHash (): string {
-  const N = 1024
-  const r = 8
-  const p = 1
-  const salt = randomBytes(16)
-  const key = scryptSync(password.normalize('NFKC'), salt, 64, { N, r, p })
-  return ['scrypt', N, r, p, salt.toString('base64url'), key.toString('base64url')].join('$')
 }
 
 interface BenchUser { id: number, username: string, token: string }

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process'
+import { randomBytes, scryptSync } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import http from 'node:http'
 
@@ -80,3 +81,22 @@ export function percentile (samples: readonly number[], p: number): number {
   const sorted = [...samples].sort((a, b) => a - b)
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number
 }
+
+/** The password of every user a bench seeds. */
+export const password = 'Passw0rd!'
+
+/**
+ * One password hash for every seeded user, in the API's own self-describing scrypt format but with a
+ * small cost factor: logging in thousands of users then takes seconds, and still goes through the real route.
+ */
+export function cheapPasswordHash (): string {
+  const N = 1024
+  const r = 8
+  const p = 1
+  const salt = randomBytes(16)
+  const key = scryptSync(password.normalize('NFKC'), salt, 64, { N, r, p })
+  return ['scrypt', N, r, p, salt.toString('base64url'), key.toString('base64url')].join('$')
+}
+
+/** The queue of the bare pipeline (bench/bare-pipeline.ts), the yardstick of the throughput bench. */
+export const bareQueueName = 'bare'

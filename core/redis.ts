@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis'
+import { Redis, type RedisOptions } from 'ioredis'
 
 /**
  * For the users cache and readiness probes: with Redis down a command fails at once instead of queueing,
@@ -18,8 +18,8 @@ export function createFailFastRedis (url: string): Redis {
  * fail-fast connection that starts before Redis keeps its first failure for good, so producers wait too, and
  * callers that must not wait check `isConnected` first.
  */
-export function createPatientRedis (url: string, connectionName: string): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, connectionName })
+export function createPatientRedis (url: string, connectionName: string, options: RedisOptions = {}): Redis {
+  return new Redis(url, { maxRetriesPerRequest: null, connectionName, ...options })
 }
 
 export function isConnected (redis: Redis): boolean {

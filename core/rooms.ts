@@ -63,12 +63,6 @@ function normalise (row: RoomSummaryRow): RoomSummary {
   }
 }
 
-export async function isMember (db: Db, roomId: number, userId: number): Promise<boolean> {
-  const row = await db.selectFrom('room_members').select('user_id')
-    .where('room_id', '=', roomId).where('user_id', '=', userId).executeTakeFirst()
-  return row !== undefined
-}
-
 /** Every room of the user with the seq up to which the user has seen it. */
 export async function watermarksOf (db: Db, userId: number): Promise<Map<number, number>> {
   const rows = await db.selectFrom('room_members').select(['room_id', 'last_read_seq']).where('user_id', '=', userId).execute()

@@ -37,36 +37,57 @@ export type Acceptance =
   | { outcome: 'replay', task: Task }
   /** The same Idempotency-Key with another request. */
   | { outcome: 'conflict' }
+  /** The owner is not a member of the room the task was for. */
+  | { outcome: 'not-a-member' }
 
-/**
- * Records an accepted task in Postgres: from this COMMIT on, the task is kept whatever happens to Redis.
- * An Idempotency-Key is unique per owner, so a retry finds the task its first request created.
- */
-export async function createTask (db: Db, task: {
+export interface NewTask {
   kind: string
   ownerId: number
   payload: object
   idempotency?: { key: string, request: unknown }
+  /** A room the owner must be a member of, checked in the same statement that records the task. */
+  roomId?: number
   /** Fixed ids make a seed idempotent; everyone else gets a fresh UUID. */
   id?: string
-}): Promise<Acceptance> {
-  const requestHash = task.idempotency === undefined ? null : sha256(JSON.stringify(task.idempotency.request))
-  const created = await db.insertInto('tasks').values({
-    id: task.id ?? randomUUID(),
-    kind: task.kind,
-    owner_id: task.ownerId,
-    payload: JSON.stringify(task.payload),
-    idempotency_key: task.idempotency?.key ?? null,
-    request_hash: requestHash
-  }).onConflict((oc) => oc.doNothing()).returningAll().executeTakeFirst()
-  if (created !== undefined) return { outcome: 'created', task: created }
+}
 
-  let earlier = db.selectFrom('tasks').selectAll()
-  earlier = task.idempotency === undefined
-    ? earlier.where('id', '=', task.id ?? '')
-    : earlier.where('owner_id', '=', task.ownerId).where('idempotency_key', '=', task.idempotency.key)
-  const found = await earlier.executeTakeFirstOrThrow()
-  return found.request_hash === requestHash ? { outcome: 'replay', task: found } : { outcome: 'conflict' }
+/**
+ * Records accepted tasks in Postgres, many in one statement: from its COMMIT on, each task is kept whatever
+ * happens to Redis. An Idempotency-Key is unique per owner, so a retry finds the task its first request created.
+ * Answers one acceptance per task, in order.
+ */
+export async function createTasks (db: Db, tasks: NewTask[]): Promise<Acceptance[]> {
+  const rows = tasks.map((task) => ({
+    id: task.id ?? randomUUID(),
+    requestHash: task.idempotency === undefined ? null : sha256(JSON.stringify(task.idempotency.request)),
+    task
+  }))
+  const column = <T>(read: (row: typeof rows[number]) => T) => rows.map(read)
+  const { rows: created } = await sql<Task>`
+    insert into tasks (id, kind, owner_id, payload, idempotency_key, request_hash)
+    select t.id, t.kind, t.owner_id, t.payload, t.idempotency_key, t.request_hash
+    from unnest(
+      ${column((r) => r.id)}::text[], ${column((r) => r.task.kind)}::text[], ${column((r) => r.task.ownerId)}::bigint[],
+      ${column((r) => JSON.stringify(r.task.payload))}::jsonb[], ${column((r) => r.task.idempotency?.key ?? null)}::text[],
+      ${column((r) => r.requestHash)}::text[], ${column((r) => r.task.roomId ?? null)}::bigint[]
+    ) as t(id, kind, owner_id, payload, idempotency_key, request_hash, room_id)
+    where t.room_id is null or exists (select 1 from room_members m where m.room_id = t.room_id and m.user_id = t.owner_id)
+    on conflict do nothing
+    returning *`.execute(db)
+  const createdById = new Map(created.map((task) => [task.id, task]))
+
+  return await Promise.all(rows.map(async ({ id, requestHash, task }): Promise<Acceptance> => {
+    const mine = createdById.get(id)
+    if (mine !== undefined) return { outcome: 'created', task: mine }
+    // Not inserted: an earlier task holds the id or the key, or the owner is not a member.
+    let earlier = db.selectFrom('tasks').selectAll()
+    earlier = task.idempotency === undefined
+      ? earlier.where('id', '=', id)
+      : earlier.where('owner_id', '=', task.ownerId).where('idempotency_key', '=', task.idempotency.key)
+    const found = await earlier.executeTakeFirst()
+    if (found === undefined) return { outcome: 'not-a-member' }
+    return found.request_hash === requestHash ? { outcome: 'replay', task: found } : { outcome: 'conflict' }
+  }))
 }
 
 /** Hands a task to BullMQ. Its job id is the task id, so handing it twice queues it once. */

@@ -2,7 +2,7 @@ import type { Db } from '../core/db/connect.js'
 import { persistMessages, type PersistOutcome } from '../core/messages.js'
 import { hashPassword } from '../core/password.js'
 import { createGroupRoom, ensureDirectRoom, markSeenUpTo } from '../core/rooms.js'
-import { createTask, taskKinds } from '../core/tasks.js'
+import { createTasks, taskKinds } from '../core/tasks.js'
 import { findUserByUsername, insertUser } from '../core/users.js'
 import {
   demoDirectRooms, demoGroupRooms, demoPassword, demoReadUpTo, demoUsers,
@@ -112,7 +112,7 @@ async function seedMessages (db: Db, label: string, roomId: number, lines: DemoL
 
 /** Stores a message at once, as a worker would, under a fixed task id: a second run finds the task completed. */
 export async function seedMessage (db: Db, taskId: string, send: { roomId: number, senderId: number, text: string }): Promise<PersistOutcome> {
-  await createTask(db, { id: taskId, kind: taskKinds.sendMessage, ownerId: send.senderId, payload: { ...send, requestId: 'seed' } })
+  await createTasks(db, [{ id: taskId, kind: taskKinds.sendMessage, ownerId: send.senderId, payload: { ...send, requestId: 'seed' } }])
   const [outcome] = await persistMessages(db, [{ taskId, ...send }])
   return outcome ?? { kind: 'gone' }
 }

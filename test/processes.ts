@@ -40,8 +40,8 @@ function environment (config: Config, overrides: Record<string, string>): NodeJS
   }
 }
 
-function run (entry: string, env: NodeJS.ProcessEnv): PigeonProcess & { child: ChildProcess } {
-  const child = spawn(process.execPath, ['--import=tsx', entry], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] })
+function run (entry: string, env: NodeJS.ProcessEnv, nodeArgs: string[] = []): PigeonProcess & { child: ChildProcess } {
+  const child = spawn(process.execPath, [...nodeArgs, '--import=tsx', entry], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] })
   let tail = ''
   const keep = (chunk: Buffer) => { tail = (tail + chunk.toString()).slice(-8000) }
   child.stdout?.on('data', keep)
@@ -90,6 +90,8 @@ export interface StartApiOptions {
   waitFor?: 'ready' | 'live'
   /** How long it may take, in ms; a machine kept busy on purpose needs longer than the default 30 s. */
   within?: number
+  /** Flags for node itself (a benchmark's --cpu-prof, say). */
+  nodeArgs?: string[]
 }
 
 /** Starts `node api/main.ts` on a free port and resolves once it answers as `options.waitFor` asks (ready by default). */
@@ -97,7 +99,7 @@ export async function startApi (config: Config, overrides: Record<string, string
   const { waitFor = 'ready', within = 30_000 } = options
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
-  const api = run('api/main.ts', environment(config, { HOST: '127.0.0.1', PORT: String(port), ...overrides }))
+  const api = run('api/main.ts', environment(config, { HOST: '127.0.0.1', PORT: String(port), ...overrides }), options.nodeArgs)
   const deadline = Date.now() + within
   for (;;) {
     if (api.child.exitCode !== null) throw new Error(`the API exited with ${api.child.exitCode}:\n${api.output()}`)
@@ -113,8 +115,8 @@ export async function startApi (config: Config, overrides: Record<string, string
 }
 
 /** Starts `node worker/main.ts`; its workers pick up jobs as soon as they have connected to Redis. */
-export function startWorker (config: Config, overrides: Record<string, string> = {}): PigeonProcess {
+export function startWorker (config: Config, overrides: Record<string, string> = {}, nodeArgs: string[] = []): PigeonProcess {
   // No metrics server unless a test asks: several workers on one machine would fight over the port.
-  const { pid, output, stop, kill } = run('worker/main.ts', environment(config, { WORKER_METRICS_PORT: '0', ...overrides }))
+  const { pid, output, stop, kill } = run('worker/main.ts', environment(config, { WORKER_METRICS_PORT: '0', ...overrides }), nodeArgs)
   return { pid, output, stop, kill }
 }

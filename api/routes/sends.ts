@@ -1,11 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Task } from '../../core/db/schema.js'
-import { ensureDirectRoom, isMember } from '../../core/rooms.js'
+import { ensureDirectRoom } from '../../core/rooms.js'
 import { findUserById } from '../../core/users.js'
 import { addWithin, type SendMessagePayload } from '../../core/queue.js'
 import { isConnected } from '../../core/redis.js'
-import { createTask, enqueueTask, taskKinds } from '../../core/tasks.js'
+import { createGroupCommit } from '../../core/group-commit.js'
+import { createTasks, enqueueTask, taskKinds, type NewTask } from '../../core/tasks.js'
 import { unavailable, withCode } from '../problem.js'
 import { bearer, IdParamsSchema, problems } from '../schemas/common.js'
 import { AcceptedSchema, SendBodySchema, SendHeadersSchema } from '../schemas/messages.js'
@@ -24,22 +25,26 @@ const sendSchema = {
 const sendRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { db, queues, httpErrors } = fastify
   fastify.addHook('onRequest', fastify.authenticate)
+  // Sends arriving together are recorded together: one INSERT (with its membership check) for the lot.
+  const recordTask = createGroupCommit((tasks: NewTask[]) => createTasks(db, tasks), { maxBatch: 200 })
 
   /**
-   * Validated and authorised: record the task in Postgres, hand it to the queue, answer 202. The API never writes
-   * the message. From the COMMIT on the send is kept: if the hand-over fails, a worker's reconciler makes it.
+   * Validated: record the task in Postgres (if I am a member of the room), hand it to the queue, answer 202. The API
+   * never writes the message. From the COMMIT on the send is kept: if the hand-over fails, a worker's reconciler makes it.
    */
   async function acceptSend (request: FastifyRequest, reply: FastifyReply, roomId: number, text: string) {
     if (!isConnected(queues.connection)) {
       throw unavailable('QUEUE_UNAVAILABLE', 'Sending is unavailable right now (the queue cannot be reached); nothing was sent. Try again shortly.')
     }
     const key = request.headers['idempotency-key']
-    const accepted = await createTask(db, {
+    const accepted = await recordTask({
       kind: taskKinds.sendMessage,
       ownerId: request.userId,
+      roomId,
       payload: { roomId, senderId: request.userId, text, requestId: String(request.id) } satisfies SendMessagePayload,
       idempotency: typeof key === 'string' ? { key, request: { route: request.routeOptions.url, params: request.params, text } } : undefined
     })
+    if (accepted.outcome === 'not-a-member') throw httpErrors.notFound(`There is no room ${roomId}.`)
     if (accepted.outcome === 'conflict') {
       throw withCode(httpErrors.unprocessableEntity('This Idempotency-Key was used for a different request.'), 'IDEMPOTENCY_KEY_REUSED')
     }
@@ -68,9 +73,7 @@ const sendRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       description: 'Checks the text (1–4000 characters, not only white space) and that I am a member (404 otherwise), enqueues the send and answers 202 at once; a worker stores the message. Follow `statusUrl` (or `Location`) for the outcome. With `Idempotency-Key`, a retry answers the same task and stores one message. 503 when the queue cannot be reached: nothing was sent.'
     }
   }, async (request, reply) => {
-    const roomId = request.params.id
-    if (!await isMember(db, roomId, request.userId)) throw httpErrors.notFound(`There is no room ${roomId}.`)
-    return await acceptSend(request, reply, roomId, request.body.text)
+    return await acceptSend(request, reply, request.params.id, request.body.text)
   })
 
   fastify.post('/users/:id/messages', {

@@ -7,7 +7,7 @@ import { persistMessages, type PersistOutcome, type SendToStore } from '../../co
 import { SendMessagePayloadSchema, type SendMessagePayload } from '../../core/queue.js'
 import { startAttempts, taskFinished, TaskRefusal } from '../../core/tasks.js'
 import { publishWakeups, type Wakeup } from '../../core/wakeups.js'
-import { createGroupCommit } from '../group-commit.js'
+import { createGroupCommit } from '../../core/group-commit.js'
 
 export interface PersistMessageResult { messageId: number, roomId: number, seq: number }
 
