@@ -2,7 +2,7 @@
  * Throughput benchmark: how many sends Pigeon accepts and stores per second, end to end, against the bare
  * BullMQ + pg pipeline (bench/bare-pipeline.ts) measured in the same run on the same Postgres and Redis.
  *
- *   npm run bench -- [--sends=20000] [--clients=50] [--rooms=1] [--rounds=1] [--profile=<folder>]
+ *   npm run bench -- [--sends=20000] [--clients=50] [--rooms=1] [--rounds=1] [--concurrency=N] [--profile=<folder>]
  *
  * Runs its own deployment (a fresh database and Redis prefix, dropped at the end): one API process and one
  * worker process, started from source. `clients` users, all members of every room, send `sends` messages in a
@@ -24,7 +24,7 @@ import { sql } from 'kysely'
 import { createDb, type Db } from '../core/db/connect.js'
 import { testConfig } from '../test/helper.js'
 import { startApi, startWorker } from '../test/processes.js'
-import { bareQueueName, cheapPasswordHash, createClient, mapLimit, password, percentile } from './support.js'
+import { bareQueueName, cheapPasswordHash, cpuSeconds, createClient, mapLimit, password, percentile } from './support.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -32,6 +32,8 @@ const { values: args } = parseArgs({
     clients: { type: 'string', default: '50' },
     rooms: { type: 'string', default: '1' },
     rounds: { type: 'string', default: '1' },
+    /** Pigeon's WORKER_CONCURRENCY (its default when left out). */
+    concurrency: { type: 'string' },
     /** A folder: the API and worker processes write CPU profiles there (node --cpu-prof) when they stop. */
     profile: { type: 'string' }
   }
@@ -51,6 +53,8 @@ interface Run {
   acceptP50Ms: number
   acceptP99Ms: number
   storedPerSecond: number
+  /** CPU time (user + system) of the measured processes per stored message, by process. */
+  cpuMsPerMessage: Record<string, number>
 }
 
 /** Waits until `count()` reaches `n`, and answers when it did (performance.now()), sampling every 20 ms. */
@@ -88,13 +92,15 @@ async function runBare (db: Db, redisUrl: string, databaseUrl: string, prefix: s
   await once(child, 'message')
   const connection = new Redis(redisUrl, { maxRetriesPerRequest: null })
   const queue = new Queue(bareQueueName, { connection, prefix, defaultJobOptions: { removeOnComplete: { count: 1000 } } })
+  const pids = { worker: child.pid ?? 0 }
   try {
+    const cpuBefore = await cpuOf(pids)
     const load = await closedLoop(settings.sends, settings.clients, async (i) => {
       await queue.add('bare', { text: `bare ${i}` })
       return true
     })
     const stored = await whenCounted(async () => Number((await sql<{ n: string }>`select count(*) as n from bare_messages`.execute(db)).rows[0]?.n), settings.sends)
-    return summarise('bare pipeline', load, stored)
+    return summarise('bare pipeline', load, stored, cpuPerMessage(cpuBefore, await cpuOf(pids), settings.sends))
   } finally {
     await queue.obliterate({ force: true }).catch(() => {})
     await queue.close()
@@ -104,8 +110,18 @@ async function runBare (db: Db, redisUrl: string, databaseUrl: string, prefix: s
   }
 }
 
-function summarise (name: string, load: Awaited<ReturnType<typeof closedLoop>>, stored: number): Run {
+/** CPU seconds the processes used, read before and after a run. */
+async function cpuOf (pids: Record<string, number>): Promise<Record<string, number>> {
+  return Object.fromEntries(await Promise.all(Object.entries(pids).map(async ([name, pid]) => [name, await cpuSeconds(pid)] as const)))
+}
+
+function cpuPerMessage (before: Record<string, number>, after: Record<string, number>, messages: number): Record<string, number> {
+  return Object.fromEntries(Object.keys(after).map((name) => [name, ((after[name] ?? 0) - (before[name] ?? 0)) * 1000 / messages]))
+}
+
+function summarise (name: string, load: Awaited<ReturnType<typeof closedLoop>>, stored: number, cpuMsPerMessage: Record<string, number>): Run {
   return {
+    cpuMsPerMessage,
     name,
     accepted: load.ok,
     acceptedPerSecond: load.ok / ((load.answered - load.started) / 1000),
@@ -122,7 +138,7 @@ async function main (): Promise<void> {
     const config = await testConfig({ teardown: (fn) => cleanup.push(fn) }, { ACCESS_TOKEN_TTL_SECONDS: '3600', LOG_LEVEL: 'warn' })
     const api = await startApi(config, {}, { nodeArgs })
     cleanup.push(() => api.stop())
-    const worker = startWorker(config, {}, nodeArgs)
+    const worker = startWorker(config, args.concurrency === undefined ? {} : { WORKER_CONCURRENCY: args.concurrency }, nodeArgs)
     cleanup.push(() => worker.stop())
     const db = createDb(config.DATABASE_URL, { max: 2 })
     cleanup.push(() => db.destroy())
@@ -153,13 +169,14 @@ async function main (): Promise<void> {
       runs.push(await runBare(db, config.REDIS_URL, config.DATABASE_URL, `{${config.REDIS_PREFIX}-bare}`))
       progress(`round ${round}: Pigeon, ${settings.sends} sends from ${settings.clients} clients`)
       const before = Number((await sql<{ n: string }>`select count(*) as n from messages`.execute(db)).rows[0]?.n)
+      const cpuBefore = await cpuOf({ api: api.pid, worker: worker.pid })
       const load = await closedLoop(settings.sends, settings.clients, async (i, lane) => {
         const roomId = roomIds[i % roomIds.length] as number
         const response = await client.request('POST', `/v1/rooms/${roomId}/messages`, { token: tokens[lane] as string, body: { text: `message ${i}` } })
         return response.status === 202
       })
       const stored = await whenCounted(async () => Number((await sql<{ n: string }>`select count(*) as n from messages`.execute(db)).rows[0]?.n) - before, load.ok)
-      runs.push(summarise('Pigeon (HTTP → 202 → worker → Postgres)', load, stored))
+      runs.push(summarise('Pigeon (HTTP → 202 → worker → Postgres)', load, stored, cpuPerMessage(cpuBefore, await cpuOf({ api: api.pid, worker: worker.pid }), load.ok)))
     }
 
     const bare = runs.filter((run) => run.name === 'bare pipeline')
@@ -168,10 +185,11 @@ async function main (): Promise<void> {
     const ratio = mean(pigeon.map((run) => run.storedPerSecond)) / mean(bare.map((run) => run.storedPerSecond))
     const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, load average ${loadavg().map((n) => n.toFixed(2)).join(' ')}, Node ${process.version}`
     console.log(`\n${settings.sends} sends from ${settings.clients} clients into ${settings.rooms} room(s); ${machine}\n`)
-    console.log('| run | accepted | accepted/s | accept p50 / p99 | stored/s end to end |')
-    console.log('| --- | --- | --- | --- | --- |')
+    console.log('| run | accepted | accepted/s | accept p50 / p99 | stored/s end to end | CPU per message |')
+    console.log('| --- | --- | --- | --- | --- | --- |')
     for (const run of runs) {
-      console.log(`| ${run.name} | ${run.accepted} | ${run.acceptedPerSecond.toFixed(0)} | ${run.acceptP50Ms.toFixed(1)} / ${run.acceptP99Ms.toFixed(1)} ms | ${run.storedPerSecond.toFixed(0)} |`)
+      const cpu = Object.entries(run.cpuMsPerMessage).map(([name, ms]) => `${name} ${ms.toFixed(2)} ms`).join(', ')
+      console.log(`| ${run.name} | ${run.accepted} | ${run.acceptedPerSecond.toFixed(0)} | ${run.acceptP50Ms.toFixed(1)} / ${run.acceptP99Ms.toFixed(1)} ms | ${run.storedPerSecond.toFixed(0)} | ${cpu} |`)
     }
     console.log(`\nPigeon stored/s ÷ bare pipeline stored/s: ${ratio.toFixed(2)}×`)
     await mkdir('bench/results', { recursive: true })

@@ -1,7 +1,7 @@
 import { sql } from 'kysely'
 import type { Db } from './db/connect.js'
 import type { Message } from './db/schema.js'
-import { completeTasks, failTasks, lockTasks } from './tasks.js'
+import { failTasks, lockTasks } from './tasks.js'
 
 export interface SendToStore { taskId: string, roomId: number, senderId: number, text: string }
 
@@ -50,7 +50,6 @@ async function persistInRoom (db: Db, roomId: number, sends: SendToStore[]): Pro
 
     const storing = open.filter((send) => members.has(send.senderId))
     const created = storing.length === 0 ? [] : await insertMessages(trx, roomId, storing)
-    await completeTasks(trx, created.map((message) => ({ taskId: message.task_id, messageId: message.id })))
 
     // Runs that come after the task was completed answer with the message it stored.
     const done = [...tasks.values()].filter((task) => task.state === 'completed').map((task) => task.id)
@@ -64,14 +63,26 @@ async function persistInRoom (db: Db, roomId: number, sends: SendToStore[]): Pro
   })
 }
 
-/** Takes the room's next seqs (one locked update for them all) and inserts the messages in that order. */
+/**
+ * Takes the room's next seqs (one locked update for them all), inserts the messages in that order and marks their
+ * tasks completed: one statement, one round trip.
+ */
 async function insertMessages (trx: Db, roomId: number, sends: SendToStore[]): Promise<Message[]> {
-  const room = await trx.updateTable('rooms').set({ last_seq: sql`last_seq + ${sends.length}` })
-    .where('id', '=', roomId).returning('last_seq').executeTakeFirstOrThrow()
-  const first = room.last_seq - sends.length + 1
-  return await trx.insertInto('messages')
-    .values(sends.map((send, i) => ({ room_id: roomId, seq: first + i, sender_id: send.senderId, text: send.text, task_id: send.taskId })))
-    .returningAll().execute()
+  const { rows } = await sql<Message>`
+    with room as (
+      update rooms set last_seq = last_seq + ${sends.length} where id = ${roomId} returning last_seq
+    ), stored as (
+      insert into messages (room_id, seq, sender_id, text, task_id)
+      select ${roomId}, room.last_seq - ${sends.length} + s.n, s.sender_id, s.text, s.task_id
+      from room, unnest(${sends.map((send) => send.senderId)}::bigint[], ${sends.map((send) => send.text)}::text[],
+        ${sends.map((send) => send.taskId)}::text[]) with ordinality as s(sender_id, text, task_id, n)
+      returning *
+    ), completed as (
+      update tasks set state = 'completed', finished_at = now(), message_id = stored.id
+      from stored where tasks.id = stored.task_id
+    )
+    select * from stored order by seq`.execute(trx)
+  return rows
 }
 
 function uniqueBy<T, K> (items: T[], key: (item: T) => K): T[] {

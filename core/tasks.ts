@@ -109,15 +109,6 @@ export async function lockTasks (trx: Transaction<Database>, taskIds: string[]):
   return await trx.selectFrom('tasks').selectAll().where('id', 'in', taskIds).orderBy('id').forUpdate().execute()
 }
 
-/** Records, in the caller's transaction, that these tasks stored these messages. Publish after COMMIT. */
-export async function completeTasks (trx: Transaction<Database>, stored: Array<{ taskId: string, messageId: number }>): Promise<void> {
-  if (stored.length === 0) return
-  await sql`
-    update tasks set state = 'completed', finished_at = now(), message_id = done.message_id
-    from unnest(${stored.map((s) => s.taskId)}::text[], ${stored.map((s) => s.messageId)}::bigint[]) as done(task_id, message_id)
-    where tasks.id = done.task_id`.execute(trx)
-}
-
 /** Records, in the caller's transaction, that these tasks failed for one reason. Publish after COMMIT. */
 export async function failTasks (trx: Transaction<Database>, taskIds: string[], failure: { code: string, message: string }): Promise<void> {
   if (taskIds.length === 0) return
