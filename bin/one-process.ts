@@ -4,13 +4,13 @@ import { Registry } from 'prom-client'
 import { buildApp } from '../api/build-app.js'
 import { loadConfig } from '../core/config.js'
 import { createDb } from '../core/db/connect.js'
-import { startWorkers } from '../worker/start-workers.js'
+import { startWorkers, workerPoolSize } from '../worker/start-workers.js'
 
 const config = loadConfig()
 // One registry: the API's /metrics shows the workers' job durations too.
 const registry = new Registry()
 const app = await buildApp(config, { registry })
-const db = createDb(config.DATABASE_URL, { max: config.WORKER_CONCURRENCY + 2 })
+const db = createDb(config.DATABASE_URL, { max: workerPoolSize(config) })
 const workers = startWorkers({ config, db, log: app.log.child({ name: 'pigeon-worker' }), registry })
 
 closeWithGrace({ delay: 30_000 }, async ({ signal, err }) => {

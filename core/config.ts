@@ -17,7 +17,8 @@ export const ConfigSchema = Type.Object({
   REFRESH_TOKEN_TTL_SECONDS: Type.Integer({ default: 30 * 24 * 3600, minimum: 1 }),
   /** Namespaces every Redis key and channel of one deployment; BullMQ gets it as a {hash tag} (Redis Cluster-ready). */
   REDIS_PREFIX: Type.String({ default: 'pigeon', pattern: '^[A-Za-z0-9_.-]+$' }),
-  WORKER_CONCURRENCY: Type.Integer({ default: 16, minimum: 1 }),
+  /** Jobs each worker process runs at once; sends running together are stored together, so more means bigger batches. */
+  WORKER_CONCURRENCY: Type.Integer({ default: 64, minimum: 1 }),
   /** Where a standalone worker process serves its Prometheus metrics (GET /metrics); 0 turns it off. */
   WORKER_METRICS_PORT: Type.Integer({ default: 9464, minimum: 0, maximum: 65535 }),
   /** How often each worker makes sure every unfinished task still has its job (Redis may have lost it). */

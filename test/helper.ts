@@ -7,7 +7,7 @@ import { buildApp } from '../api/build-app.js'
 import { loadConfig, type Config } from '../core/config.js'
 import { createDb, type Db } from '../core/db/connect.js'
 import { ensureDatabase, migrateToLatest } from '../core/db/migrate.js'
-import { startWorkers } from '../worker/start-workers.js'
+import { startWorkers, workerPoolSize } from '../worker/start-workers.js'
 
 type Teardown = { teardown: (fn: () => unknown) => void }
 
@@ -75,7 +75,7 @@ export function testDb (t: Teardown, config: Config): Db {
 
 /** Real BullMQ workers on this file's queues, closed at teardown. */
 export function testWorkers (t: Teardown, config: Config): void {
-  const db = createDb(config.DATABASE_URL, { max: config.WORKER_CONCURRENCY + 2 })
+  const db = createDb(config.DATABASE_URL, { max: workerPoolSize(config) })
   const silent = { debug () {}, info () {}, warn () {}, error () {} }
   const workers = startWorkers({ config, db, log: silent })
   t.teardown(async () => {

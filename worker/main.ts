@@ -4,11 +4,11 @@ import { pino } from 'pino'
 import { collectDefaultMetrics, Registry } from 'prom-client'
 import { loadConfig } from '../core/config.js'
 import { createDb } from '../core/db/connect.js'
-import { startWorkers } from './start-workers.js'
+import { startWorkers, workerPoolSize } from './start-workers.js'
 
 const config = loadConfig()
 const log = pino({ level: config.LOG_LEVEL, name: 'pigeon-worker' })
-const db = createDb(config.DATABASE_URL, { max: config.WORKER_CONCURRENCY + 2 })
+const db = createDb(config.DATABASE_URL, { max: workerPoolSize(config) })
 const registry = new Registry()
 collectDefaultMetrics({ register: registry })
 const workers = startWorkers({ config, db, log, registry })

@@ -9,6 +9,14 @@ import { createMarkSeen } from './processors/mark-seen.js'
 import { createPersistMessage, type PersistMessageResult } from './processors/persist-message.js'
 import { createTaskReconciler } from './reconcile-tasks.js'
 
+/**
+ * Postgres connections a worker process needs: sends are stored in batches (a transaction per room of a batch), so
+ * far fewer than its concurrency; jobs beyond it wait for a connection rather than crowd Postgres.
+ */
+export function workerPoolSize (config: Config): number {
+  return Math.min(config.WORKER_CONCURRENCY + 2, 20)
+}
+
 export interface RunningWorkers {
   close: () => Promise<void>
 }
