@@ -128,20 +128,33 @@ export async function leaveRoom (db: Db, roomId: number, userId: number): Promis
  * Idempotent: applying the same acknowledgement twice changes nothing. Rooms the user is not in are ignored.
  */
 export async function markSeenUpTo (db: Db, userId: number, seenUpTo: ReadonlyMap<number, number>): Promise<Map<number, number>> {
-  if (seenUpTo.size === 0) return new Map()
-  // The rows are locked in room order first, so two acknowledgements of one user running at once
-  // (two clients, or a feed ack beside POST /read) wait for each other instead of deadlocking.
-  const { rows } = await sql<{ room_id: number, last_read_seq: number }>`
+  const moved = await markSeenMany(db, [...seenUpTo].map(([roomId, seq]) => ({ userId, roomId, seq })))
+  return new Map(moved.map((row) => [row.roomId, row.seq]))
+}
+
+/**
+ * Many users' acknowledgements in one statement (the highest seq wins where they overlap); answers the watermarks
+ * as they stand after it, for the rows it touched.
+ */
+export async function markSeenMany (db: Db, acks: Array<{ userId: number, roomId: number, seq: number }>): Promise<Array<{ userId: number, roomId: number, seq: number }>> {
+  if (acks.length === 0) return []
+  // The rows are locked in (room, user) order first, so acknowledgements running at once (two clients of one user,
+  // a feed ack beside POST /read, batches of other workers) wait for each other instead of deadlocking.
+  const { rows } = await sql<{ room_id: number, user_id: number, last_read_seq: number }>`
     with w as (
-      select * from unnest(${[...seenUpTo.keys()]}::bigint[], ${[...seenUpTo.values()]}::bigint[]) as w(room_id, seq)
+      select room_id, user_id, max(seq) as seq
+      from unnest(${acks.map((ack) => ack.roomId)}::bigint[], ${acks.map((ack) => ack.userId)}::bigint[], ${acks.map((ack) => ack.seq)}::bigint[])
+        as w(room_id, user_id, seq)
+      group by room_id, user_id
     ), locked as (
-      select rm.room_id from room_members rm join w on w.room_id = rm.room_id
-      where rm.user_id = ${userId} order by rm.room_id for update of rm
+      select rm.room_id, rm.user_id from room_members rm join w on w.room_id = rm.room_id and w.user_id = rm.user_id
+      order by rm.room_id, rm.user_id for update of rm
     )
     update room_members rm
     set last_read_seq = greatest(rm.last_read_seq, least(w.seq, r.last_seq))
     from w, rooms r, locked
-    where rm.user_id = ${userId} and rm.room_id = w.room_id and r.id = w.room_id and locked.room_id = rm.room_id
-    returning rm.room_id, rm.last_read_seq`.execute(db)
-  return new Map(rows.map((row) => [row.room_id, row.last_read_seq]))
+    where rm.user_id = w.user_id and rm.room_id = w.room_id and r.id = w.room_id
+      and locked.room_id = rm.room_id and locked.user_id = rm.user_id
+    returning rm.room_id, rm.user_id, rm.last_read_seq`.execute(db)
+  return rows.map((row) => ({ userId: row.user_id, roomId: row.room_id, seq: row.last_read_seq }))
 }

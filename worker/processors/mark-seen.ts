@@ -1,20 +1,27 @@
 import { UnrecoverableError, type Job } from 'bullmq'
 import { Value } from 'typebox/value'
 import type { Db } from '../../core/db/connect.js'
+import { createGroupCommit } from '../../core/group-commit.js'
 import type { Log } from '../../core/log.js'
 import { MarkSeenPayloadSchema, type MarkSeenPayload } from '../../core/queue.js'
-import { markSeenUpTo } from '../../core/rooms.js'
+import { markSeenMany } from '../../core/rooms.js'
 
-/** Applies an acknowledgement from the unseen feed: each room's watermark moves up to the acknowledged seq. */
-export function createMarkSeen ({ db, log }: { db: Db, log: Log }) {
-  return async (job: Job<MarkSeenPayload>): Promise<{ rooms: number }> => {
+/**
+ * Applies acknowledgements from the unseen feed: each room's watermark moves up to the acknowledged seq.
+ * Acknowledgements running at once are applied together, in one statement.
+ */
+export function createMarkSeen ({ db, log, maxBatch }: { db: Db, log: Log, maxBatch: number }) {
+  const apply = createGroupCommit(async (payloads: MarkSeenPayload[]) => {
+    const acks = payloads.flatMap(({ userId, seenUpTo }) => Object.entries(seenUpTo).map(([roomId, seq]) => ({ userId, roomId: Number(roomId), seq })))
+    await markSeenMany(db, acks)
+    return payloads.map(() => undefined)
+  }, { maxBatch })
+
+  return async (job: Job<MarkSeenPayload>): Promise<void> => {
     if (!Value.Check(MarkSeenPayloadSchema, job.data)) {
       throw new UnrecoverableError('INVALID_PAYLOAD: the job does not carry a valid acknowledgement')
     }
-    const { userId, seenUpTo, requestId } = job.data
-    const watermarks = new Map(Object.entries(seenUpTo).map(([roomId, seq]) => [Number(roomId), seq]))
-    const moved = await markSeenUpTo(db, userId, watermarks)
-    log.debug({ reqId: requestId, userId, rooms: moved.size }, 'messages marked seen')
-    return { rooms: moved.size }
+    await apply(job.data)
+    log.debug({ reqId: job.data.requestId, userId: job.data.userId, rooms: Object.keys(job.data.seenUpTo).length }, 'messages marked seen')
   }
 }
