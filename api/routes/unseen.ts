@@ -51,7 +51,8 @@ const unseenRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const acked = cursor === undefined ? new Map<number, number>() : decodeSeenCursor(cursor)
 
     // Hand the acknowledgement to a worker before waiting, so unread counts move on at once, not after the poll.
-    await acknowledge(request, userId, unapplied(acked, await watermarksOf(db, userId)))
+    let watermarks: Map<number, number> | undefined = await watermarksOf(db, userId)
+    await acknowledge(request, userId, unapplied(acked, watermarks))
 
     const result = await longPoll({
       waiters: wakeups.feeds,
@@ -60,7 +61,9 @@ const unseenRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       signal: hangUpSignal(reply),
       ready: (page) => page.items.length > 0,
       query: async () => {
-        const stored = await watermarksOf(db, userId)
+        // The first query reuses the watermarks just read; after a wake-up (a join or a leave, say) they are read again.
+        const stored = watermarks ?? await watermarksOf(db, userId)
+        watermarks = undefined
         // What the cursor acknowledges counts as seen now, whether or not a worker has applied it yet.
         const pending = unapplied(acked, stored)
         const effective = new Map([...stored].map(([roomId, seq]) => [roomId, Math.max(seq, pending.get(roomId) ?? 0)]))
