@@ -4,14 +4,14 @@ import { Type } from 'typebox'
 import { hashPassword } from '../../core/password.js'
 import { consumeRefreshToken, insertRefreshToken, revokeFamily } from '../../core/refresh-tokens.js'
 import { checkCredentials, insertUser } from '../../core/users.js'
-import { withCode } from '../problem.js'
+import { HttpProblem } from '../errors.js'
 import type { RefreshTokenPayload } from '../plugins/external/jwt.js'
 import { RefreshBodySchema, RegisterBodySchema, TokenBodySchema, TokensSchema } from '../schemas/auth.js'
 import { problems } from '../schemas/common.js'
 import { toUserView, UserSchema } from '../schemas/users.js'
 
 const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { config, db, httpErrors } = fastify
+  const { config, db } = fastify
 
   async function issueTokens (userId: number, familyId: string = randomUUID()) {
     const jti = randomUUID()
@@ -31,7 +31,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   }
 
   function invalidRefreshToken () {
-    return withCode(httpErrors.unauthorized('The refresh token is invalid, expired or revoked. Log in again.'), 'INVALID_REFRESH_TOKEN')
+    return new HttpProblem(401, 'The refresh token is invalid, expired or revoked. Log in again.', 'INVALID_REFRESH_TOKEN')
   }
 
   function verifyRefreshToken (token: string): RefreshTokenPayload {
@@ -61,7 +61,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       password_hash: await hashPassword(password),
       display_name: displayName ?? username
     })
-    if (user === undefined) throw withCode(httpErrors.conflict(`The username "${username}" is taken.`), 'USERNAME_TAKEN')
+    if (user === undefined) throw new HttpProblem(409, `The username "${username}" is taken.`, 'USERNAME_TAKEN')
     await fastify.usersCache.invalidate()
     return reply.code(201).header('location', `/v1/users/${user.id}`).send(toUserView(user))
   })
@@ -79,7 +79,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const { username, password } = request.body
     const user = await checkCredentials(db, username, password)
     if (user === undefined) {
-      throw withCode(httpErrors.unauthorized('Wrong username or password.'), 'INVALID_CREDENTIALS')
+      throw new HttpProblem(401, 'Wrong username or password.', 'INVALID_CREDENTIALS')
     }
     return await issueTokens(user.id)
   })

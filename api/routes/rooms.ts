@@ -4,19 +4,19 @@ import { listRoomMessages } from '../../core/messages.js'
 import { createGroupRoom, findRoomForMember, joinGroupRoom, leaveRoom, listRoomsForMember, markSeenUpTo } from '../../core/rooms.js'
 import { usersExist } from '../../core/users.js'
 import { decodePositionCursor, encodeCursor, toPage } from '../cursor.js'
-import { withCode } from '../problem.js'
+import { HttpProblem, notFound } from '../errors.js'
 import { bearer, IdParamsSchema, PageQuerySchema, PageSchema, problems } from '../schemas/common.js'
 import { MessageSchema, toMessageView } from '../schemas/messages.js'
 import { CreateRoomBodySchema, ReadBodySchema, RoomSchema, toRoomView } from '../schemas/rooms.js'
 
 const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { db, httpErrors } = fastify
+  const { db } = fastify
   fastify.addHook('onRequest', fastify.authenticate)
 
   /** A room the caller is in; any other room is 404, the same as a missing one. */
   async function memberRoom (roomId: number, userId: number) {
     const room = await findRoomForMember(db, roomId, userId)
-    if (room === undefined) throw httpErrors.notFound(`There is no room ${roomId}.`)
+    if (room === undefined) throw notFound.room(roomId)
     return toRoomView(room)
   }
 
@@ -49,7 +49,7 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     const { name, memberIds } = request.body
-    if (!await usersExist(db, memberIds)) throw withCode(httpErrors.unprocessableEntity('Some memberIds are not users.'), 'UNKNOWN_USERS')
+    if (!await usersExist(db, memberIds)) throw new HttpProblem(422, 'Some memberIds are not users.', 'UNKNOWN_USERS')
     const roomId = await createGroupRoom(db, { name: name.trim(), creatorId: request.userId, memberIds })
     return reply.code(201).header('location', `/v1/rooms/${roomId}`).send(await memberRoom(roomId, request.userId))
   })
@@ -97,8 +97,8 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request, reply) => {
     const roomId = request.params.id
     const outcome = await leaveRoom(db, roomId, request.userId)
-    if (outcome === 'not-member') throw httpErrors.notFound(`There is no room ${roomId}.`)
-    if (outcome === 'direct') throw withCode(httpErrors.conflict('A direct room cannot be left.'), 'CANNOT_LEAVE_DIRECT_ROOM')
+    if (outcome === 'not-member') throw notFound.room(roomId)
+    if (outcome === 'direct') throw new HttpProblem(409, 'A direct room cannot be left.', 'CANNOT_LEAVE_DIRECT_ROOM')
     await fastify.wakeups.membershipChanged(request.userId)
     return reply.code(204).send(null)
   })
@@ -137,7 +137,7 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request) => {
     const roomId = request.params.id
     const moved = await markSeenUpTo(db, request.userId, new Map([[roomId, request.body.seq]]))
-    if (!moved.has(roomId)) throw httpErrors.notFound(`There is no room ${roomId}.`)
+    if (!moved.has(roomId)) throw notFound.room(roomId)
     return await memberRoom(roomId, request.userId)
   })
 }

@@ -5,7 +5,7 @@ import { addWithin } from '../../core/queue.js'
 import { isConnected } from '../../core/redis.js'
 import { watermarksOf } from '../../core/rooms.js'
 import { decodeSeenCursor, encodeSeenCursor } from '../cursor.js'
-import { hangUpSignal, longPoll } from '../plugins/app/wakeups.js'
+import { hangUpSignal, longPoll } from '../long-poll.js'
 import { bearer, problems } from '../schemas/common.js'
 import { toMessageView, UnseenQuerySchema, UnseenSchema } from '../schemas/messages.js'
 

@@ -2,13 +2,14 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { Static } from 'typebox'
 import { findUserById, listUsers, updateUser } from '../../core/users.js'
 import { decodePositionCursor, encodeCursor, toPage } from '../cursor.js'
+import { notFound } from '../errors.js'
 import { bearer, IdParamsSchema, PageQuerySchema, PageSchema, problems } from '../schemas/common.js'
 import { toUserView, UpdateMeSchema, UserSchema } from '../schemas/users.js'
 
 const UserPageSchema = PageSchema(UserSchema)
 
 const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { db, httpErrors, usersCache } = fastify
+  const { db, usersCache } = fastify
   fastify.addHook('onRequest', fastify.authenticate)
 
   fastify.get('', {
@@ -47,7 +48,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request) => {
     const user = await findUserById(db, request.userId)
-    if (user === undefined) throw httpErrors.notFound('Your account no longer exists.')
+    if (user === undefined) throw notFound.me()
     return toUserView(user)
   })
 
@@ -64,7 +65,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request) => {
     const { displayName, status, statusMessage } = request.body
     const user = await updateUser(db, request.userId, { display_name: displayName, status, status_message: statusMessage })
-    if (user === undefined) throw httpErrors.notFound('Your account no longer exists.')
+    if (user === undefined) throw notFound.me()
     await usersCache.invalidate()
     return toUserView(user)
   })
@@ -81,7 +82,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request) => {
     const user = await findUserById(db, request.params.id)
-    if (user === undefined) throw httpErrors.notFound(`There is no user ${request.params.id}.`)
+    if (user === undefined) throw notFound.user(request.params.id)
     return toUserView(user)
   })
 }

@@ -1,11 +1,24 @@
 import { Type, type TSchema } from 'typebox'
 
+/** Every reason an error answer can give: a client may branch on these, so each one is part of the contract. */
+export const ProblemCodeSchema = Type.Enum([
+  // The request itself
+  'BAD_URL', 'URL_TOO_LONG', 'HEADERS_TOO_LARGE', 'MALFORMED_REQUEST', 'REQUEST_TIMEOUT',
+  'UNSUPPORTED_MEDIA_TYPE', 'BODY_TOO_LARGE', 'INVALID_JSON', 'VALIDATION_FAILED', 'INVALID_CURSOR',
+  // Who is asking
+  'UNAUTHORIZED', 'INVALID_CREDENTIALS', 'INVALID_REFRESH_TOKEN', 'ADMIN_ONLY',
+  // What was asked
+  'USERNAME_TAKEN', 'UNKNOWN_USERS', 'CANNOT_LEAVE_DIRECT_ROOM', 'CANNOT_MESSAGE_SELF', 'IDEMPOTENCY_KEY_REUSED',
+  // Our side
+  'DATABASE_UNAVAILABLE', 'QUEUE_UNAVAILABLE'
+], { description: 'A stable, machine-readable reason', examples: ['USERNAME_TAKEN'] })
+
 export const ProblemSchema = Type.Object({
   type: Type.String({ examples: ['about:blank'] }),
   title: Type.String({ examples: ['Not Found'] }),
-  status: Type.Integer({ examples: [404] }),
-  detail: Type.Optional(Type.String()),
-  code: Type.Optional(Type.String({ description: 'A stable, machine-readable reason, e.g. USERNAME_TAKEN' })),
+  status: Type.Integer({ minimum: 400, maximum: 599, examples: [404] }),
+  detail: Type.Optional(Type.String({ examples: ['There is no room 7.'] })),
+  code: Type.Optional(ProblemCodeSchema),
   instance: Type.Optional(Type.String()),
   errors: Type.Optional(Type.Array(Type.Object({
     in: Type.String({ description: 'body, querystring, params or headers' }),
