@@ -2,12 +2,10 @@ import { STATUS_CODES } from 'node:http'
 import type { ConnectionError, FastifyError, FastifyReply } from 'fastify'
 import type { Static } from 'typebox'
 import { isDatabaseUnavailable } from '../core/db/connect.js'
-import type { ProblemCodeSchema, ProblemSchema } from './schemas/common.js'
+import { problemContentType, type ProblemCodeSchema, type ProblemSchema } from './schemas/common.js'
 
 export type Problem = Static<typeof ProblemSchema>
 export type ProblemCode = Static<typeof ProblemCodeSchema>
-
-const problemContentType = 'application/problem+json'
 
 // Fastify's own error codes that mean "your request is wrong", mapped to what a client should read.
 const clientErrorCodes: Record<string, ProblemCode> = {

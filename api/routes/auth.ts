@@ -7,7 +7,7 @@ import { checkCredentials, insertUser } from '../../core/users.js'
 import { HttpProblem } from '../errors.js'
 import type { RefreshTokenPayload } from '../plugins/external/jwt.js'
 import { RefreshBodySchema, RegisterBodySchema, TokenBodySchema, TokensSchema } from '../schemas/auth.js'
-import { problems } from '../schemas/common.js'
+import { noAuth, problems } from '../schemas/common.js'
 import { toUserView, UserSchema } from '../schemas/users.js'
 
 const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -51,8 +51,9 @@ const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       operationId: 'register',
       summary: 'Create an account',
       description: 'Usernames are 3–32 letters, digits, `_`, `.` or `-`, unique in any letter case (409 `USERNAME_TAKEN`). Passwords need at least 8 characters and are stored as scrypt hashes. `displayName` defaults to the username.',
+      security: noAuth,
       body: RegisterBodySchema,
-      response: { 201: UserSchema, ...problems(400, 409, 413, 415) }
+      response: { 201: UserSchema, ...problems(409, 503) }
     }
   }, async (request, reply) => {
     const { username, password, displayName } = request.body
@@ -72,8 +73,9 @@ const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       operationId: 'createToken',
       summary: 'Log in: trade a username and password for an access and a refresh token',
       description: 'The username is matched in any letter case. Send the `accessToken` as `Authorization: Bearer …`; it lives `expiresIn` seconds. Keep the `refreshToken` for `POST /v1/auth/refresh`. A wrong username or password is the same 401.',
+      security: noAuth,
       body: TokenBodySchema,
-      response: { 200: TokensSchema, ...problems(400, 401) }
+      response: { 200: TokensSchema, ...problems(401, 503) }
     }
   }, async (request) => {
     const { username, password } = request.body
@@ -90,8 +92,9 @@ const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       operationId: 'refreshToken',
       summary: 'Trade a refresh token for new tokens',
       description: 'Refresh tokens rotate: each works once. Presenting one a second time revokes every token descended from the same login.',
+      security: noAuth,
       body: RefreshBodySchema,
-      response: { 200: TokensSchema, ...problems(400, 401) }
+      response: { 200: TokensSchema, ...problems(401, 503) }
     }
   }, async (request) => {
     const payload = verifyRefreshToken(request.body.refreshToken)
@@ -110,8 +113,9 @@ const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       operationId: 'logout',
       summary: 'Revoke a refresh token and every token rotated from it',
       description: 'Access tokens already issued stay valid until they expire (`expiresIn`).',
+      security: noAuth,
       body: RefreshBodySchema,
-      response: { 204: Type.Null({ description: 'Logged out' }), ...problems(400, 401) }
+      response: { 204: Type.Null({ description: 'Logged out' }), ...problems(401, 503) }
     }
   }, async (request, reply) => {
     const payload = verifyRefreshToken(request.body.refreshToken)

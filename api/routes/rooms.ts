@@ -6,7 +6,7 @@ import { usersExist } from '../../core/users.js'
 import { decodePositionCursor, encodeCursor, toPage } from '../cursor.js'
 import { HttpProblem, notFound } from '../errors.js'
 import { bearer, IdParamsSchema, PageQuerySchema, PageSchema, problems } from '../schemas/common.js'
-import { MessageSchema, toMessageView } from '../schemas/messages.js'
+import { HistoryQuerySchema, MessageSchema, toMessageView } from '../schemas/messages.js'
 import { CreateRoomBodySchema, ReadBodySchema, RoomSchema, toRoomView } from '../schemas/rooms.js'
 
 const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -28,7 +28,7 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       description: 'In room id order, `limit` per page (≤ 200).',
       security: bearer,
       querystring: PageQuerySchema,
-      response: { 200: PageSchema(RoomSchema), ...problems(400, 401) }
+      response: { 200: PageSchema(RoomSchema), ...problems(503) }
     }
   }, async (request) => {
     const { cursor, limit } = request.query
@@ -45,7 +45,7 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       description: 'The creator is always a member. Every id in `memberIds` must be an existing user (422 otherwise).',
       security: bearer,
       body: CreateRoomBodySchema,
-      response: { 201: RoomSchema, ...problems(400, 401, 413, 415, 422) }
+      response: { 201: RoomSchema, ...problems(422, 503) }
     }
   }, async (request, reply) => {
     const { name, memberIds } = request.body
@@ -62,7 +62,7 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       description: 'A room I am not in answers 404, the same as a missing one.',
       security: bearer,
       params: IdParamsSchema,
-      response: { 200: RoomSchema, ...problems(400, 401, 404) }
+      response: { 200: RoomSchema, ...problems(404, 503) }
     }
   }, async (request) => await memberRoom(request.params.id, request.userId))
 
@@ -74,7 +74,7 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       description: 'Idempotent. A new member starts with the room\'s earlier messages counted as seen. Direct rooms cannot be joined (404).',
       security: bearer,
       params: IdParamsSchema,
-      response: { 200: RoomSchema, ...problems(400, 401, 404) }
+      response: { 200: RoomSchema, ...problems(404, 503) }
     }
   }, async (request) => {
     const roomId = request.params.id
@@ -92,7 +92,7 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       description: 'After leaving, the room and its messages are 404 and nothing new from it reaches my feed. A direct room cannot be left (409).',
       security: bearer,
       params: IdParamsSchema,
-      response: { 204: Type.Null({ description: 'Left' }), ...problems(400, 401, 404, 409) }
+      response: { 204: Type.Null({ description: 'Left' }), ...problems(404, 409, 503) }
     }
   }, async (request, reply) => {
     const roomId = request.params.id
@@ -111,8 +111,8 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       description: 'Pages by seq: pass `nextCursor` back as `cursor` for older messages. `limit` ≤ 200. Reading history does not mark anything seen.',
       security: bearer,
       params: IdParamsSchema,
-      querystring: PageQuerySchema,
-      response: { 200: PageSchema(MessageSchema), ...problems(400, 401, 404) }
+      querystring: HistoryQuerySchema,
+      response: { 200: PageSchema(MessageSchema), ...problems(404, 503) }
     }
   }, async (request) => {
     const roomId = request.params.id
@@ -132,7 +132,7 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       security: bearer,
       params: IdParamsSchema,
       body: ReadBodySchema,
-      response: { 200: RoomSchema, ...problems(400, 401, 404, 413, 415) }
+      response: { 200: RoomSchema, ...problems(404, 503) }
     }
   }, async (request) => {
     const roomId = request.params.id

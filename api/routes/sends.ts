@@ -18,7 +18,7 @@ const sendSchema = {
   params: IdParamsSchema,
   headers: SendHeadersSchema,
   body: SendBodySchema,
-  response: { 202: AcceptedSchema, ...problems(400, 401, 404, 413, 415, 422, 503) }
+  response: { 202: AcceptedSchema, ...problems(404, 422, 503) }
 }
 
 const sendRoutes: FastifyPluginAsyncTypebox = async (fastify) => {

@@ -19,7 +19,7 @@ const taskRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       security: bearer,
       params: TaskIdParamsSchema,
       querystring: TaskQuerySchema,
-      response: { 200: TaskSchema, ...problems(400, 401, 404, 503) }
+      response: { 200: TaskSchema, ...problems(404, 503) }
     }
   }, async (request, reply) => {
     const { taskId } = request.params

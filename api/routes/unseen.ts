@@ -43,7 +43,7 @@ const unseenRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       ].join(' '),
       security: bearer,
       querystring: UnseenQuerySchema,
-      response: { 200: UnseenSchema, ...problems(400, 401) }
+      response: { 200: UnseenSchema, ...problems(503) }
     }
   }, async (request, reply) => {
     const { cursor, limit, wait } = request.query

@@ -20,7 +20,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       description: 'In id order, `limit` per page (≤ 200). Served from a Redis cache that every user create or update invalidates; answers from Postgres when Redis is down. Send `If-None-Match` with the last `ETag` to get 304 when nothing changed.',
       security: bearer,
       querystring: PageQuerySchema,
-      response: { 200: UserPageSchema, ...problems(400, 401) }
+      response: { 200: UserPageSchema, ...problems(503) }
     }
   }, async (request, reply) => {
     const { cursor, limit } = request.query
@@ -44,7 +44,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'The user behind the access token',
       description: 'Handy for a client to learn its own id after logging in.',
       security: bearer,
-      response: { 200: UserSchema, ...problems(401, 404) }
+      response: { 200: UserSchema, ...problems(404, 503) }
     }
   }, async (request) => {
     const user = await findUserById(db, request.userId)
@@ -60,7 +60,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       description: 'Send only the fields to change (at least one). `status` is `online`, `busy` or `offline`; an empty `statusMessage` clears it. The user list everyone sees changes at once.',
       security: bearer,
       body: UpdateMeSchema,
-      response: { 200: UserSchema, ...problems(400, 401, 404, 413, 415) }
+      response: { 200: UserSchema, ...problems(404, 503) }
     }
   }, async (request) => {
     const { displayName, status, statusMessage } = request.body
@@ -78,7 +78,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       description: 'Any user, by id; 404 when there is none.',
       security: bearer,
       params: IdParamsSchema,
-      response: { 200: UserSchema, ...problems(400, 401, 404) }
+      response: { 200: UserSchema, ...problems(404, 503) }
     }
   }, async (request) => {
     const user = await findUserById(db, request.params.id)
