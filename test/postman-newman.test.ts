@@ -3,6 +3,7 @@ import { once } from 'node:events'
 import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
+import path from 'node:path'
 import newman, { type NewmanRunExecution, type NewmanRunSummary } from 'newman'
 import t from 'tap'
 import { collectionFile, environmentFile } from '../scripts/postman.js'
@@ -18,7 +19,9 @@ const app = await testApp(t, config)
 testWorkers(t, config)
 await app.listen({ port: 0, host: '127.0.0.1' })
 const apiUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
-const prismUrl = await startPrismProxy(`${apiUrl}/openapi.json`, apiUrl)
+// Prism reads the document the API serves, from a file: its own download of a URL fails on Node 24.
+const served = await (await fetch(`${apiUrl}/openapi.json`)).text()
+const prismUrl = await startPrismProxy(path.join(t.testdir({ 'openapi.json': served }), 'openapi.json'), apiUrl)
 
 /** `prism proxy DOCUMENT UPSTREAM --errors`, resolved once it listens; stopped at teardown. */
 async function startPrismProxy (document: string, upstream: string): Promise<string> {
