@@ -71,7 +71,7 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['rooms'],
       operationId: 'joinRoom',
       summary: 'Join a group room',
-      description: 'Idempotent. A new member starts with the room\'s earlier messages counted as seen. Direct rooms cannot be joined (404).',
+      description: 'Idempotent. A new member starts with the room\'s earlier messages counted as seen. Joining a direct room is 404, unless it is one of mine (then it answers the room, as for any room I am in).',
       security: bearer,
       params: IdParamsSchema,
       response: { 200: RoomSchema, ...problems(404, 503) }
