@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { Registry } from 'prom-client'
 import type { Config } from '../core/config.js'
-import sensible from './plugins/external/sensible.js'
 import swagger from './plugins/external/swagger.js'
 import jwt from './plugins/external/jwt.js'
 import etag from './plugins/external/etag.js'
@@ -28,7 +27,6 @@ export interface AppOptions {
 
 export default async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   // Third-party plugins first, then ours, then the routes that use them.
-  await fastify.register(sensible)
   await fastify.register(swagger)
   await fastify.register(jwt, { config: opts.config })
   await fastify.register(etag)

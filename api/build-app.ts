@@ -5,7 +5,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from '../core/config.js'
 import app, { type AppOptions } from './app.js'
-import { rawProblemResponse, sendProblem, toParserProblem, toProblem } from './problem.js'
+import { rawProblemResponse, sendProblem, toParserProblem, toProblem } from './errors.js'
 
 /** The one place server options live: production and tests build the same server. */
 export async function buildApp (config: Config, options: Omit<AppOptions, 'config'> = {}): Promise<FastifyInstance> {

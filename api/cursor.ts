@@ -1,6 +1,4 @@
-import createError from '@fastify/error'
-
-const InvalidCursorError = createError('INVALID_CURSOR', 'The cursor is malformed; pass back a cursor exactly as the API gave it.', 400)
+import { invalidCursor } from './errors.js'
 
 /** Opaque cursors: base64url JSON tagged with what they page over, so one list's cursor is refused by another. */
 export function encodeCursor (kind: string, value: unknown): string {
@@ -12,9 +10,9 @@ function decodeCursor (cursor: string, kind: string): unknown {
   try {
     parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
   } catch {
-    throw new InvalidCursorError()
+    throw invalidCursor()
   }
-  if (typeof parsed !== 'object' || parsed === null || (parsed as { k?: unknown }).k !== kind) throw new InvalidCursorError()
+  if (typeof parsed !== 'object' || parsed === null || (parsed as { k?: unknown }).k !== kind) throw invalidCursor()
   return (parsed as { v?: unknown }).v
 }
 
@@ -25,7 +23,7 @@ function isCount (value: unknown): value is number {
 /** A keyset cursor over one number (an id or a seq). */
 export function decodePositionCursor (cursor: string, kind: 'id' | 'seq'): number {
   const value = decodeCursor(cursor, kind)
-  if (!isCount(value)) throw new InvalidCursorError()
+  if (!isCount(value)) throw invalidCursor()
   return value
 }
 
@@ -36,12 +34,12 @@ export function encodeSeenCursor (seenUpTo: ReadonlyMap<number, number>): string
 
 export function decodeSeenCursor (cursor: string): Map<number, number> {
   const value = decodeCursor(cursor, 'seen')
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidCursorError()
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalidCursor()
   const entries = Object.entries(value)
-  if (entries.length > 10_000) throw new InvalidCursorError()
+  if (entries.length > 10_000) throw invalidCursor()
   const seenUpTo = new Map<number, number>()
   for (const [roomId, seq] of entries) {
-    if (!/^[1-9][0-9]{0,15}$/.test(roomId) || !isCount(seq)) throw new InvalidCursorError()
+    if (!/^[1-9][0-9]{0,15}$/.test(roomId) || !isCount(seq)) throw invalidCursor()
     seenUpTo.set(Number(roomId), seq)
   }
   return seenUpTo

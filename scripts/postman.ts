@@ -6,8 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import converter from 'openapi-to-postmanv2'
 import schemaFaker from 'openapi-to-postmanv2/assets/json-schema-faker.js'
-import { buildApp } from '../api/build-app.js'
-import { loadConfig } from '../core/config.js'
+import { openApiDocument } from './openapi.js'
 
 export const postmanDir = fileURLToPath(new URL('../postman/', import.meta.url))
 export const collectionFile = path.join(postmanDir, 'pigeon.postman_collection.json')
@@ -45,7 +44,7 @@ interface PostmanItem {
     body?: { mode?: string, raw?: string, options?: unknown }
     auth?: unknown
   }
-  response?: Array<{ id?: string }>
+  response?: Array<{ id?: string, code?: number }>
   event?: Array<{ listen: 'prerequest' | 'test', script: { type: string, exec: string[] } }>
 }
 interface PostmanCollection {
@@ -60,20 +59,6 @@ export interface PostmanEnvironment {
   name: string
   values: Array<{ key: string, value: string, type: 'default' | 'secret', enabled: true }>
   _postman_variable_scope: 'environment'
-}
-
-/** The OpenAPI document as the API serves it at /openapi.json, without listening on a port. */
-export async function openApiDocument (): Promise<OpenApiDocument> {
-  // Connections open lazily and nothing is queried: any local (or absent) Postgres and Redis will do.
-  const app = await buildApp(loadConfig({ LOG_LEVEL: 'silent', JWT_SECRET: 'postman-generation' }))
-  try {
-    await app.ready()
-    const response = await app.inject({ method: 'GET', url: '/openapi.json' })
-    if (response.statusCode !== 200) throw new Error(`GET /openapi.json answered ${response.statusCode}`)
-    return response.json<OpenApiDocument>()
-  } finally {
-    await app.close()
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -154,7 +139,7 @@ interface Step {
   operationId: string
   name: string
   path?: Record<string, string>
-  /** Query parameters to send; the converter's others stay in the request, disabled. */
+  /** The optional query parameters this step needs; every other one stays in the request, disabled, so the run shows that none is required. */
   query?: Record<string, string>
   body?: Json
   prerequest?: string[]
@@ -165,7 +150,7 @@ interface Folder { name: string, description: string, steps: Step[] }
 
 const walkThrough: Folder[] = [
   {
-    name: '1. Health',
+    name: '1. Health, metrics and the document',
     description: 'No token needed. Ready means Postgres and Redis both answer.',
     steps: [
       {
@@ -180,6 +165,16 @@ const walkThrough: Folder[] = [
           status(200), json('body'),
           "pm.test('Postgres and Redis answer', () => pm.expect(body).to.include({ status: 'ok', postgres: 'ok', redis: 'ok' }));"
         ]
+      },
+      {
+        operationId: 'metrics',
+        name: 'Prometheus metrics',
+        test: [status(200), "pm.test('is Prometheus text', () => pm.expect(pm.response.text()).to.include('# TYPE pigeon_http_request_duration_seconds histogram'));"]
+      },
+      {
+        operationId: 'openApiDocument',
+        name: 'The OpenAPI document',
+        test: [status(200), json('document'), "pm.test('is OpenAPI 3.1', () => pm.expect(document.openapi).to.match(/^3\\.1\\./));"]
       }
     ]
   },
@@ -217,7 +212,6 @@ const walkThrough: Folder[] = [
       {
         operationId: 'listUsers',
         name: 'List users',
-        query: { limit: '50' },
         test: [
           status(200), json('page'), ...expectPage('page', expectUser),
           "pm.test('lists the demo users', () => pm.expect(page.items.map((u) => u.username)).to.include(pm.environment.get('username')));"
@@ -259,7 +253,6 @@ const walkThrough: Folder[] = [
       {
         operationId: 'listRooms',
         name: 'My rooms',
-        query: { limit: '50' },
         test: [status(200), json('page'), ...expectPage('page', expectRoom)]
       },
       {
@@ -288,7 +281,6 @@ const walkThrough: Folder[] = [
         operationId: 'listRoomMessages',
         name: 'Its history',
         path: { id: '{{roomId}}' },
-        query: { limit: '50' },
         test: [status(200), json('page'), ...expectPage('page', expectMessage)]
       },
       {
@@ -355,7 +347,6 @@ const walkThrough: Folder[] = [
       {
         operationId: 'listUnseen',
         name: 'Unseen messages',
-        query: { limit: '100', wait: '0' },
         test: [
           status(200), json('feed'),
           "pm.test('is a feed page', () => {",
@@ -370,7 +361,7 @@ const walkThrough: Folder[] = [
       {
         operationId: 'listUnseen',
         name: 'Acknowledge them with the cursor',
-        query: { cursor: '{{unseenCursor}}', limit: '100', wait: '0' },
+        query: { cursor: '{{unseenCursor}}' },
         test: [
           status(200), json('feed'),
           "pm.test('is a feed page', () => {",
@@ -440,12 +431,21 @@ function seededRandom (seed: number): () => number {
   }
 }
 
+/** A copy in which every schema with OpenAPI 3.1 `examples` also has the 3.0 `example` the converter reads. */
+function withSingularExamples (value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withSingularExamples)
+  if (typeof value !== 'object' || value === null) return value
+  const copy = Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, withSingularExamples(inner)]))
+  const { examples } = value as { examples?: unknown }
+  return Array.isArray(examples) && examples.length > 0 && !('example' in copy) ? { ...copy, example: examples[0] } : copy
+}
+
 async function convert (document: OpenApiDocument): Promise<PostmanCollection> {
   schemaFaker.option({ random: seededRandom(20261123) })
-  const result = await promisify(converter.convertV2)({ type: 'json', data: document }, {
+  const result = await promisify(converter.convertV2)({ type: 'json', data: withSingularExamples(document) as object }, {
     folderStrategy: 'Tags',
-    // Placeholders such as <string> in examples, not invented values.
-    parametersResolution: 'Schema',
+    // The document's examples (real ids, cursors, tokens) rather than placeholders such as <string>.
+    parametersResolution: 'Example',
     // Optional parameters stay in each request, switched off; the walk-through switches on what it uses.
     enableOptionalParameters: false,
     alwaysInheritAuthentication: true
@@ -523,6 +523,9 @@ function stepItem (step: Step, converted: { item: PostmanItem, operation: Operat
     content: [operation.summary, operation.description].filter((text) => text !== undefined).join('\n\n'),
     type: 'text/markdown'
   }
+  // Saved examples of successful answers only: every error answer is the one problem shape, and a copy of it for
+  // each status of each request would be most of the file.
+  item.response = item.response?.filter((example) => example.code !== undefined && example.code < 300)
   applyParams(request.url.variable, step.path, false)
   applyParams(request.url.query, step.query, true)
   if (step.body !== undefined) {
@@ -543,7 +546,7 @@ function stepItem (step: Step, converted: { item: PostmanItem, operation: Operat
 
 /** The collection and environment, generated in memory. */
 export async function generatePostman (document?: OpenApiDocument): Promise<{ collection: PostmanCollection, environment: PostmanEnvironment }> {
-  const openApi = document ?? await openApiDocument()
+  const openApi = document ?? await openApiDocument<OpenApiDocument>()
   const converted = await convert(openApi)
   const byOperation = requestsByOperation(openApi, converted)
 

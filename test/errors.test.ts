@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import { connect, type AddressInfo } from 'node:net'
 import t from 'tap'
 import type { LightMyRequestResponse } from 'fastify'
-import { createUser, isProblem, testApp, testConfig } from './helper.js'
+import { checkedFetch, createUser, isProblem, testApp, testConfig } from './helper.js'
 import { freePort } from './processes.js'
 
 const config = await testConfig(t)
@@ -184,7 +184,7 @@ t.test('what Node\'s HTTP parser refuses is a well-formed problem response too',
     t.match(problem, { type: 'about:blank', title: String, status, detail: String, code: String }, name)
     t.notMatch(res.body, /\s+at\s|node_modules|HPE_/, `${name}: nothing about the server's insides`)
   }
-  const fine = await fetch(`http://127.0.0.1:${port}/health/live`)
+  const fine = await checkedFetch(`http://127.0.0.1:${port}/health/live`)
   t.equal(fine.status, 200, 'the server goes on serving')
 })
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
 import { Redis } from 'ioredis'
 import pg from 'pg'
 import { buildApp } from '../api/build-app.js'
@@ -8,6 +8,7 @@ import { loadConfig, type Config } from '../core/config.js'
 import { createDb, type Db } from '../core/db/connect.js'
 import { ensureDatabase, migrateToLatest } from '../core/db/migrate.js'
 import { startWorkers, workerPoolSize } from '../worker/start-workers.js'
+import { createContract, type Contract, type Document, type Exchange } from './openapi-contract.js'
 
 type Teardown = { teardown: (fn: () => unknown) => void }
 
@@ -64,7 +65,49 @@ export async function testApp (t: Teardown, config: Config): Promise<FastifyInst
   const app = await buildApp(config)
   await app.ready()
   t.teardown(() => app.close())
+  await checkEveryAnswer(app)
   return app
+}
+
+// The document is the same for every app a test file builds: read it once.
+let contract: Promise<Contract> | undefined
+
+/** Throws, failing the test that caused it, when an answer is not one the served OpenAPI document allows. */
+async function assertDocumented (exchange: Exchange): Promise<void> {
+  if (contract === undefined) throw new Error('no OpenAPI document to check answers against')
+  const found = (await contract).check(exchange)
+  if (found.length > 0) {
+    throw new Error(`${exchange.method} ${exchange.url} answered ${exchange.status}, which the OpenAPI document does not allow:\n- ${found.join('\n- ')}`)
+  }
+}
+
+/** Every `app.inject` answer is checked against the document the app serves at /openapi.json. */
+async function checkEveryAnswer (app: FastifyInstance): Promise<void> {
+  const inject = app.inject.bind(app)
+  const readDocument = async () => (await inject({ url: '/openapi.json' })).json<Document>()
+  contract ??= readDocument().then(createContract)
+  await contract
+  app.inject = (async (options: InjectOptions | string) => {
+    const response = await inject(options)
+    const { method = 'GET', url = '/' } = response.raw.req
+    await assertDocumented({ method, url, status: response.statusCode, headers: response.headers, body: response.body })
+    return response
+  }) as FastifyInstance['inject']
+}
+
+/** `fetch`, for a test that talks to a listening API, with the answer checked against the document it serves. */
+export async function checkedFetch (url: string, init?: RequestInit): Promise<Response> {
+  const response = await fetch(url, init)
+  const readDocument = async () => await (await fetch(new URL('/openapi.json', url))).json() as Document
+  contract ??= readDocument().then(createContract)
+  await assertDocumented({
+    method: init?.method ?? 'GET',
+    url,
+    status: response.status,
+    headers: Object.fromEntries(response.headers),
+    body: await response.clone().text()
+  })
+  return response
 }
 
 export function testDb (t: Teardown, config: Config): Db {

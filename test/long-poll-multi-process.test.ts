@@ -1,5 +1,5 @@
 import t from 'tap'
-import { testConfig } from './helper.js'
+import { checkedFetch, testConfig } from './helper.js'
 import { startApi, startWorker, type ApiProcess } from './processes.js'
 
 // Two API processes and one worker process on one deployment (database, Redis prefix, JWT secret):
@@ -14,7 +14,7 @@ async function call (api: ApiProcess, method: string, path: string, options: { t
   if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`
   if (options.body !== undefined) headers['content-type'] = 'application/json'
   const started = Date.now()
-  const response = await fetch(`${api.url}${path}`, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) })
+  const response = await checkedFetch(`${api.url}${path}`, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) })
   const text = await response.text()
   return { status: response.status, body: text === '' ? undefined : JSON.parse(text), elapsed: Date.now() - started }
 }
@@ -32,7 +32,7 @@ async function signUp (username: string): Promise<{ id: number, token: string }>
 async function feedWaiters (api: ApiProcess, n: number): Promise<void> {
   const deadline = Date.now() + 5000
   for (;;) {
-    const metrics = await fetch(`${api.url}/metrics`).then((response) => response.text())
+    const metrics = await checkedFetch(`${api.url}/metrics`).then((response) => response.text())
     if (new RegExp(`^pigeon_longpoll_waiters\\{kind="feed"\\} ${n}$`, 'm').test(metrics)) return
     if (Date.now() > deadline) throw new Error(`${api.url} never had ${n} feed waiters`)
     await new Promise((resolve) => setTimeout(resolve, 25))

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
-import { createUser, isProblem, testApp, testConfig, testWorkers, type TestUser } from './helper.js'
+import { checkedFetch, createUser, isProblem, testApp, testConfig, testWorkers, type TestUser } from './helper.js'
 import { createGroupRoom, eventually, getUnseen, sendToRoom, waitForTask, type MessageBody } from './messaging-helper.js'
 
 const config = await testConfig(t)
@@ -134,7 +134,7 @@ t.test('a client that hangs up leaves no waiter behind', async (t) => {
   const alice = await user(server)
 
   const controller = new AbortController()
-  const request = fetch(`http://127.0.0.1:${port}/v1/messages/unseen?wait=30`, { headers: alice.auth, signal: controller.signal })
+  const request = checkedFetch(`http://127.0.0.1:${port}/v1/messages/unseen?wait=30`, { headers: alice.auth, signal: controller.signal })
   await waitersReach(server, 'feed', 1)
   controller.abort()
   await t.rejects(request, { name: 'AbortError' })
@@ -232,7 +232,7 @@ t.test('closing the server answers a waiting poll with 200 and an empty list fir
   const alice = await user(server)
 
   const started = Date.now()
-  const request = fetch(`http://127.0.0.1:${port}/v1/messages/unseen?wait=30`, { headers: alice.auth })
+  const request = checkedFetch(`http://127.0.0.1:${port}/v1/messages/unseen?wait=30`, { headers: alice.auth })
   await waitersReach(server, 'feed', 1)
   await server.close()
   const response = await request

@@ -1,11 +1,12 @@
 import { readFile } from 'node:fs/promises'
 import t from 'tap'
-import { collectionFile, environmentFile, generatePostman, openApiDocument } from '../scripts/postman.js'
+import { openApiDocument } from '../scripts/openapi.js'
+import { collectionFile, environmentFile, generatePostman, type OpenApiDocument } from '../scripts/postman.js'
 
 const readJson = async (file: string): Promise<unknown> => JSON.parse(await readFile(file, 'utf8'))
 const roundTrip = (value: unknown): unknown => JSON.parse(JSON.stringify(value))
 
-const document = await openApiDocument()
+const document = await openApiDocument<OpenApiDocument>()
 const generated = await generatePostman(document)
 
 t.test('the committed Postman collection matches the OpenAPI document (run `npm run postman` after changing a route)', async (t) => {

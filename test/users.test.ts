@@ -197,8 +197,24 @@ t.test('the list cache', async (t) => {
     const again = await get('/v1/users', alice, { 'if-none-match': etag })
     t.equal(again.statusCode, 304)
     t.equal(again.body, '')
+    t.equal(again.headers['content-type'], undefined, 'no content-type: there is nothing to parse')
+    t.equal(again.headers.etag, etag, 'the ETag it still is')
     const stale = await get('/v1/users', alice, { 'if-none-match': 'W/"not-the-etag"' })
     t.equal(stale.statusCode, 200, 'another ETag gets the full answer')
+    const listed = await get('/v1/users', alice, { 'if-none-match': `W/"not-the-etag", ${etag.replace(/^W\//, '')}` })
+    t.equal(listed.statusCode, 304, 'one of a list matches, compared weakly')
+  })
+
+  t.test('If-None-Match only spares a GET its successful answer', async (t) => {
+    const missing = await get('/v1/users/999999')
+    t.ok(isProblem(missing, 404))
+    const stillMissing = await get('/v1/users/999999', alice, { 'if-none-match': String(missing.headers.etag) })
+    t.ok(isProblem(stillMissing, 404), 'an error answer is always sent whole')
+    const patch = { displayName: 'Alice' }
+    const first = await patchMe(patch)
+    const second = await app.inject({ method: 'PATCH', url: '/v1/users/me', headers: { ...alice.auth, 'if-none-match': String(first.headers.etag) }, payload: patch })
+    t.equal(second.statusCode, 200, 'a PATCH is answered, whatever its If-None-Match')
+    t.same(second.json(), first.json())
   })
 
   t.test('a registration invalidates the list', async (t) => {

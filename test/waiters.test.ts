@@ -1,5 +1,5 @@
 import t from 'tap'
-import { longPoll } from '../api/plugins/app/wakeups.js'
+import { longPoll } from '../api/long-poll.js'
 import { createWaiters } from '../api/waiters.js'
 
 const never = new AbortController().signal

@@ -4,14 +4,14 @@ import { Type } from 'typebox'
 import { hashPassword } from '../../core/password.js'
 import { consumeRefreshToken, insertRefreshToken, revokeFamily } from '../../core/refresh-tokens.js'
 import { checkCredentials, insertUser } from '../../core/users.js'
-import { withCode } from '../problem.js'
+import { HttpProblem } from '../errors.js'
 import type { RefreshTokenPayload } from '../plugins/external/jwt.js'
 import { RefreshBodySchema, RegisterBodySchema, TokenBodySchema, TokensSchema } from '../schemas/auth.js'
-import { problems } from '../schemas/common.js'
+import { noAuth, problems } from '../schemas/common.js'
 import { toUserView, UserSchema } from '../schemas/users.js'
 
 const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { config, db, httpErrors } = fastify
+  const { config, db } = fastify
 
   async function issueTokens (userId: number, familyId: string = randomUUID()) {
     const jti = randomUUID()
@@ -31,7 +31,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   }
 
   function invalidRefreshToken () {
-    return withCode(httpErrors.unauthorized('The refresh token is invalid, expired or revoked. Log in again.'), 'INVALID_REFRESH_TOKEN')
+    return new HttpProblem(401, 'The refresh token is invalid, expired or revoked. Log in again.', 'INVALID_REFRESH_TOKEN')
   }
 
   function verifyRefreshToken (token: string): RefreshTokenPayload {
@@ -51,8 +51,9 @@ const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       operationId: 'register',
       summary: 'Create an account',
       description: 'Usernames are 3–32 letters, digits, `_`, `.` or `-`, unique in any letter case (409 `USERNAME_TAKEN`). Passwords need at least 8 characters and are stored as scrypt hashes. `displayName` defaults to the username.',
+      security: noAuth,
       body: RegisterBodySchema,
-      response: { 201: UserSchema, ...problems(400, 409, 413, 415) }
+      response: { 201: UserSchema, ...problems(409, 503) }
     }
   }, async (request, reply) => {
     const { username, password, displayName } = request.body
@@ -61,7 +62,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       password_hash: await hashPassword(password),
       display_name: displayName ?? username
     })
-    if (user === undefined) throw withCode(httpErrors.conflict(`The username "${username}" is taken.`), 'USERNAME_TAKEN')
+    if (user === undefined) throw new HttpProblem(409, `The username "${username}" is taken.`, 'USERNAME_TAKEN')
     await fastify.usersCache.invalidate()
     return reply.code(201).header('location', `/v1/users/${user.id}`).send(toUserView(user))
   })
@@ -72,14 +73,15 @@ const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       operationId: 'createToken',
       summary: 'Log in: trade a username and password for an access and a refresh token',
       description: 'The username is matched in any letter case. Send the `accessToken` as `Authorization: Bearer …`; it lives `expiresIn` seconds. Keep the `refreshToken` for `POST /v1/auth/refresh`. A wrong username or password is the same 401.',
+      security: noAuth,
       body: TokenBodySchema,
-      response: { 200: TokensSchema, ...problems(400, 401) }
+      response: { 200: TokensSchema, ...problems(401, 503) }
     }
   }, async (request) => {
     const { username, password } = request.body
     const user = await checkCredentials(db, username, password)
     if (user === undefined) {
-      throw withCode(httpErrors.unauthorized('Wrong username or password.'), 'INVALID_CREDENTIALS')
+      throw new HttpProblem(401, 'Wrong username or password.', 'INVALID_CREDENTIALS')
     }
     return await issueTokens(user.id)
   })
@@ -90,8 +92,9 @@ const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       operationId: 'refreshToken',
       summary: 'Trade a refresh token for new tokens',
       description: 'Refresh tokens rotate: each works once. Presenting one a second time revokes every token descended from the same login.',
+      security: noAuth,
       body: RefreshBodySchema,
-      response: { 200: TokensSchema, ...problems(400, 401) }
+      response: { 200: TokensSchema, ...problems(401, 503) }
     }
   }, async (request) => {
     const payload = verifyRefreshToken(request.body.refreshToken)
@@ -110,8 +113,9 @@ const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       operationId: 'logout',
       summary: 'Revoke a refresh token and every token rotated from it',
       description: 'Access tokens already issued stay valid until they expire (`expiresIn`).',
+      security: noAuth,
       body: RefreshBodySchema,
-      response: { 204: Type.Null({ description: 'Logged out' }), ...problems(400, 401) }
+      response: { 204: Type.Null({ description: 'Logged out' }), ...problems(401, 503) }
     }
   }, async (request, reply) => {
     const payload = verifyRefreshToken(request.body.refreshToken)

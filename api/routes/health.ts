@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { sql } from 'kysely'
 import { Type } from 'typebox'
 import { isConnected } from '../../core/redis.js'
+import { noAuth } from '../schemas/common.js'
 
 const CheckSchema = Type.Union([Type.Literal('ok'), Type.Literal('down')])
 
@@ -12,6 +13,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       operationId: 'live',
       summary: 'The process is up',
       description: 'Liveness: answers 200 whenever the process can answer at all; it checks nothing else.',
+      security: noAuth,
       response: { 200: Type.Object({ status: Type.Literal('ok') }) }
     }
   }, async () => ({ status: 'ok' as const }))
@@ -22,6 +24,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       operationId: 'ready',
       summary: 'Postgres and Redis both answer',
       description: 'Readiness: 200 when Postgres and Redis both answer and sends can be accepted, 503 (saying which is down) otherwise. With Redis down, reads that need only Postgres still work, but sends are refused.',
+      security: noAuth,
       response: {
         200: Type.Object({ status: Type.Literal('ok'), postgres: CheckSchema, redis: CheckSchema }),
         503: Type.Object({ status: Type.Literal('down'), postgres: CheckSchema, redis: CheckSchema })

@@ -4,19 +4,19 @@ import { listRoomMessages } from '../../core/messages.js'
 import { createGroupRoom, findRoomForMember, joinGroupRoom, leaveRoom, listRoomsForMember, markSeenUpTo } from '../../core/rooms.js'
 import { usersExist } from '../../core/users.js'
 import { decodePositionCursor, encodeCursor, toPage } from '../cursor.js'
-import { withCode } from '../problem.js'
+import { HttpProblem, notFound } from '../errors.js'
 import { bearer, IdParamsSchema, PageQuerySchema, PageSchema, problems } from '../schemas/common.js'
-import { MessageSchema, toMessageView } from '../schemas/messages.js'
+import { HistoryQuerySchema, MessageSchema, toMessageView } from '../schemas/messages.js'
 import { CreateRoomBodySchema, ReadBodySchema, RoomSchema, toRoomView } from '../schemas/rooms.js'
 
 const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { db, httpErrors } = fastify
+  const { db } = fastify
   fastify.addHook('onRequest', fastify.authenticate)
 
   /** A room the caller is in; any other room is 404, the same as a missing one. */
   async function memberRoom (roomId: number, userId: number) {
     const room = await findRoomForMember(db, roomId, userId)
-    if (room === undefined) throw httpErrors.notFound(`There is no room ${roomId}.`)
+    if (room === undefined) throw notFound.room(roomId)
     return toRoomView(room)
   }
 
@@ -28,7 +28,7 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       description: 'In room id order, `limit` per page (≤ 200).',
       security: bearer,
       querystring: PageQuerySchema,
-      response: { 200: PageSchema(RoomSchema), ...problems(400, 401) }
+      response: { 200: PageSchema(RoomSchema), ...problems(503) }
     }
   }, async (request) => {
     const { cursor, limit } = request.query
@@ -45,11 +45,11 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       description: 'The creator is always a member. Every id in `memberIds` must be an existing user (422 otherwise).',
       security: bearer,
       body: CreateRoomBodySchema,
-      response: { 201: RoomSchema, ...problems(400, 401, 413, 415, 422) }
+      response: { 201: RoomSchema, ...problems(422, 503) }
     }
   }, async (request, reply) => {
     const { name, memberIds } = request.body
-    if (!await usersExist(db, memberIds)) throw withCode(httpErrors.unprocessableEntity('Some memberIds are not users.'), 'UNKNOWN_USERS')
+    if (!await usersExist(db, memberIds)) throw new HttpProblem(422, 'Some memberIds are not users.', 'UNKNOWN_USERS')
     const roomId = await createGroupRoom(db, { name: name.trim(), creatorId: request.userId, memberIds })
     return reply.code(201).header('location', `/v1/rooms/${roomId}`).send(await memberRoom(roomId, request.userId))
   })
@@ -62,7 +62,7 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       description: 'A room I am not in answers 404, the same as a missing one.',
       security: bearer,
       params: IdParamsSchema,
-      response: { 200: RoomSchema, ...problems(400, 401, 404) }
+      response: { 200: RoomSchema, ...problems(404, 503) }
     }
   }, async (request) => await memberRoom(request.params.id, request.userId))
 
@@ -71,10 +71,10 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['rooms'],
       operationId: 'joinRoom',
       summary: 'Join a group room',
-      description: 'Idempotent. A new member starts with the room\'s earlier messages counted as seen. Direct rooms cannot be joined (404).',
+      description: 'Idempotent. A new member starts with the room\'s earlier messages counted as seen. Joining a direct room is 404, unless it is one of mine (then it answers the room, as for any room I am in).',
       security: bearer,
       params: IdParamsSchema,
-      response: { 200: RoomSchema, ...problems(400, 401, 404) }
+      response: { 200: RoomSchema, ...problems(404, 503) }
     }
   }, async (request) => {
     const roomId = request.params.id
@@ -92,13 +92,13 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       description: 'After leaving, the room and its messages are 404 and nothing new from it reaches my feed. A direct room cannot be left (409).',
       security: bearer,
       params: IdParamsSchema,
-      response: { 204: Type.Null({ description: 'Left' }), ...problems(400, 401, 404, 409) }
+      response: { 204: Type.Null({ description: 'Left' }), ...problems(404, 409, 503) }
     }
   }, async (request, reply) => {
     const roomId = request.params.id
     const outcome = await leaveRoom(db, roomId, request.userId)
-    if (outcome === 'not-member') throw httpErrors.notFound(`There is no room ${roomId}.`)
-    if (outcome === 'direct') throw withCode(httpErrors.conflict('A direct room cannot be left.'), 'CANNOT_LEAVE_DIRECT_ROOM')
+    if (outcome === 'not-member') throw notFound.room(roomId)
+    if (outcome === 'direct') throw new HttpProblem(409, 'A direct room cannot be left.', 'CANNOT_LEAVE_DIRECT_ROOM')
     await fastify.wakeups.membershipChanged(request.userId)
     return reply.code(204).send(null)
   })
@@ -111,8 +111,8 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       description: 'Pages by seq: pass `nextCursor` back as `cursor` for older messages. `limit` ≤ 200. Reading history does not mark anything seen.',
       security: bearer,
       params: IdParamsSchema,
-      querystring: PageQuerySchema,
-      response: { 200: PageSchema(MessageSchema), ...problems(400, 401, 404) }
+      querystring: HistoryQuerySchema,
+      response: { 200: PageSchema(MessageSchema), ...problems(404, 503) }
     }
   }, async (request) => {
     const roomId = request.params.id
@@ -132,12 +132,12 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       security: bearer,
       params: IdParamsSchema,
       body: ReadBodySchema,
-      response: { 200: RoomSchema, ...problems(400, 401, 404, 413, 415) }
+      response: { 200: RoomSchema, ...problems(404, 503) }
     }
   }, async (request) => {
     const roomId = request.params.id
     const moved = await markSeenUpTo(db, request.userId, new Map([[roomId, request.body.seq]]))
-    if (!moved.has(roomId)) throw httpErrors.notFound(`There is no room ${roomId}.`)
+    if (!moved.has(roomId)) throw notFound.room(roomId)
     return await memberRoom(roomId, request.userId)
   })
 }

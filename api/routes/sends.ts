@@ -7,7 +7,7 @@ import { addWithin, type SendMessagePayload } from '../../core/queue.js'
 import { isConnected } from '../../core/redis.js'
 import { createGroupCommit } from '../../core/group-commit.js'
 import { createTasks, enqueueTask, taskKinds, type NewTask } from '../../core/tasks.js'
-import { unavailable, withCode } from '../problem.js'
+import { HttpProblem, notFound } from '../errors.js'
 import { bearer, IdParamsSchema, problems } from '../schemas/common.js'
 import { AcceptedSchema, SendBodySchema, SendHeadersSchema } from '../schemas/messages.js'
 
@@ -19,11 +19,11 @@ const sendSchema = {
   params: IdParamsSchema,
   headers: SendHeadersSchema,
   body: SendBodySchema,
-  response: { 202: AcceptedSchema, ...problems(400, 401, 404, 413, 415, 422, 503) }
+  response: { 202: AcceptedSchema, ...problems(404, 422, 503) }
 }
 
 const sendRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { db, queues, httpErrors } = fastify
+  const { db, queues } = fastify
   fastify.addHook('onRequest', fastify.authenticate)
   // Sends arriving together are recorded together: one INSERT (with its membership check) for the lot.
   const recordTask = createGroupCommit((tasks: NewTask[]) => createTasks(db, tasks), { maxBatch: 200 })
@@ -34,7 +34,7 @@ const sendRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
    */
   async function acceptSend (request: FastifyRequest, reply: FastifyReply, roomId: number, text: string) {
     if (!isConnected(queues.connection)) {
-      throw unavailable('QUEUE_UNAVAILABLE', 'Sending is unavailable right now (the queue cannot be reached); nothing was sent. Try again shortly.')
+      throw new HttpProblem(503, 'Sending is unavailable right now (the queue cannot be reached); nothing was sent. Try again shortly.', 'QUEUE_UNAVAILABLE')
     }
     const key = request.headers['idempotency-key']
     const accepted = await recordTask({
@@ -44,9 +44,9 @@ const sendRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       payload: { roomId, senderId: request.userId, text, requestId: String(request.id) } satisfies SendMessagePayload,
       idempotency: typeof key === 'string' ? { key, request: { route: request.routeOptions.url, params: request.params, text } } : undefined
     })
-    if (accepted.outcome === 'not-a-member') throw httpErrors.notFound(`There is no room ${roomId}.`)
+    if (accepted.outcome === 'not-a-member') throw notFound.room(roomId)
     if (accepted.outcome === 'conflict') {
-      throw withCode(httpErrors.unprocessableEntity('This Idempotency-Key was used for a different request.'), 'IDEMPOTENCY_KEY_REUSED')
+      throw new HttpProblem(422, 'This Idempotency-Key was used for a different request.', 'IDEMPOTENCY_KEY_REUSED')
     }
     const { task } = accepted
     // A replay hands its task over again too: Redis may have lost the job since (a duplicate job id is a no-op).
@@ -86,8 +86,8 @@ const sendRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     const otherId = request.params.id
-    if (otherId === request.userId) throw withCode(httpErrors.unprocessableEntity('You cannot send a direct message to yourself.'), 'CANNOT_MESSAGE_SELF')
-    if (await findUserById(db, otherId) === undefined) throw httpErrors.notFound(`There is no user ${otherId}.`)
+    if (otherId === request.userId) throw new HttpProblem(422, 'You cannot send a direct message to yourself.', 'CANNOT_MESSAGE_SELF')
+    if (await findUserById(db, otherId) === undefined) throw notFound.user(otherId)
     const roomId = await ensureDirectRoom(db, request.userId, otherId)
     return await acceptSend(request, reply, roomId, request.body.text)
   })

@@ -3,10 +3,11 @@ import { findTask } from '../../core/tasks.js'
 import { bearer, problems } from '../schemas/common.js'
 import { TaskIdParamsSchema, TaskQuerySchema, TaskSchema } from '../schemas/tasks.js'
 import { toTaskView } from '../task-view.js'
-import { hangUpSignal, longPoll } from '../plugins/app/wakeups.js'
+import { notFound } from '../errors.js'
+import { hangUpSignal, longPoll } from '../long-poll.js'
 
 const taskRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { db, httpErrors, wakeups } = fastify
+  const { db, wakeups } = fastify
   fastify.addHook('onRequest', fastify.authenticate)
 
   fastify.get('/:taskId', {
@@ -18,7 +19,7 @@ const taskRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       security: bearer,
       params: TaskIdParamsSchema,
       querystring: TaskQuerySchema,
-      response: { 200: TaskSchema, ...problems(400, 401, 404, 503) }
+      response: { 200: TaskSchema, ...problems(404, 503) }
     }
   }, async (request, reply) => {
     const { taskId } = request.params
@@ -34,7 +35,7 @@ const taskRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       // Stop waiting once the task is finished, or when it is not the caller's to see.
       ready: (found) => found === undefined || found.state === 'completed' || found.state === 'failed'
     })
-    if (task === undefined) throw httpErrors.notFound(`There is no task ${taskId}.`)
+    if (task === undefined) throw notFound.task(taskId)
     return task
   })
 }

@@ -5,7 +5,7 @@ import { addWithin } from '../../core/queue.js'
 import { isConnected } from '../../core/redis.js'
 import { watermarksOf } from '../../core/rooms.js'
 import { decodeSeenCursor, encodeSeenCursor } from '../cursor.js'
-import { hangUpSignal, longPoll } from '../plugins/app/wakeups.js'
+import { hangUpSignal, longPoll } from '../long-poll.js'
 import { bearer, problems } from '../schemas/common.js'
 import { toMessageView, UnseenQuerySchema, UnseenSchema } from '../schemas/messages.js'
 
@@ -43,7 +43,7 @@ const unseenRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       ].join(' '),
       security: bearer,
       querystring: UnseenQuerySchema,
-      response: { 200: UnseenSchema, ...problems(400, 401) }
+      response: { 200: UnseenSchema, ...problems(503) }
     }
   }, async (request, reply) => {
     const { cursor, limit, wait } = request.query

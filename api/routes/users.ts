@@ -2,13 +2,14 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { Static } from 'typebox'
 import { findUserById, listUsers, updateUser } from '../../core/users.js'
 import { decodePositionCursor, encodeCursor, toPage } from '../cursor.js'
+import { notFound } from '../errors.js'
 import { bearer, IdParamsSchema, PageQuerySchema, PageSchema, problems } from '../schemas/common.js'
 import { toUserView, UpdateMeSchema, UserSchema } from '../schemas/users.js'
 
 const UserPageSchema = PageSchema(UserSchema)
 
 const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { db, httpErrors, usersCache } = fastify
+  const { db, usersCache } = fastify
   fastify.addHook('onRequest', fastify.authenticate)
 
   fastify.get('', {
@@ -19,7 +20,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       description: 'In id order, `limit` per page (≤ 200). Served from a Redis cache that every user create or update invalidates; answers from Postgres when Redis is down. Send `If-None-Match` with the last `ETag` to get 304 when nothing changed.',
       security: bearer,
       querystring: PageQuerySchema,
-      response: { 200: UserPageSchema, ...problems(400, 401) }
+      response: { 200: UserPageSchema, ...problems(503) }
     }
   }, async (request, reply) => {
     const { cursor, limit } = request.query
@@ -43,11 +44,11 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'The user behind the access token',
       description: 'Handy for a client to learn its own id after logging in.',
       security: bearer,
-      response: { 200: UserSchema, ...problems(401, 404) }
+      response: { 200: UserSchema, ...problems(404, 503) }
     }
   }, async (request) => {
     const user = await findUserById(db, request.userId)
-    if (user === undefined) throw httpErrors.notFound('Your account no longer exists.')
+    if (user === undefined) throw notFound.me()
     return toUserView(user)
   })
 
@@ -59,12 +60,12 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       description: 'Send only the fields to change (at least one). `status` is `online`, `busy` or `offline`; an empty `statusMessage` clears it. The user list everyone sees changes at once.',
       security: bearer,
       body: UpdateMeSchema,
-      response: { 200: UserSchema, ...problems(400, 401, 404, 413, 415) }
+      response: { 200: UserSchema, ...problems(404, 503) }
     }
   }, async (request) => {
     const { displayName, status, statusMessage } = request.body
     const user = await updateUser(db, request.userId, { display_name: displayName, status, status_message: statusMessage })
-    if (user === undefined) throw httpErrors.notFound('Your account no longer exists.')
+    if (user === undefined) throw notFound.me()
     await usersCache.invalidate()
     return toUserView(user)
   })
@@ -77,11 +78,11 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       description: 'Any user, by id; 404 when there is none.',
       security: bearer,
       params: IdParamsSchema,
-      response: { 200: UserSchema, ...problems(400, 401, 404) }
+      response: { 200: UserSchema, ...problems(404, 503) }
     }
   }, async (request) => {
     const user = await findUserById(db, request.params.id)
-    if (user === undefined) throw httpErrors.notFound(`There is no user ${request.params.id}.`)
+    if (user === undefined) throw notFound.user(request.params.id)
     return toUserView(user)
   })
 }

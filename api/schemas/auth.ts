@@ -14,7 +14,12 @@ export const TokenBodySchema = Type.Object({
 }, { additionalProperties: false })
 
 export const RefreshBodySchema = Type.Object({
-  refreshToken: Type.String({ minLength: 1, maxLength: 4096 })
+  refreshToken: Type.String({
+    minLength: 1,
+    maxLength: 4096,
+    description: 'The `refreshToken` of the last login or refresh',
+    examples: ['eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIiwidHlwIjoicmVmcmVzaCJ9.bm90LWEtcmVhbC1zaWduYXR1cmU']
+  })
 }, { additionalProperties: false })
 
 export const TokensSchema = Type.Object({

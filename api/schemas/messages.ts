@@ -2,14 +2,14 @@ import { Type, type Static } from 'typebox'
 import type { Message } from '../../core/db/schema.js'
 import { MessageTextSchema } from '../../core/queue.js'
 import { TaskStateSchema } from '../../core/tasks.js'
-import { DateTimeSchema, IdSchema } from './common.js'
+import { DateTimeSchema, IdSchema, pageQuery } from './common.js'
 
 export const MessageSchema = Type.Object({
   id: IdSchema,
   roomId: IdSchema,
-  seq: Type.Integer({ minimum: 1, description: 'Position in the room: gapless, increasing in the order messages were stored' }),
+  seq: Type.Integer({ minimum: 1, description: 'Position in the room: gapless, increasing in the order messages were stored', examples: [42] }),
   senderId: Type.Union([IdSchema, Type.Null()], { description: 'null once the sender deleted their account' }),
-  text: Type.String(),
+  text: Type.String({ examples: ['Hello Bob!'] }),
   createdAt: DateTimeSchema,
   editedAt: Type.Union([DateTimeSchema, Type.Null()])
 })
@@ -29,11 +29,15 @@ export function toMessageView (message: Message): MessageView {
 
 export const SendBodySchema = Type.Object({ text: MessageTextSchema }, { additionalProperties: false })
 
+// The cursor before seq 120, as `nextCursor` gives it.
+export const HistoryQuerySchema = pageQuery('eyJrIjoic2VxIiwidiI6MTIwfQ')
+
 export const SendHeadersSchema = Type.Object({
   'idempotency-key': Type.Optional(Type.String({
     minLength: 1,
     maxLength: 255,
-    description: 'Retrying a send with the same key (per user, kept 48 h) answers the same task and stores one message; the same key with another body is 422'
+    description: 'Retrying a send with the same key (per user, kept 48 h) answers the same task and stores one message; the same key with another body is 422',
+    examples: ['3b8f2c1e-retry-safe-send-1']
   }))
 })
 
@@ -44,12 +48,17 @@ export const AcceptedSchema = Type.Object({
 }, { description: 'Accepted: the task is recorded, and a worker will store the message. Poll statusUrl (optionally with ?wait=N) for the outcome.' })
 
 export const UnseenQuerySchema = Type.Object({
-  cursor: Type.Optional(Type.String({ maxLength: 65_536, description: 'The cursor of the previous response: acknowledges everything it held' })),
-  limit: Type.Integer({ minimum: 1, maximum: 200, default: 100 }),
-  wait: Type.Integer({ minimum: 0, maximum: 30, default: 0, description: 'Seconds to hold the request when nothing is unseen' })
+  cursor: Type.Optional(Type.String({
+    maxLength: 65_536,
+    description: 'The cursor of the previous response: acknowledges everything it held',
+    // Rooms 1 and 4 seen up to seq 12 and 3, as a response's `cursor` gives it.
+    examples: ['eyJrIjoic2VlbiIsInYiOnsiMSI6MTIsIjQiOjN9fQ']
+  })),
+  limit: Type.Integer({ minimum: 1, maximum: 200, default: 100, description: 'Messages per response', examples: [50] }),
+  wait: Type.Integer({ minimum: 0, maximum: 30, default: 0, description: 'Seconds to hold the request when nothing is unseen', examples: [30] })
 })
 
 export const UnseenSchema = Type.Object({
   items: Type.Array(MessageSchema),
-  cursor: Type.String({ description: 'Pass it on the next request to acknowledge these items; without it they come again' })
+  cursor: Type.String({ description: 'Pass it on the next request to acknowledge these items; without it they come again', examples: ['eyJrIjoic2VlbiIsInYiOnsiMSI6MTIsIjQiOjN9fQ'] })
 })

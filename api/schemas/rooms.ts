@@ -7,9 +7,9 @@ import { MessageSchema, toMessageView } from './messages.js'
 export const RoomSchema = Type.Object({
   id: IdSchema,
   kind: Type.Union([Type.Literal('direct'), Type.Literal('group')]),
-  name: Type.Union([Type.String(), Type.Null()], { description: 'null for a direct room' }),
+  name: Type.Union([Type.String(), Type.Null()], { description: 'null for a direct room', examples: ['book club'] }),
   memberIds: Type.Array(IdSchema),
-  unreadCount: Type.Integer({ minimum: 0, description: 'Messages from others above my read watermark' }),
+  unreadCount: Type.Integer({ minimum: 0, description: 'Messages from others above my read watermark', examples: [3] }),
   lastMessage: Type.Union([MessageSchema, Type.Null()]),
   createdAt: DateTimeSchema
 })
@@ -32,5 +32,5 @@ export const CreateRoomBodySchema = Type.Object({
 }, { additionalProperties: false })
 
 export const ReadBodySchema = Type.Object({
-  seq: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'Everything up to this seq counts as read; a lower value than the current watermark changes nothing' })
+  seq: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'Everything up to this seq counts as read; a lower value than the current watermark changes nothing', examples: [42] })
 }, { additionalProperties: false })

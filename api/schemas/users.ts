@@ -10,7 +10,7 @@ export const UserSchema = Type.Object({
   username: Type.String({ examples: ['user_1'] }),
   displayName: Type.String({ examples: ['User One'] }),
   status: UserStatusSchema,
-  statusMessage: Type.String(),
+  statusMessage: Type.String({ examples: ['Out for lunch'] }),
   createdAt: DateTimeSchema
 })
 
@@ -30,8 +30,8 @@ export const DisplayNameSchema = Type.String({ minLength: 1, maxLength: 64, patt
 export const UpdateMeSchema = Type.Object({
   displayName: Type.Optional(DisplayNameSchema),
   status: Type.Optional(UserStatusSchema),
-  statusMessage: Type.Optional(Type.String({ maxLength: 140, pattern: storableTextPattern }))
-}, { additionalProperties: false, minProperties: 1 })
+  statusMessage: Type.Optional(Type.String({ maxLength: 140, pattern: storableTextPattern, examples: ['Out for lunch'] }))
+}, { additionalProperties: false, minProperties: 1, examples: [{ status: 'busy', statusMessage: 'Out for lunch' }] })
 
 export function toUserView (row: PublicUserRow): UserView {
   return {

@@ -5,6 +5,7 @@ import { FastifyAdapter } from '@bull-board/fastify'
 import type { onRequestHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import { checkCredentials } from '../../../core/users.js'
+import { problem, sendProblem } from '../../errors.js'
 
 const basePath = '/admin/queues'
 
@@ -43,13 +44,7 @@ export default fp(async (fastify) => {
     admin.addHook('onRequest', (request, reply, done) => {
       checkAdmin.call(admin, request, reply, (error?: Error) => {
         if (error === undefined) return done()
-        reply.code(401).type('application/problem+json').send({
-          type: 'about:blank',
-          title: 'Unauthorized',
-          status: 401,
-          detail: 'An admin\'s username and password are required (HTTP Basic).',
-          code: 'ADMIN_ONLY'
-        })
+        sendProblem(reply, problem(401, 'An admin\'s username and password are required (HTTP Basic).', 'ADMIN_ONLY'))
       })
     })
     // bull-board marks its routes (and its static files) hidden, so the OpenAPI document does not list them.

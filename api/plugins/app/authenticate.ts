@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { AccessTokenPayload, RefreshTokenPayload } from '../external/jwt.js'
-import { withCode } from '../../problem.js'
+import { HttpProblem } from '../../errors.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -21,12 +21,12 @@ export default fp(async (fastify) => {
     try {
       payload = await request.jwtVerify<AccessTokenPayload | RefreshTokenPayload>()
     } catch {
-      throw withCode(fastify.httpErrors.unauthorized('A valid bearer access token is required.'), 'UNAUTHORIZED')
+      throw new HttpProblem(401, 'A valid bearer access token is required.', 'UNAUTHORIZED')
     }
     if (payload.typ !== 'access') {
-      throw withCode(fastify.httpErrors.unauthorized('That is not an access token.'), 'UNAUTHORIZED')
+      throw new HttpProblem(401, 'That is not an access token.', 'UNAUTHORIZED')
     }
     reply.removeHeader('www-authenticate')
     request.userId = Number(payload.sub)
   })
-}, { name: 'authenticate', dependencies: ['jwt', 'sensible'] })
+}, { name: 'authenticate', dependencies: ['jwt'] })

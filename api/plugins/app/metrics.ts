@@ -1,5 +1,7 @@
 import fp from 'fastify-plugin'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { Type } from 'typebox'
+import { noAuth } from '../../schemas/common.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -81,7 +83,16 @@ export default fp(async (fastify, opts: { registry?: Registry }) => {
     })
   })
 
-  fastify.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+  fastify.get('/metrics', {
+    schema: {
+      tags: ['ops'],
+      operationId: 'metrics',
+      summary: 'Prometheus metrics',
+      description: 'HTTP durations by route, queue depth, long-poll waiters and wake-ups, user-list cache hits, in Prometheus\' text format.',
+      security: noAuth,
+      response: { 200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: Type.String() } } } }
+    }
+  }, async (_request, reply) => {
     return reply.type(registry.contentType).send(await registry.metrics())
   })
 }, { name: 'metrics' })

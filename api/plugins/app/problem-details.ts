@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyError } from 'fastify'
-import { problem, sendProblem, toProblem } from '../../problem.js'
+import { problem, sendProblem, toProblem } from '../../errors.js'
 import { ProblemSchema } from '../../schemas/common.js'
 
 /** Errors thrown while serving a request become RFC 9457 problem details here. */

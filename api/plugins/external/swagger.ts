@@ -1,11 +1,15 @@
 import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
+import { Type } from 'typebox'
+import { completeDocument, type OpenApiDocument } from '../../openapi.js'
+import { noAuth } from '../../schemas/common.js'
 
 export default fp(async (fastify) => {
   await fastify.register(swagger, {
     // Shared schemas keep their $id as their component name.
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` },
+    transformObject: (document) => completeDocument(('openapiObject' in document ? document.openapiObject : {}) as OpenApiDocument),
     openapi: {
       openapi: '3.1.0',
       info: {
@@ -15,13 +19,17 @@ export default fp(async (fastify) => {
           'Asynchronous messaging API. A send answers 202 with a task id at once; a worker stores the message;',
           'clients long-poll `GET /v1/messages/unseen` and check any send with `GET /v1/tasks/{taskId}`.',
           '',
-          'Errors are RFC 9457 problem details (`application/problem+json`). Lists answer `{ items, nextCursor }`.',
+          'Errors are RFC 9457 problem details (`application/problem+json`) with a stable `code`. Paged lists answer',
+          '`{ items, nextCursor }`; the unseen feed answers `{ items, cursor }`. Every GET answer has a weak `ETag`:',
+          'send it back as `If-None-Match` to get 304 with no body while nothing changed. Every answer carries `x-request-id`.',
+          'Before any route runs, the server may also refuse a request that is not HTTP (400 `MALFORMED_REQUEST`) or',
+          'arrives too slowly (408 `REQUEST_TIMEOUT`).',
           'Log in with `POST /v1/auth/token` (the seeded demo has user_1 … user_15, password `Passw0rd!`),',
           'then press **Authorize** and paste the `accessToken`.',
           '',
           '**Behaviour where the design leaves a choice:**',
           '- Joining a group room starts you with its earlier messages counted as seen (history, not unseen or unread).',
-          '- Any user may join any group room by id; direct rooms cannot be joined, and cannot be left (409).',
+          '- Any user may join any group room by id. Joining a direct room is 404 (unless it is yours: then it answers the room); leaving one is 409.',
           '- Unread and unseen share one watermark per room: `POST /v1/rooms/{id}/read` and a feed acknowledgement both move it forward only.',
           '- A user\'s own messages never count as unseen or unread.',
           '- A direct message to yourself is 422 `CANNOT_MESSAGE_SELF`.',
@@ -30,17 +38,20 @@ export default fp(async (fastify) => {
           '- A 202 is a promise: the task is committed in Postgres before the answer, and the message is stored exactly once',
           '  whatever fails afterwards (Postgres or Redis away, Redis losing its data, a worker killed). Outages are retried until',
           '  the task is 24 h old (then it fails with `SEND_FAILED`); only the sender\'s own refusals (`NOT_A_MEMBER`) fail at once.',
-          '- While Redis cannot be reached a send answers 503 `QUEUE_UNAVAILABLE` at once and nothing is recorded.',
+          '- While Redis cannot be reached a send answers 503 `QUEUE_UNAVAILABLE` at once and nothing is recorded;',
+          '  while Postgres cannot be reached any route that needs it answers 503 `DATABASE_UNAVAILABLE`.',
           '- Idempotency keys are kept in Postgres for 48 h; finished tasks stay answerable for 24 h (both configurable).'
         ].join('\n')
       },
+      // Relative: the API is wherever this document was fetched from.
+      servers: [{ url: '/', description: 'The server that serves this document' }],
       tags: [
         { name: 'auth', description: 'Register, log in, refresh and log out' },
         { name: 'users', description: 'People who can be messaged' },
         { name: 'rooms', description: 'Direct and group rooms, their members and history' },
         { name: 'messages', description: 'Sending (asynchronous, 202) and the unseen feed (long-poll)' },
         { name: 'tasks', description: 'The outcome of a send, by task id' },
-        { name: 'ops', description: 'Health and documentation' }
+        { name: 'ops', description: 'Health, metrics and this document' }
       ],
       components: {
         securitySchemes: {
@@ -51,5 +62,14 @@ export default fp(async (fastify) => {
   })
   await fastify.register(swaggerUi, { routePrefix: '/docs' })
 
-  fastify.get('/openapi.json', { schema: { hide: true } }, async () => fastify.swagger())
+  fastify.get('/openapi.json', {
+    schema: {
+      tags: ['ops'],
+      operationId: 'openApiDocument',
+      summary: 'This OpenAPI document',
+      description: 'The contract, as JSON: point a client generator, Postman or a validating proxy at it.',
+      security: noAuth,
+      response: { 200: Type.Object({ openapi: Type.String({ examples: ['3.1.0'] }) }, { additionalProperties: true, description: 'OpenAPI 3.1 document' }) }
+    }
+  }, async () => fastify.swagger())
 }, { name: 'swagger' })

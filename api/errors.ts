@@ -2,14 +2,13 @@ import { STATUS_CODES } from 'node:http'
 import type { ConnectionError, FastifyError, FastifyReply } from 'fastify'
 import type { Static } from 'typebox'
 import { isDatabaseUnavailable } from '../core/db/connect.js'
-import type { ProblemSchema } from './schemas/common.js'
+import { problemContentType, type ProblemCodeSchema, type ProblemSchema } from './schemas/common.js'
 
 export type Problem = Static<typeof ProblemSchema>
-
-const problemContentType = 'application/problem+json'
+export type ProblemCode = Static<typeof ProblemCodeSchema>
 
 // Fastify's own error codes that mean "your request is wrong", mapped to what a client should read.
-const clientErrorCodes: Record<string, string> = {
+const clientErrorCodes: Record<string, ProblemCode> = {
   FST_ERR_BAD_URL: 'BAD_URL',
   FST_ERR_MAX_PARAM_LENGTH: 'URL_TOO_LONG',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
@@ -19,33 +18,44 @@ const clientErrorCodes: Record<string, string> = {
   FST_ERR_VALIDATION: 'VALIDATION_FAILED'
 }
 
-/** Lets a route throw `httpErrors.conflict(...)` with a stable machine-readable code attached. */
-export function withCode<E extends Error> (error: E, code: string): E {
-  return Object.assign(error, { code })
-}
-
-/** A 503 whose message the client may read (5xx details are hidden otherwise). */
-export function unavailable (code: string, detail: string): Error {
-  return Object.assign(new Error(detail), { statusCode: 503, code, expose: true })
-}
-
 /** The one place a problem body is made: every error answer, whoever sends it, has this shape. */
-export function problem (status: number, detail: string, code?: string): Problem {
+export function problem (status: number, detail: string, code?: ProblemCode): Problem {
   return { type: 'about:blank', title: STATUS_CODES[status] ?? 'Error', status, detail, code }
 }
 
+/** An error answer thrown on purpose: the client reads its status, detail and code, even for a 5xx. */
+export class HttpProblem extends Error {
+  readonly problem: Problem
+  readonly statusCode: number
+
+  constructor (status: number, detail: string, code?: ProblemCode) {
+    super(detail)
+    this.problem = problem(status, detail, code)
+    this.statusCode = status
+  }
+}
+
+/** The answers more than one place gives, worded once. */
+export const notFound = {
+  room: (roomId: number) => new HttpProblem(404, `There is no room ${roomId}.`),
+  user: (userId: number) => new HttpProblem(404, `There is no user ${userId}.`),
+  task: (taskId: string) => new HttpProblem(404, `There is no task ${taskId}.`),
+  me: () => new HttpProblem(404, 'Your account no longer exists.')
+}
+
+export const invalidCursor = () =>
+  new HttpProblem(400, 'The cursor is malformed; pass back a cursor exactly as the API gave it.', 'INVALID_CURSOR')
+
 /** An error thrown while serving a request, as the problem a client may read. */
 export function toProblem (error: FastifyError): Problem {
+  if (error instanceof HttpProblem) return error.problem
   if (isDatabaseUnavailable(error)) {
     return problem(503, 'The database cannot be reached right now; try again shortly.', 'DATABASE_UNAVAILABLE')
   }
   const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500
-  if (status >= 500) {
-    // Never leak internals: only errors we raised on purpose with `expose` (a 503, say) keep their message.
-    const safe = (error as { expose?: boolean }).expose === true
-    return safe ? problem(status, error.message, error.code) : problem(status, 'Something went wrong on our side.')
-  }
-  const answer = problem(status, error.message, clientErrorCodes[error.code] ?? (error.code?.startsWith('FST_') ? undefined : error.code))
+  // Never leak internals: an error we did not throw on purpose says nothing about why on our side.
+  if (status >= 500) return problem(status, 'Something went wrong on our side.')
+  const answer = problem(status, error.message, clientErrorCodes[error.code])
   if (error.validation !== undefined) {
     answer.detail = 'The request does not match the schema.'
     answer.errors = error.validation.map((issue) => ({
