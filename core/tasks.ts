@@ -22,7 +22,7 @@ export const taskKinds = { sendMessage: 'send-message' } as const
 const unfinished = ['queued', 'active'] as const
 
 /** What a send that failed for a reason of ours (its deadline passed), not the sender's, tells its owner. */
-export const sendFailed = { code: 'SEND_FAILED', message: 'The message could not be stored in time; send it again.' } as const
+const sendFailed = { code: 'SEND_FAILED', message: 'The message could not be stored in time; send it again.' } as const
 
 /** The sender's own reason a task cannot be done (NOT_A_MEMBER, say): it fails at once and is never retried. */
 export class TaskRefusal extends UnrecoverableError {
