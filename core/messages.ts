@@ -1,7 +1,7 @@
 import { sql } from 'kysely'
 import type { Db } from './db/connect.js'
 import type { Message } from './db/schema.js'
-import { failTasks, lockTasks } from './tasks.js'
+import { failTasks, isUnfinished, lockTasks } from './tasks.js'
 
 export interface SendToStore { taskId: string, roomId: number, senderId: number, text: string }
 
@@ -23,7 +23,11 @@ const notAMember = { code: 'NOT_A_MEMBER', reason: 'The sender is not a member o
  */
 export async function persistMessages (db: Db, sends: SendToStore[]): Promise<PersistOutcome[]> {
   const byRoom = new Map<number, SendToStore[]>()
-  for (const send of sends) byRoom.set(send.roomId, [...byRoom.get(send.roomId) ?? [], send])
+  for (const send of sends) {
+    const room = byRoom.get(send.roomId)
+    if (room === undefined) byRoom.set(send.roomId, [send])
+    else room.push(send)
+  }
   const outcomes = new Map<string, PersistOutcome>()
   await Promise.all([...byRoom].map(async ([roomId, roomSends]) => {
     for (const [taskId, outcome] of await persistInRoom(db, roomId, roomSends)) outcomes.set(taskId, outcome)
@@ -36,7 +40,7 @@ async function persistInRoom (db: Db, roomId: number, sends: SendToStore[]): Pro
     const outcomes = new Map<string, PersistOutcome>()
     const tasks = new Map((await lockTasks(trx, sends.map((send) => send.taskId))).map((task) => [task.id, task]))
     const open = uniqueBy(sends, (send) => send.taskId)
-      .filter((send) => tasks.get(send.taskId)?.state === 'queued' || tasks.get(send.taskId)?.state === 'active')
+      .filter((send) => { const task = tasks.get(send.taskId); return task !== undefined && isUnfinished(task.state) })
 
     // FOR SHARE: a concurrent leave waits for these sends, and a send after the leave sees it.
     const members = new Set(open.length === 0

@@ -21,6 +21,11 @@ export const taskKinds = { sendMessage: 'send-message' } as const
 
 const unfinished = ['queued', 'active'] as const
 
+/** Still to be done: queued, or taken up by a worker (and maybe waiting to retry). */
+export function isUnfinished (state: Task['state']): boolean {
+  return (unfinished as readonly string[]).includes(state)
+}
+
 /** What a send that failed for a reason of ours (its deadline passed), not the sender's, tells its owner. */
 const sendFailed = { code: 'SEND_FAILED', message: 'The message could not be stored in time; send it again.' } as const
 

@@ -6,7 +6,7 @@ import { findUserById } from '../../core/users.js'
 import { addWithin, type SendMessagePayload } from '../../core/queue.js'
 import { isConnected } from '../../core/redis.js'
 import { createGroupCommit } from '../../core/group-commit.js'
-import { createTasks, enqueueTask, taskKinds, type NewTask } from '../../core/tasks.js'
+import { createTasks, enqueueTask, isUnfinished, taskKinds, type NewTask } from '../../core/tasks.js'
 import { HttpProblem, notFound } from '../errors.js'
 import { bearer, IdParamsSchema, problems } from '../schemas/common.js'
 import { AcceptedSchema, SendBodySchema, SendHeadersSchema } from '../schemas/messages.js'
@@ -50,7 +50,7 @@ const sendRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
     const { task } = accepted
     // A replay hands its task over again too: Redis may have lost the job since (a duplicate job id is a no-op).
-    if (task.state === 'queued' || task.state === 'active') await handOver(request, task)
+    if (isUnfinished(task.state)) await handOver(request, task)
     const statusUrl = `/v1/tasks/${task.id}`
     return reply.code(202).header('location', statusUrl).send({ taskId: task.id, state: task.state, statusUrl })
   }
