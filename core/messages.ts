@@ -115,11 +115,16 @@ export async function listRoomMessages (db: Db, roomId: number, beforeSeq: numbe
  */
 export async function listUnseen (db: Db, userId: number, watermarks: Map<number, number>, limit: number): Promise<Message[]> {
   if (watermarks.size === 0) return []
+  // Each room gives at most `limit` rows, read along its (room_id, seq) index: the page costs the same with 5 or
+  // 5,000 messages pending. Within a room id order is seq order, so the first `limit` by id are among them.
   const { rows } = await sql<Message>`
-    select m.* from messages m
-    join unnest(${[...watermarks.keys()]}::bigint[], ${[...watermarks.values()]}::bigint[]) as w(room_id, after_seq)
-      on m.room_id = w.room_id and m.seq > w.after_seq
-    where m.sender_id is distinct from ${userId} and m.deleted_at is null
+    select m.* from unnest(${[...watermarks.keys()]}::bigint[], ${[...watermarks.values()]}::bigint[]) as w(room_id, after_seq)
+    cross join lateral (
+      select * from messages
+      where room_id = w.room_id and seq > w.after_seq and sender_id is distinct from ${userId} and deleted_at is null
+      order by seq
+      limit ${limit}
+    ) as m
     order by m.id
     limit ${limit}`.execute(db)
   return rows

@@ -1,6 +1,7 @@
 import { sql, type Selectable } from 'kysely'
 import { jsonObjectFrom } from 'kysely/helpers/postgres'
 import type { Db } from './db/connect.js'
+import { messageFromJson } from './db/json-rows.js'
 import type { MessagesTable, RoomKind } from './db/schema.js'
 
 export interface RoomSummary {
@@ -52,15 +53,14 @@ function normalise (row: RoomSummaryRow): RoomSummary {
   return {
     ...row,
     unread_count: Number(row.unread_count),
-    last_message: m === null
-      ? null
-      : {
-          ...(m as unknown as Selectable<MessagesTable>),
-          created_at: new Date(m.created_at as string),
-          edited_at: m.edited_at === null ? null : new Date(m.edited_at as string),
-          deleted_at: m.deleted_at === null ? null : new Date(m.deleted_at as string)
-        }
+    last_message: m === null ? null : messageFromJson(m)
   }
+}
+
+/** Whether the user is a member of the room: one primary-key look-up, for routes that need no room summary. */
+export async function isRoomMember (db: Db, roomId: number, userId: number): Promise<boolean> {
+  const row = await db.selectFrom('room_members').select('room_id').where('room_id', '=', roomId).where('user_id', '=', userId).executeTakeFirst()
+  return row !== undefined
 }
 
 /** Every room of the user with the seq up to which the user has seen it. */

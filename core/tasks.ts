@@ -1,8 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto'
 import { UnrecoverableError } from 'bullmq'
 import { sql, type Transaction } from 'kysely'
+import { jsonObjectFrom } from 'kysely/helpers/postgres'
 import { Type } from 'typebox'
 import type { Db } from './db/connect.js'
+import { messageFromJson } from './db/json-rows.js'
 import type { Database, Message, Task } from './db/schema.js'
 import type { Queues, SendMessagePayload } from './queue.js'
 import type { Wakeup } from './wakeups.js'
@@ -129,12 +131,13 @@ export function taskFinished (task: { id: string, ownerId: number }): Wakeup {
 
 /** A task as Postgres holds it, with the message it stored (if any). */
 export async function findTask (db: Db, taskId: string): Promise<{ task: Task, message: Message | undefined } | undefined> {
-  const task = await db.selectFrom('tasks').selectAll().where('id', '=', taskId).executeTakeFirst()
-  if (task === undefined) return undefined
-  const message = task.message_id === null
-    ? undefined
-    : await db.selectFrom('messages').selectAll().where('id', '=', task.message_id).executeTakeFirst()
-  return { task, message }
+  // One round trip: the stored message (if any) comes along as JSON.
+  const row = await db.selectFrom('tasks').selectAll('tasks')
+    .select((eb) => jsonObjectFrom(eb.selectFrom('messages').selectAll().whereRef('messages.id', '=', 'tasks.message_id')).as('message'))
+    .where('id', '=', taskId).executeTakeFirst()
+  if (row === undefined) return undefined
+  const { message, ...task } = row
+  return { task, message: message === null ? undefined : messageFromJson(message) }
 }
 
 /**
