@@ -301,7 +301,7 @@ function printTable (baseline: PhaseSummary, loaded: PhaseSummary, again: PhaseS
   console.log(line(header))
   console.log(widths.map((width) => '-'.repeat(width)).join('  '))
   for (const row of rows) console.log(line(row))
-  console.log(`API memory per idle waiter ((RSS with - RSS baseline) / ${settings.pollers}): ${perWaiterKiB.toFixed(1)} KiB`)
+  console.log(`API memory per idle waiter ((RSS with - RSS baseline) / ${settings.pollers}): ${perWaiterKiB.toFixed(1)} KiB, so ${(perWaiterKiB * 1000 / 1024).toFixed(1)} MiB per 1,000 idle pollers`)
 }
 
 let failed = false

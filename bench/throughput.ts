@@ -2,10 +2,10 @@
  * Throughput benchmark: how many sends Pigeon accepts and stores per second, end to end, against the bare
  * BullMQ + pg pipeline (bench/bare-pipeline.ts) measured in the same run on the same Postgres and Redis.
  *
- *   npm run bench -- [--sends=20000] [--clients=50] [--rooms=1] [--rounds=1] [--concurrency=N] [--profile=<folder>]
+ *   npm run bench:throughput -- [--sends=20000] [--clients=50] [--rooms=1] [--rounds=1] [--apis=1] [--concurrency=N] [--profile=<folder>]
  *
- * Runs its own deployment (a fresh database and Redis prefix, dropped at the end): one API process and one
- * worker process, started from source. `clients` users, all members of every room, send `sends` messages in a
+ * Runs its own deployment (a fresh database and Redis prefix, dropped at the end): `apis` API processes (clients
+ * spread over them round-robin, as a load balancer would) and one worker process, started from source. `clients` users, all members of every room, send `sends` messages in a
  * closed loop (each client sends its next message when the last one was answered), round-robin over the rooms.
  * Stored/s counts from the first send to the moment the last accepted message is in Postgres.
  * The bare pipeline does the same count with `clients` producers calling Queue.add and a worker process
@@ -32,13 +32,14 @@ const { values: args } = parseArgs({
     clients: { type: 'string', default: '50' },
     rooms: { type: 'string', default: '1' },
     rounds: { type: 'string', default: '1' },
+    apis: { type: 'string', default: '1' },
     /** Pigeon's WORKER_CONCURRENCY (its default when left out). */
     concurrency: { type: 'string' },
     /** A folder: the API and worker processes write CPU profiles there (node --cpu-prof) when they stop. */
     profile: { type: 'string' }
   }
 })
-const settings = { sends: Number(args.sends), clients: Number(args.clients), rooms: Number(args.rooms), rounds: Number(args.rounds) }
+const settings = { sends: Number(args.sends), clients: Number(args.clients), rooms: Number(args.rooms), rounds: Number(args.rounds), apis: Number(args.apis) }
 const nodeArgs = args.profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${args.profile}`]
 
 const began = performance.now()
@@ -92,7 +93,7 @@ async function runBare (db: Db, redisUrl: string, databaseUrl: string, prefix: s
   await once(child, 'message')
   const connection = new Redis(redisUrl, { maxRetriesPerRequest: null })
   const queue = new Queue(bareQueueName, { connection, prefix, defaultJobOptions: { removeOnComplete: { count: 1000 } } })
-  const pids = { worker: child.pid ?? 0 }
+  const pids = { worker: [child.pid ?? 0] }
   try {
     const cpuBefore = await cpuOf(pids)
     const load = await closedLoop(settings.sends, settings.clients, async (i) => {
@@ -110,9 +111,10 @@ async function runBare (db: Db, redisUrl: string, databaseUrl: string, prefix: s
   }
 }
 
-/** CPU seconds the processes used, read before and after a run. */
-async function cpuOf (pids: Record<string, number>): Promise<Record<string, number>> {
-  return Object.fromEntries(await Promise.all(Object.entries(pids).map(async ([name, pid]) => [name, await cpuSeconds(pid)] as const)))
+/** CPU seconds each group of processes used so far, summed over the group, read before and after a run. */
+async function cpuOf (pids: Record<string, number[]>): Promise<Record<string, number>> {
+  return Object.fromEntries(await Promise.all(Object.entries(pids).map(async ([name, group]) =>
+    [name, (await Promise.all(group.map(cpuSeconds))).reduce((a, b) => a + b, 0)] as const)))
 }
 
 function cpuPerMessage (before: Record<string, number>, after: Record<string, number>, messages: number): Record<string, number> {
@@ -136,13 +138,13 @@ async function main (): Promise<void> {
   const cleanup: Array<() => unknown> = []
   try {
     const config = await testConfig({ teardown: (fn) => cleanup.push(fn) }, { ACCESS_TOKEN_TTL_SECONDS: '3600', LOG_LEVEL: 'warn' })
-    const api = await startApi(config, {}, { nodeArgs })
-    cleanup.push(() => api.stop())
+    const apis = await Promise.all(Array.from({ length: settings.apis }, async () => await startApi(config, {}, { nodeArgs })))
+    for (const api of apis) cleanup.push(() => api.stop())
     const worker = startWorker(config, args.concurrency === undefined ? {} : { WORKER_CONCURRENCY: args.concurrency }, nodeArgs)
     cleanup.push(() => worker.stop())
     const db = createDb(config.DATABASE_URL, { max: 2 })
     cleanup.push(() => db.destroy())
-    progress(`API pid ${api.pid} at ${api.url}, worker pid ${worker.pid}`)
+    progress(`API pid(s) ${apis.map((api) => api.pid).join(', ')}, worker pid ${worker.pid}`)
 
     const names = Array.from({ length: settings.clients }, (_, i) => `client_${i + 1}`)
     const { rows: users } = await sql<{ id: number }>`
@@ -154,8 +156,9 @@ async function main (): Promise<void> {
       await sql`insert into room_members (room_id, user_id) select ${room.id}, unnest(${users.map((u) => u.id)}::bigint[])`.execute(db)
       roomIds.push(room.id)
     }
-    const client = createClient(api.url)
-    cleanup.push(() => client.close())
+    const clients = apis.map((api) => createClient(api.url))
+    cleanup.push(() => { for (const client of clients) client.close() })
+    const [client] = clients as [ReturnType<typeof createClient>]
     const tokens = await mapLimit(names, 16, async (username) => {
       const response = await client.request('POST', '/v1/auth/token', { body: { username, password } })
       if (response.status !== 200) throw new Error(`login ${username}: ${response.status}`)
@@ -169,14 +172,15 @@ async function main (): Promise<void> {
       runs.push(await runBare(db, config.REDIS_URL, config.DATABASE_URL, `{${config.REDIS_PREFIX}-bare}`))
       progress(`round ${round}: Pigeon, ${settings.sends} sends from ${settings.clients} clients`)
       const before = Number((await sql<{ n: string }>`select count(*) as n from messages`.execute(db)).rows[0]?.n)
-      const cpuBefore = await cpuOf({ api: api.pid, worker: worker.pid })
+      const pids = { api: apis.map((api) => api.pid), worker: [worker.pid] }
+      const cpuBefore = await cpuOf(pids)
       const load = await closedLoop(settings.sends, settings.clients, async (i, lane) => {
         const roomId = roomIds[i % roomIds.length] as number
-        const response = await client.request('POST', `/v1/rooms/${roomId}/messages`, { token: tokens[lane] as string, body: { text: `message ${i}` } })
+        const response = await (clients[lane % clients.length] as typeof client).request('POST', `/v1/rooms/${roomId}/messages`, { token: tokens[lane] as string, body: { text: `message ${i}` } })
         return response.status === 202
       })
       const stored = await whenCounted(async () => Number((await sql<{ n: string }>`select count(*) as n from messages`.execute(db)).rows[0]?.n) - before, load.ok)
-      runs.push(summarise('Pigeon (HTTP → 202 → worker → Postgres)', load, stored, cpuPerMessage(cpuBefore, await cpuOf({ api: api.pid, worker: worker.pid }), load.ok)))
+      runs.push(summarise('Pigeon (HTTP → 202 → worker → Postgres)', load, stored, cpuPerMessage(cpuBefore, await cpuOf(pids), load.ok)))
     }
 
     const bare = runs.filter((run) => run.name === 'bare pipeline')
@@ -184,7 +188,7 @@ async function main (): Promise<void> {
     const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length
     const ratio = mean(pigeon.map((run) => run.storedPerSecond)) / mean(bare.map((run) => run.storedPerSecond))
     const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, load average ${loadavg().map((n) => n.toFixed(2)).join(' ')}, Node ${process.version}`
-    console.log(`\n${settings.sends} sends from ${settings.clients} clients into ${settings.rooms} room(s); ${machine}\n`)
+    console.log(`\n${settings.sends} sends from ${settings.clients} clients into ${settings.rooms} room(s) through ${settings.apis} API process(es); ${machine}\n`)
     console.log('| run | accepted | accepted/s | accept p50 / p99 | stored/s end to end | CPU per message |')
     console.log('| --- | --- | --- | --- | --- | --- |')
     for (const run of runs) {
