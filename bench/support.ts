@@ -75,6 +75,17 @@ export async function cpuSeconds (pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) / clockTicksPerSecond
 }
 
+/**
+ * The CPU time the whole machine has been busy so far (all cores: user, nice, system, irq, softirq, steal), in
+ * seconds, from /proc/stat (Linux). Everything running counts: the measured processes, Postgres, Redis, the
+ * bench itself, and anything else on the machine.
+ */
+export async function machineBusySeconds (): Promise<number> {
+  const [cpu] = (await readFile('/proc/stat', 'utf8')).split('\n')
+  const [, user, nice, system, , , irq, softirq, steal] = (cpu ?? '').trim().split(/\s+/).map(Number)
+  return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) / clockTicksPerSecond
+}
+
 /** The nearest-rank percentile of `samples` (0 < p ≤ 100); NaN when there are none. */
 export function percentile (samples: readonly number[], p: number): number {
   if (samples.length === 0) return Number.NaN

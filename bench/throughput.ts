@@ -24,7 +24,7 @@ import { sql } from 'kysely'
 import { createDb, type Db } from '../core/db/connect.js'
 import { testConfig } from '../test/helper.js'
 import { startApi, startWorker } from '../test/processes.js'
-import { bareQueueName, cheapPasswordHash, cpuSeconds, createClient, mapLimit, password, percentile } from './support.js'
+import { bareQueueName, cheapPasswordHash, cpuSeconds, createClient, machineBusySeconds, mapLimit, password, percentile } from './support.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -111,10 +111,14 @@ async function runBare (db: Db, redisUrl: string, databaseUrl: string, prefix: s
   }
 }
 
-/** CPU seconds each group of processes used so far, summed over the group, read before and after a run. */
+/**
+ * CPU seconds each group of processes used so far, summed over the group, and the whole machine's busy time
+ * (`machine`: Postgres, Redis and the load generator too), read before and after a run.
+ */
 async function cpuOf (pids: Record<string, number[]>): Promise<Record<string, number>> {
-  return Object.fromEntries(await Promise.all(Object.entries(pids).map(async ([name, group]) =>
-    [name, (await Promise.all(group.map(cpuSeconds))).reduce((a, b) => a + b, 0)] as const)))
+  const groups = await Promise.all(Object.entries(pids).map(async ([name, group]) =>
+    [name, (await Promise.all(group.map(cpuSeconds))).reduce((a, b) => a + b, 0)] as const))
+  return { ...Object.fromEntries(groups), machine: await machineBusySeconds() }
 }
 
 function cpuPerMessage (before: Record<string, number>, after: Record<string, number>, messages: number): Record<string, number> {
