@@ -22,10 +22,13 @@ export const SendMessagePayloadSchema = Type.Object({
 export type SendMessagePayload = Static<typeof SendMessagePayloadSchema>
 
 /** What the unseen feed enqueues when a cursor acknowledges messages: per room, the highest seq seen. */
+/** Acknowledgements of the unseen feed, of any number of users and rooms: each watermark moves up to its seq. */
 export const MarkSeenPayloadSchema = Type.Object({
-  userId: Type.Integer({ minimum: 1 }),
-  seenUpTo: Type.Record(Type.String({ pattern: '^[1-9][0-9]*$' }), Type.Integer({ minimum: 0 })),
-  requestId: Type.String()
+  acks: Type.Array(Type.Object({
+    userId: Type.Integer({ minimum: 1 }),
+    roomId: Type.Integer({ minimum: 1 }),
+    seq: Type.Integer({ minimum: 0 })
+  }), { minItems: 1 })
 })
 export type MarkSeenPayload = Static<typeof MarkSeenPayloadSchema>
 

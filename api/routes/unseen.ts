@@ -1,9 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyRequest } from 'fastify'
 import { listUnseen } from '../../core/messages.js'
-import { addWithin } from '../../core/queue.js'
-import { isConnected } from '../../core/redis.js'
 import { watermarksOf } from '../../core/rooms.js'
+import { createAcknowledgements } from '../acknowledgements.js'
 import { decodeSeenCursor, encodeSeenCursor } from '../cursor.js'
 import { hangUpSignal, longPoll } from '../long-poll.js'
 import { bearer, problems } from '../schemas/common.js'
@@ -18,17 +16,9 @@ const unseenRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { db, queues, wakeups } = fastify
   fastify.addHook('onRequest', fastify.authenticate)
 
-  /**
-   * Hands acknowledgements the database does not hold yet to a worker. If Redis is away they stay in
-   * the cursor and go again with the next poll, so nothing is lost and nothing is marked seen early.
-   */
-  async function acknowledge (request: FastifyRequest, userId: number, pending: Map<number, number>) {
-    if (pending.size === 0 || !isConnected(queues.connection)) return
-    const add = queues.markSeen.add('mark-seen', { userId, seenUpTo: Object.fromEntries(pending), requestId: String(request.id) })
-    // Acknowledgements are idempotent (watermarks only move forward), so a slow add may finish in the background.
-    await addWithin(add, 2000)
-      .catch((error: unknown) => request.log.warn({ err: error }, 'could not enqueue an acknowledgement; the cursor keeps it'))
-  }
+  // Acknowledgements the database does not hold yet go to a worker in bulk. If Redis is away they stay in the
+  // cursor and go again with the next poll, so nothing is lost and nothing is marked seen early.
+  const acknowledge = createAcknowledgements(queues, fastify.log)
 
   fastify.get('/unseen', {
     schema: {
@@ -52,7 +42,7 @@ const unseenRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
 
     // Hand the acknowledgement to a worker before waiting, so unread counts move on at once, not after the poll.
     let watermarks: Map<number, number> | undefined = await watermarksOf(db, userId)
-    await acknowledge(request, userId, unapplied(acked, watermarks))
+    acknowledge(userId, unapplied(acked, watermarks))
 
     const result = await longPoll({
       waiters: wakeups.feeds,

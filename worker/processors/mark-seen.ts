@@ -8,12 +8,11 @@ import { markSeenMany } from '../../core/rooms.js'
 
 /**
  * Applies acknowledgements from the unseen feed: each room's watermark moves up to the acknowledged seq.
- * Acknowledgements running at once are applied together, in one statement.
+ * The API sends them in bulk, and jobs running at once are applied together, in one statement.
  */
 export function createMarkSeen ({ db, log, maxBatch }: { db: Db, log: Log, maxBatch: number }) {
   const apply = createGroupCommit(async (payloads: MarkSeenPayload[]) => {
-    const acks = payloads.flatMap(({ userId, seenUpTo }) => Object.entries(seenUpTo).map(([roomId, seq]) => ({ userId, roomId: Number(roomId), seq })))
-    await markSeenMany(db, acks)
+    await markSeenMany(db, payloads.flatMap((payload) => payload.acks))
     return payloads.map(() => undefined)
   }, { maxBatch })
 
@@ -22,6 +21,6 @@ export function createMarkSeen ({ db, log, maxBatch }: { db: Db, log: Log, maxBa
       throw new UnrecoverableError('INVALID_PAYLOAD: the job does not carry a valid acknowledgement')
     }
     await apply(job.data)
-    log.debug({ reqId: job.data.requestId, userId: job.data.userId, rooms: Object.keys(job.data.seenUpTo).length }, 'messages marked seen')
+    log.debug({ jobId: job.id, acks: job.data.acks.length }, 'messages marked seen')
   }
 }
