@@ -67,6 +67,8 @@ interface PhaseSummary {
   load: PhaseResult
   apiCpuMsPerSend: number
   workerCpuMsPerSend: number
+  /** The API's time in garbage collection during the load (prom-client's nodejs_gc_duration_seconds), by kind. */
+  gcMs: { all: number, major: number }
   loadAverage: number
 }
 
@@ -124,11 +126,21 @@ async function main (): Promise<void> {
   const rooms: SmallRoom[] = roomPlans.map((plan) => ({ id: plan.id, sender: benchUser(plan.sender), receivers: plan.receivers.map(benchUser) }))
   progress(`logged in ${tokens.size} users over HTTP`)
 
-  async function feedWaiters (): Promise<number | undefined> {
+  async function metrics (): Promise<string> {
     const response = await fetch(`${api.url}/metrics`).catch(() => undefined)
-    if (response === undefined || !response.ok) return undefined
-    const match = /^pigeon_longpoll_waiters\{kind="feed"\} (\d+)$/m.exec(await response.text())
+    return response === undefined || !response.ok ? '' : await response.text()
+  }
+  async function feedWaiters (): Promise<number | undefined> {
+    const match = /^pigeon_longpoll_waiters\{kind="feed"\} (\d+)$/m.exec(await metrics())
     return match === null ? undefined : Number(match[1])
+  }
+  /** Seconds the API has spent in garbage collection so far: all kinds, and major (mark-compact) alone. */
+  async function gcSeconds (): Promise<{ all: number, major: number }> {
+    const sums = [...(await metrics()).matchAll(/^nodejs_gc_duration_seconds_sum\{kind="(\w+)"\} ([\d.e+-]+)$/gm)]
+    return {
+      all: sums.reduce((total, [, , value]) => total + Number(value), 0),
+      major: sums.filter(([, kind]) => kind === 'major').reduce((total, [, , value]) => total + Number(value), 0)
+    }
   }
   /** Until the API reports exactly `n` feed waiters (when /metrics answers at all). */
   async function waitForWaiters (n: number, ms: number): Promise<void> {
@@ -209,11 +221,13 @@ async function main (): Promise<void> {
     const rss = await rssMiB(api.pid)
     const waiters = await feedWaiters()
     progress(`${label}: API RSS ${rss.toFixed(1)} MiB, ${waiters ?? 'n/a'} feed waiters, load average ${loadavg()[0]?.toFixed(1)}; ${settings.seconds} s at ${settings.rate}/s`)
-    const [apiFrom, workerFrom] = [await cpuSeconds(api.pid), await cpuSeconds(worker.pid)]
+    const [apiFrom, workerFrom, gcFrom] = [await cpuSeconds(api.pid), await cpuSeconds(worker.pid), await gcSeconds()]
     const load = await runLoad(phase, settings.seconds)
+    const gcTo = await gcSeconds()
+    const gcMs = { all: (gcTo.all - gcFrom.all) * 1000, major: (gcTo.major - gcFrom.major) * 1000 }
     const apiCpuMsPerSend = (await cpuSeconds(api.pid) - apiFrom) * 1000 / load.accepted
     const workerCpuMsPerSend = (await cpuSeconds(worker.pid) - workerFrom) * 1000 / load.accepted
-    return { rss, waiters, idleCpuPercent, load, apiCpuMsPerSend, workerCpuMsPerSend, rssAfter: await rssMiB(api.pid), loadAverage: loadavg()[0] ?? 0 }
+    return { rss, waiters, idleCpuPercent, load, apiCpuMsPerSend, workerCpuMsPerSend, gcMs, rssAfter: await rssMiB(api.pid), loadAverage: loadavg()[0] ?? 0 }
   }
 
   const senderClient = createClient(api.url)
@@ -290,6 +304,8 @@ function printTable (baseline: PhaseSummary, loaded: PhaseSummary, again: PhaseS
   numeric('send → delivered max (ms)', (p) => percentile(p.load.deliveredMs, 100))
   numeric('API CPU per send, all work (ms)', (p) => p.apiCpuMsPerSend)
   numeric('worker CPU per send, all work (ms)', (p) => p.workerCpuMsPerSend)
+  numeric('API time in GC during the load (ms)', (p) => p.gcMs.all)
+  numeric('  of which major, mark-compact (ms)', (p) => p.gcMs.major)
   numeric('machine load average after', (p) => p.loadAverage)
 
   const header = ['', 'baseline (0 idle)', `${settings.pollers} idle pollers`, 'ratio', 'again, 0 idle']
