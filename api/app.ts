@@ -4,6 +4,7 @@ import type { Config } from '../core/config.js'
 import swagger from './plugins/external/swagger.js'
 import jwt from './plugins/external/jwt.js'
 import etag from './plugins/external/etag.js'
+import securityHeaders from './plugins/external/security-headers.js'
 import problemDetails from './plugins/app/problem-details.js'
 import services from './plugins/app/services.js'
 import authenticate from './plugins/app/authenticate.js'
@@ -30,6 +31,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(swagger)
   await fastify.register(jwt, { config: opts.config })
   await fastify.register(etag)
+  await fastify.register(securityHeaders, { config: opts.config })
 
   // JSON only: any other body is 415, not a confusing schema error.
   fastify.removeContentTypeParser('text/plain')

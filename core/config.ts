@@ -30,7 +30,9 @@ export const ConfigSchema = Type.Object({
   /** How long an Idempotency-Key keeps answering with its task. */
   IDEMPOTENCY_KEY_TTL_SECONDS: Type.Integer({ default: 48 * 3600, minimum: 1 }),
   USERS_CACHE_TTL_SECONDS: Type.Integer({ default: 300, minimum: 1 }),
-  BODY_LIMIT_BYTES: Type.Integer({ default: 64 * 1024, minimum: 1024 })
+  BODY_LIMIT_BYTES: Type.Integer({ default: 64 * 1024, minimum: 1024 }),
+  /** Origins (comma-separated, e.g. `https://app.example.com`) whose pages may call the API; empty: CORS is off. */
+  CORS_ORIGINS: Type.String({ default: '' })
 })
 
 export type Config = Static<typeof ConfigSchema> & { jwtSecretGenerated: boolean }

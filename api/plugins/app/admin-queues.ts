@@ -8,6 +8,7 @@ import { checkCredentials } from '../../../core/users.js'
 import { problem, sendProblem } from '../../errors.js'
 
 const basePath = '/admin/queues'
+const dashboardPolicy = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; font-src 'self' data:; object-src 'none'; frame-ancestors 'none'; base-uri 'self'"
 
 /**
  * The BullMQ dashboard (bull-board) at /admin/queues, for admins only: HTTP Basic auth with a user's
@@ -47,6 +48,8 @@ export default fp(async (fastify) => {
         sendProblem(reply, problem(401, 'An admin\'s username and password are required (HTTP Basic).', 'ADMIN_ONLY'))
       })
     })
+    // The dashboard is a page: its own scripts, styles and images, nothing from elsewhere (the API's policy allows nothing).
+    admin.addHook('onSend', async (_request, reply) => { reply.header('content-security-policy', dashboardPolicy) })
     // bull-board marks its routes (and its static files) hidden, so the OpenAPI document does not list them.
     await admin.register(board.registerPlugin(), { prefix: basePath })
   })

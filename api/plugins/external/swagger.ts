@@ -60,7 +60,8 @@ export default fp(async (fastify) => {
       }
     }
   })
-  await fastify.register(swaggerUi, { routePrefix: '/docs' })
+  // Its pages need scripts and styles of their own: swagger-ui sets the policy that allows just those.
+  await fastify.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
 
   fastify.get('/openapi.json', {
     schema: {
