@@ -11,6 +11,7 @@ import authenticate from './plugins/app/authenticate.js'
 import metrics from './plugins/app/metrics.js'
 import queues from './plugins/app/queues.js'
 import adminQueues from './plugins/app/admin-queues.js'
+import rateLimits from './plugins/app/rate-limits.js'
 import wakeups from './plugins/app/wakeups.js'
 import healthRoutes from './routes/health.js'
 import authRoutes from './routes/auth.js'
@@ -43,6 +44,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(authenticate)
   await fastify.register(metrics, { registry: opts.registry })
   await fastify.register(queues)
+  await fastify.register(rateLimits)
   await fastify.register(adminQueues)
   await fastify.register(wakeups)
 
