@@ -13,6 +13,7 @@ import queues from './plugins/app/queues.js'
 import adminQueues from './plugins/app/admin-queues.js'
 import rateLimits from './plugins/app/rate-limits.js'
 import wakeups from './plugins/app/wakeups.js'
+import internalPort from './plugins/app/internal-port.js'
 import healthRoutes from './routes/health.js'
 import authRoutes from './routes/auth.js'
 import userRoutes from './routes/users.js'
@@ -42,6 +43,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
 
   await fastify.register(problemDetails)
   await fastify.register(services, { config: opts.config })
+  await fastify.register(internalPort)
   await fastify.register(authenticate)
   await fastify.register(metrics, { registry: opts.registry })
   await fastify.register(queues)

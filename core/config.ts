@@ -7,6 +7,8 @@ export const ConfigSchema = Type.Object({
   REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6379' }),
   HOST: Type.String({ default: '0.0.0.0' }),
   PORT: Type.Integer({ default: 3000, minimum: 0, maximum: 65535 }),
+  /** A second port (on HOST) that alone serves /metrics and /admin/queues, for operators to keep off the public network; 0: both stay on PORT. */
+  INTERNAL_PORT: Type.Integer({ default: 0, minimum: 0, maximum: 65535 }),
   LOG_LEVEL: Type.Union([
     Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'),
     Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')
