@@ -4,17 +4,21 @@ import type { Config } from '../core/config.js'
 import swagger from './plugins/external/swagger.js'
 import jwt from './plugins/external/jwt.js'
 import etag from './plugins/external/etag.js'
+import securityHeaders from './plugins/external/security-headers.js'
 import problemDetails from './plugins/app/problem-details.js'
 import services from './plugins/app/services.js'
 import authenticate from './plugins/app/authenticate.js'
 import metrics from './plugins/app/metrics.js'
 import queues from './plugins/app/queues.js'
 import adminQueues from './plugins/app/admin-queues.js'
+import rateLimits from './plugins/app/rate-limits.js'
 import wakeups from './plugins/app/wakeups.js'
+import internalPort from './plugins/app/internal-port.js'
 import healthRoutes from './routes/health.js'
 import authRoutes from './routes/auth.js'
 import userRoutes from './routes/users.js'
 import roomRoutes from './routes/rooms.js'
+import roomMemberRoutes from './routes/room-members.js'
 import sendRoutes from './routes/sends.js'
 import taskRoutes from './routes/tasks.js'
 import unseenRoutes from './routes/unseen.js'
@@ -30,6 +34,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(swagger)
   await fastify.register(jwt, { config: opts.config })
   await fastify.register(etag)
+  await fastify.register(securityHeaders, { config: opts.config })
 
   // JSON only: any other body is 415, not a confusing schema error.
   fastify.removeContentTypeParser('text/plain')
@@ -38,9 +43,11 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
 
   await fastify.register(problemDetails)
   await fastify.register(services, { config: opts.config })
+  await fastify.register(internalPort)
   await fastify.register(authenticate)
   await fastify.register(metrics, { registry: opts.registry })
   await fastify.register(queues)
+  await fastify.register(rateLimits)
   await fastify.register(adminQueues)
   await fastify.register(wakeups)
 
@@ -48,6 +55,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(authRoutes, { prefix: '/v1/auth' })
   await fastify.register(userRoutes, { prefix: '/v1/users' })
   await fastify.register(roomRoutes, { prefix: '/v1/rooms' })
+  await fastify.register(roomMemberRoutes, { prefix: '/v1/rooms' })
   await fastify.register(sendRoutes, { prefix: '/v1' })
   await fastify.register(taskRoutes, { prefix: '/v1/tasks' })
   await fastify.register(unseenRoutes, { prefix: '/v1/messages' })

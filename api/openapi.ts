@@ -20,7 +20,11 @@ const headers = {
   requestId: header('This request\'s id, in every log line it caused: quote it when reporting a problem', '2f1c9a7e-5d3b-4f0a-8c6e-9b1d2a3c4e5f'),
   etag: header('A weak validator of this answer: send it as `If-None-Match` to get 304 while the answer is the same', 'W/"Q2hhbmdlcyB3aGVuIHRoZSBib2R5IGRvZXM="'),
   location: header('Where to read what was created; for a 202, the task that tracks the send', '/v1/tasks/5f0c6d9e-8d5b-4a51-9a39-2f3b1c0e7a10'),
-  wwwAuthenticate: header('The scheme this route needs', 'Bearer')
+  wwwAuthenticate: header('The scheme this route needs', 'Bearer'),
+  retryAfter: header('Seconds until the limit\'s window ends and requests are counted afresh', '42'),
+  rateLimit: header('The most requests the limit allows in its window', '10'),
+  rateLimitRemaining: header('Requests left in the window (0 when refused)', '0'),
+  rateLimitReset: header('Seconds until the window ends', '42')
 }
 
 const ifNoneMatch: Parameter = {
@@ -62,7 +66,13 @@ function headersOf (method: string, status: string, operation: Operation): Recor
     ...(status !== '431' && { 'x-request-id': headers.requestId }),
     ...(method === 'get' && (status === '200' || status === '304') && { ETag: headers.etag }),
     ...((status === '201' || status === '202') && { Location: headers.location }),
-    ...(status === '401' && needsToken(operation) && { 'WWW-Authenticate': headers.wwwAuthenticate })
+    ...(status === '401' && needsToken(operation) && { 'WWW-Authenticate': headers.wwwAuthenticate }),
+    ...(status === '429' && {
+      'Retry-After': headers.retryAfter,
+      'RateLimit-Limit': headers.rateLimit,
+      'RateLimit-Remaining': headers.rateLimitRemaining,
+      'RateLimit-Reset': headers.rateLimitReset
+    })
   }
 }
 

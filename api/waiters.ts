@@ -1,4 +1,4 @@
-export type WaitOutcome = 'woken' | 'timeout' | 'aborted' | 'closing'
+export type WaitOutcome = 'woken' | 'timeout' | 'aborted' | 'closing' | 'superseded'
 
 export interface Waiter {
   /** Resolves once: woken by a wake-up, or the time ran out, or the client left, or the server is closing. */
@@ -10,9 +10,12 @@ export interface Waiter {
 /**
  * An in-process index from a key (a user id, a task id) to the requests waiting on it. A waiter is
  * registered before the query that decides to wait, so a wake-up that lands in between is kept: `wait`
- * then resolves at once. Each wake-up resolves each affected waiter once and removes it.
+ * then resolves at once. Each wake-up resolves each affected waiter once and removes it. With `maxPerKey`, a waiter
+ * registered beyond it answers the oldest one of its key at once ('superseded'): a client that opens another poll has
+ * usually given the old one up (a reload, a reconnect), and refusing the new one would punish the live client.
  */
-export function createWaiters<K> () {
+export function createWaiters<K> (options: { maxPerKey?: number } = {}) {
+  const maxPerKey = options.maxPerKey ?? Number.POSITIVE_INFINITY
   const byKey = new Map<K, Set<(outcome: WaitOutcome) => void>>()
   let size = 0
 
@@ -36,6 +39,9 @@ export function createWaiters<K> () {
         remove(key, settle)
         resolveWait?.(outcome)
       }
+      // A Set keeps insertion order: the first one is the oldest. Settling it may remove the key's set, so look again.
+      const held = byKey.get(key)
+      if (held !== undefined && held.size >= maxPerKey) [...held][0]?.('superseded')
       let set = byKey.get(key)
       if (set === undefined) byKey.set(key, set = new Set())
       set.add(settle)

@@ -7,6 +7,8 @@ export const ConfigSchema = Type.Object({
   REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6379' }),
   HOST: Type.String({ default: '0.0.0.0' }),
   PORT: Type.Integer({ default: 3000, minimum: 0, maximum: 65535 }),
+  /** A second port (on HOST) that alone serves /metrics and /admin/queues, for operators to keep off the public network; 0: both stay on PORT. */
+  INTERNAL_PORT: Type.Integer({ default: 0, minimum: 0, maximum: 65535 }),
   LOG_LEVEL: Type.Union([
     Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'),
     Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')
@@ -30,7 +32,27 @@ export const ConfigSchema = Type.Object({
   /** How long an Idempotency-Key keeps answering with its task. */
   IDEMPOTENCY_KEY_TTL_SECONDS: Type.Integer({ default: 48 * 3600, minimum: 1 }),
   USERS_CACHE_TTL_SECONDS: Type.Integer({ default: 300, minimum: 1 }),
-  BODY_LIMIT_BYTES: Type.Integer({ default: 64 * 1024, minimum: 1024 })
+  BODY_LIMIT_BYTES: Type.Integer({ default: 64 * 1024, minimum: 1024 }),
+  /** Origins (comma-separated, e.g. `https://app.example.com`) whose pages may call the API; empty: CORS is off. */
+  CORS_ORIGINS: Type.String({ default: '' }),
+  // Rate limits (see the README's Security section): each is a number of requests per window, counted in Redis.
+  /** Log-in attempts (right or wrong) per username: enough for typos, far too few to guess a password. */
+  LOGIN_LIMIT_PER_USERNAME: Type.Integer({ default: 10, minimum: 1 }),
+  /** Log-in attempts per client address, whatever the usernames: stops one machine trying many accounts. */
+  LOGIN_LIMIT_PER_ADDRESS: Type.Integer({ default: 100, minimum: 1 }),
+  LOGIN_LIMIT_WINDOW_SECONDS: Type.Integer({ default: 15 * 60, minimum: 1 }),
+  REGISTER_LIMIT_PER_ADDRESS: Type.Integer({ default: 10, minimum: 1 }),
+  REGISTER_LIMIT_WINDOW_SECONDS: Type.Integer({ default: 3600, minimum: 1 }),
+  /** Sends per user in a short window (a burst), and in a long one (the sustained rate). */
+  SEND_LIMIT_BURST: Type.Integer({ default: 30, minimum: 1 }),
+  SEND_LIMIT_BURST_WINDOW_SECONDS: Type.Integer({ default: 10, minimum: 1 }),
+  SEND_LIMIT_SUSTAINED: Type.Integer({ default: 600, minimum: 1 }),
+  SEND_LIMIT_SUSTAINED_WINDOW_SECONDS: Type.Integer({ default: 600, minimum: 1 }),
+  /** Queue-dashboard requests per address with credentials not already proven an admin's (each costs a password check). */
+  ADMIN_AUTH_LIMIT_PER_ADDRESS: Type.Integer({ default: 10, minimum: 1 }),
+  ADMIN_AUTH_LIMIT_WINDOW_SECONDS: Type.Integer({ default: 15 * 60, minimum: 1 }),
+  /** Unseen-feed long polls one user may hold open on one API instance; a new one beyond it answers the oldest at once. */
+  LONG_POLLS_PER_USER: Type.Integer({ default: 10, minimum: 1 })
 })
 
 export type Config = Static<typeof ConfigSchema> & { jwtSecretGenerated: boolean }

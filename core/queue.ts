@@ -7,7 +7,7 @@ export const MessageTextSchema = Type.String({
   minLength: 1,
   maxLength: 4000,
   pattern: typedTextPattern,
-  description: '1–4000 characters (code points), not only white space, no U+0000',
+  description: '1–4000 characters (code points), not only white space or invisible characters, no U+0000 and no lone UTF-16 surrogate',
   examples: ['Hello from Pigeon!']
 })
 

@@ -2,14 +2,16 @@ import { sql, type Selectable } from 'kysely'
 import { jsonObjectFrom } from 'kysely/helpers/postgres'
 import type { Db } from './db/connect.js'
 import { messageFromJson } from './db/json-rows.js'
-import type { MessagesTable, RoomKind } from './db/schema.js'
+import type { MessagesTable, RoomKind, RoomVisibility } from './db/schema.js'
 
 export interface RoomSummary {
   id: number
   kind: RoomKind
   name: string | null
+  visibility: RoomVisibility | null
   created_at: Date
   member_ids: number[]
+  owner_ids: number[]
   unread_count: number
   last_message: Selectable<MessagesTable> | null
 }
@@ -20,8 +22,9 @@ function roomSummaries (db: Db, userId: number) {
     .innerJoin('rooms as r', 'r.id', 'rm.room_id')
     .where('rm.user_id', '=', userId)
     .select((eb) => [
-      'r.id', 'r.kind', 'r.name', 'r.created_at',
+      'r.id', 'r.kind', 'r.name', 'r.visibility', 'r.created_at',
       sql<number[]>`(select array_agg(user_id order by user_id) from room_members where room_id = r.id)`.as('member_ids'),
+      sql<number[]>`(select coalesce(array_agg(user_id order by user_id), '{}') from room_members where room_id = r.id and role = 'owner')`.as('owner_ids'),
       eb.selectFrom('messages as m').select((eb) => eb.fn.countAll<number>().as('n'))
         .whereRef('m.room_id', '=', 'r.id').whereRef('m.seq', '>', 'rm.last_read_seq')
         .where(sql<boolean>`m.sender_id is distinct from ${userId}`).where('m.deleted_at', 'is', null)
@@ -69,12 +72,18 @@ export async function watermarksOf (db: Db, userId: number): Promise<Map<number,
   return new Map(rows.map((row) => [row.room_id, row.last_read_seq]))
 }
 
-export async function createGroupRoom (db: Db, input: { name: string, creatorId: number, memberIds: readonly number[] }): Promise<number> {
+/** A new group room's visibility when its creator does not say: public, as a new channel is in Slack or Zulip. */
+export const defaultVisibility: RoomVisibility = 'public'
+
+/** A group room; its creator is its first owner. */
+export async function createGroupRoom (db: Db, input: { name: string, creatorId: number, memberIds: readonly number[], visibility?: RoomVisibility }): Promise<number> {
   return await db.transaction().execute(async (trx) => {
-    const room = await trx.insertInto('rooms').values({ kind: 'group', name: input.name, created_by: input.creatorId })
+    const room = await trx.insertInto('rooms').values({ kind: 'group', name: input.name, created_by: input.creatorId, visibility: input.visibility ?? defaultVisibility })
       .returning('id').executeTakeFirstOrThrow()
     const members = [...new Set([input.creatorId, ...input.memberIds])]
-    await trx.insertInto('room_members').values(members.map((userId) => ({ room_id: room.id, user_id: userId }))).execute()
+    await trx.insertInto('room_members')
+      .values(members.map((userId) => ({ room_id: room.id, user_id: userId, role: userId === input.creatorId ? 'owner' as const : 'member' as const })))
+      .execute()
     return room.id
   })
 }
@@ -101,10 +110,17 @@ export async function ensureDirectRoom (db: Db, userId: number, otherId: number)
 
 export type JoinOutcome = 'joined' | 'already-member' | 'not-found'
 
-/** Joins a group room; a new member starts with the room's history already seen. */
+/** Joins a public group room; a new member starts with the room's history already seen. A private room is not found. */
 export async function joinGroupRoom (db: Db, roomId: number, userId: number): Promise<JoinOutcome> {
-  const room = await db.selectFrom('rooms').select(['kind', 'last_seq']).where('id', '=', roomId).executeTakeFirst()
+  const room = await db.selectFrom('rooms').select(['kind', 'visibility']).where('id', '=', roomId).executeTakeFirst()
   if (room === undefined || room.kind !== 'group') return 'not-found'
+  // A member of a private room is in already; anyone else may not learn it exists.
+  if (room.visibility !== 'public') return 'not-found'
+  return await addToGroupRoom(db, roomId, userId)
+}
+
+/** Adds a user to a group room (whatever its visibility: the caller decided they may), history counted as seen. */
+export async function addToGroupRoom (db: Db, roomId: number, userId: number): Promise<JoinOutcome> {
   const inserted = await db.insertInto('room_members')
     .values({ room_id: roomId, user_id: userId, last_read_seq: sql`(select last_seq from rooms where id = ${roomId})` })
     .onConflict((oc) => oc.columns(['room_id', 'user_id']).doNothing())
@@ -119,7 +135,7 @@ export async function leaveRoom (db: Db, roomId: number, userId: number): Promis
     .select('r.kind').where('r.id', '=', roomId).where('rm.user_id', '=', userId).executeTakeFirst()
   if (room === undefined) return 'not-member'
   if (room.kind === 'direct') return 'direct'
-  await db.deleteFrom('room_members').where('room_id', '=', roomId).where('user_id', '=', userId).execute()
+  await removeFromGroupRoom(db, roomId, userId)
   return 'left'
 }
 
@@ -157,4 +173,25 @@ export async function markSeenMany (db: Db, acks: Array<{ userId: number, roomId
       and locked.room_id = rm.room_id and locked.user_id = rm.user_id
     returning rm.room_id, rm.user_id, rm.last_read_seq`.execute(db)
   return rows.map((row) => ({ userId: row.user_id, roomId: row.room_id, seq: row.last_read_seq }))
+}
+
+/**
+ * Takes a user out of a group room. A room is never left without an owner while it has members: when its last owner
+ * goes, its longest-standing member becomes one.
+ */
+export async function removeFromGroupRoom (db: Db, roomId: number, userId: number): Promise<boolean> {
+  return await db.transaction().execute(async (trx) => {
+    // Under the room's lock, so two owners leaving at once cannot both see the other one stay.
+    await trx.selectFrom('rooms').select('id').where('id', '=', roomId).forUpdate().execute()
+    const removed = await trx.deleteFrom('room_members').where('room_id', '=', roomId).where('user_id', '=', userId)
+      .returning('role').executeTakeFirst()
+    if (removed?.role === 'owner') {
+      await sql`
+        update room_members set role = 'owner'
+        where room_id = ${roomId}
+          and not exists (select 1 from room_members where room_id = ${roomId} and role = 'owner')
+          and user_id = (select user_id from room_members where room_id = ${roomId} order by joined_at, user_id limit 1)`.execute(trx)
+    }
+    return removed !== undefined
+  })
 }

@@ -248,7 +248,7 @@ const walkThrough: Folder[] = [
   },
   {
     name: '4. Rooms',
-    description: 'Creates a group room with users 2 and 3 and keeps its id as {{roomId}}.',
+    description: 'Creates a group room with users 2 and 3 and keeps its id as {{roomId}}; as its owner, makes it private, adds and removes a member and makes user 2 an owner; lists the public rooms.',
     steps: [
       {
         operationId: 'listRooms',
@@ -300,6 +300,50 @@ const walkThrough: Folder[] = [
         test: [
           status(200), json('room'), ...expectRoom('room'),
           "pm.test('nothing unread', () => pm.expect(room.unreadCount).to.eql(0));"
+        ]
+      },
+      {
+        operationId: 'updateRoom',
+        name: 'Make it private (I own it: I created it)',
+        path: { id: '{{roomId}}' },
+        body: { visibility: 'private' },
+        test: [
+          status(200), json('room'), ...expectRoom('room'),
+          "pm.test('is private and mine', () => {",
+          "  pm.expect(room.visibility).to.eql('private');",
+          "  pm.expect(room.ownerIds).to.include(Number(pm.environment.get('myUserId')));",
+          '});'
+        ]
+      },
+      {
+        operationId: 'addRoomMember',
+        name: 'Add user 4',
+        path: { id: '{{roomId}}', userId: '4' },
+        test: [status(200), json('room'), ...expectRoom('room'), "pm.test('user 4 is in', () => pm.expect(room.memberIds).to.include(4));"]
+      },
+      {
+        operationId: 'grantRoomOwner',
+        name: 'Make user 2 an owner',
+        path: { id: '{{roomId}}', userId: '2' },
+        test: [status(200), json('room'), ...expectRoom('room'), "pm.test('user 2 owns it too', () => pm.expect(room.ownerIds).to.include(2));"]
+      },
+      {
+        operationId: 'removeRoomMember',
+        name: 'Remove user 4 again',
+        path: { id: '{{roomId}}', userId: '4' },
+        test: [status(204)]
+      },
+      {
+        operationId: 'listPublicRooms',
+        name: 'Public rooms anyone may join',
+        test: [
+          status(200), json('page'),
+          "pm.test('lists the public demo rooms with member counts', () => {",
+          "  const general = page.items.find((room) => room.name === 'general');",
+          '  pm.expect(general).to.be.an(\'object\');',
+          "  pm.expect(general.memberCount).to.be.a('number');",
+          "  pm.expect(page.items.map((room) => room.name)).to.not.include('engineering');",
+          '});'
         ]
       }
     ]

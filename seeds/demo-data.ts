@@ -1,4 +1,4 @@
-import type { UserStatus } from '../core/db/schema.js'
+import type { RoomVisibility, UserStatus } from '../core/db/schema.js'
 
 /** Every demo account's password; the README lists it, so it is never a secret. */
 export const demoPassword = 'Passw0rd!'
@@ -22,7 +22,7 @@ export const demoUsers: DemoUser[] = Array.from({ length: 15 }, (_, index) => {
 /** A line of a seeded conversation: who says what, in order. */
 export interface DemoLine { from: string, text: string }
 
-export interface DemoGroupRoom { name: string, creator: string, members: string[], lines: DemoLine[] }
+export interface DemoGroupRoom { name: string, creator: string, members: string[], visibility: RoomVisibility, lines: DemoLine[] }
 export interface DemoDirectRoom { between: [string, string], lines: DemoLine[] }
 
 const users = (...numbers: number[]) => numbers.map((n) => `user_${n}`)
@@ -31,6 +31,7 @@ export const demoGroupRooms: DemoGroupRoom[] = [
   {
     name: 'general',
     creator: 'user_1',
+    visibility: 'public',
     members: demoUsers.map((user) => user.username),
     lines: [
       { from: 'user_1', text: 'Welcome to Pigeon, everyone!' },
@@ -44,6 +45,7 @@ export const demoGroupRooms: DemoGroupRoom[] = [
   {
     name: 'engineering',
     creator: 'user_2',
+    visibility: 'private',
     members: users(1, 2, 3, 4, 5, 6),
     lines: [
       { from: 'user_2', text: 'The deploy pipeline is green again.' },
@@ -55,6 +57,7 @@ export const demoGroupRooms: DemoGroupRoom[] = [
   {
     name: 'random',
     creator: 'user_5',
+    visibility: 'public',
     members: users(1, 3, 5, 7, 9),
     lines: [
       { from: 'user_5', text: 'Found a great coffee place around the corner.' },

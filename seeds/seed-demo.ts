@@ -46,7 +46,9 @@ export async function seedDemo (db: Db): Promise<SeedSummary> {
   for (const room of demoGroupRooms) {
     const creatorId = idOf(room.creator)
     const roomId = await findSeededGroupRoom(db, room.name, creatorId) ??
-      await createGroupRoom(db, { name: room.name, creatorId, memberIds: room.members.map(idOf) })
+      await createGroupRoom(db, { name: room.name, creatorId, memberIds: room.members.map(idOf), visibility: room.visibility })
+    // A demo seeded before rooms had a visibility was made private by the migration: give it the demo's.
+    await db.updateTable('rooms').set({ visibility: room.visibility }).where('id', '=', roomId).execute()
     await seedRoom(room.name, roomId, room.lines)
   }
 

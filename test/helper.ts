@@ -16,6 +16,15 @@ const baseUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:
 const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
 
 /**
+ * Every test file talks from one address and registers, logs in and sends far more than a person would: the limits
+ * are out of reach unless a test sets its own (test/rate-limits.test.ts).
+ */
+const limitsOutOfReach = Object.fromEntries([
+  'LOGIN_LIMIT_PER_USERNAME', 'LOGIN_LIMIT_PER_ADDRESS', 'REGISTER_LIMIT_PER_ADDRESS', 'SEND_LIMIT_BURST',
+  'SEND_LIMIT_SUSTAINED', 'ADMIN_AUTH_LIMIT_PER_ADDRESS', 'LONG_POLLS_PER_USER'
+].map((name) => [name, '1000000']))
+
+/**
  * A config of this test file's own: a fresh database (migrated) and a fresh Redis prefix, both removed
  * at teardown, so test files run in parallel without touching each other or the demo.
  */
@@ -30,6 +39,7 @@ export async function testConfig (t: Teardown, overrides: Record<string, string>
     REDIS_PREFIX: name,
     JWT_SECRET: randomBytes(16).toString('hex'),
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    ...limitsOutOfReach,
     ...overrides
   })
   await ensureDatabase(config.DATABASE_URL)

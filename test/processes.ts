@@ -36,6 +36,8 @@ function environment (config: Config, overrides: Record<string, string>): NodeJS
     ACCESS_TOKEN_TTL_SECONDS: String(config.ACCESS_TOKEN_TTL_SECONDS),
     WORKER_CONCURRENCY: String(config.WORKER_CONCURRENCY),
     LOG_LEVEL: 'warn',
+    // The limits the test file's config has (out of reach unless it set its own).
+    ...Object.fromEntries(Object.entries(config).filter(([name]) => /_LIMIT_|^LONG_POLLS_/.test(name)).map(([name, value]) => [name, String(value)])),
     ...overrides
   }
 }

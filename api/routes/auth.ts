@@ -11,7 +11,7 @@ import { noAuth, problems } from '../schemas/common.js'
 import { toUserView, UserSchema } from '../schemas/users.js'
 
 const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { config, db } = fastify
+  const { config, db, limits } = fastify
 
   async function issueTokens (userId: number, familyId: string = randomUUID()) {
     const jti = randomUUID()
@@ -50,11 +50,12 @@ const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['auth'],
       operationId: 'register',
       summary: 'Create an account',
-      description: 'Usernames are 3–32 letters, digits, `_`, `.` or `-`, unique in any letter case (409 `USERNAME_TAKEN`). Passwords need at least 8 characters and are stored as scrypt hashes. `displayName` defaults to the username.',
+      description: 'Usernames are 3–32 letters, digits, `_`, `.` or `-`, unique in any letter case (409 `USERNAME_TAKEN`). Passwords need at least 8 characters and are stored as scrypt hashes. `displayName` defaults to the username. Accounts created per client address are limited (429 `RATE_LIMITED`).',
       security: noAuth,
       body: RegisterBodySchema,
-      response: { 201: UserSchema, ...problems(409, 503) }
-    }
+      response: { 201: UserSchema, ...problems(409, 429, 503) }
+    },
+    preHandler: limits.registerPerAddress
   }, async (request, reply) => {
     const { username, password, displayName } = request.body
     const user = await insertUser(db, {
@@ -72,11 +73,13 @@ const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['auth'],
       operationId: 'createToken',
       summary: 'Log in: trade a username and password for an access and a refresh token',
-      description: 'The username is matched in any letter case. Send the `accessToken` as `Authorization: Bearer …`; it lives `expiresIn` seconds. Keep the `refreshToken` for `POST /v1/auth/refresh`. A wrong username or password is the same 401.',
+      description: 'The username is matched in any letter case. Send the `accessToken` as `Authorization: Bearer …`; it lives `expiresIn` seconds. Keep the `refreshToken` for `POST /v1/auth/refresh`. A wrong username or password is the same 401. Every attempt counts towards two limits (per username and per client address; 429 `RATE_LIMITED` with `Retry-After` once over either).',
       security: noAuth,
       body: TokenBodySchema,
-      response: { 200: TokensSchema, ...problems(401, 503) }
-    }
+      response: { 200: TokensSchema, ...problems(401, 429, 503) }
+    },
+    // The address first: one machine trying many usernames is stopped before it adds to each username's count.
+    preHandler: [limits.loginPerAddress, limits.loginPerUsername]
   }, async (request) => {
     const { username, password } = request.body
     const user = await checkCredentials(db, username, password)

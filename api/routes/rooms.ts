@@ -42,15 +42,15 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['rooms'],
       operationId: 'createRoom',
       summary: 'Create a group room',
-      description: 'The creator is always a member. Every id in `memberIds` must be an existing user (422 otherwise).',
+      description: 'The creator is always a member, and the room\'s first owner. Every id in `memberIds` must be an existing user (422 otherwise); they are members at once (as when a Slack or Zulip user adds colleagues to a channel), and any of them may leave. `visibility` is `public` unless said otherwise.',
       security: bearer,
       body: CreateRoomBodySchema,
       response: { 201: RoomSchema, ...problems(422, 503) }
     }
   }, async (request, reply) => {
-    const { name, memberIds } = request.body
+    const { name, memberIds, visibility } = request.body
     if (!await usersExist(db, memberIds)) throw new HttpProblem(422, 'Some memberIds are not users.', 'UNKNOWN_USERS')
-    const roomId = await createGroupRoom(db, { name: name.trim(), creatorId: request.userId, memberIds })
+    const roomId = await createGroupRoom(db, { name: name.trim(), creatorId: request.userId, memberIds, visibility })
     return reply.code(201).header('location', `/v1/rooms/${roomId}`).send(await memberRoom(roomId, request.userId))
   })
 
@@ -70,8 +70,8 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       tags: ['rooms'],
       operationId: 'joinRoom',
-      summary: 'Join a group room',
-      description: 'Idempotent. A new member starts with the room\'s earlier messages counted as seen. Joining a direct room is 404, unless it is one of mine (then it answers the room, as for any room I am in).',
+      summary: 'Join a public group room',
+      description: 'Idempotent. A new member starts with the room\'s earlier messages counted as seen. Joining a private room or a direct room is 404, unless I am in it already (then it answers the room, as for any room I am in): a private room is joined only by a member adding me.',
       security: bearer,
       params: IdParamsSchema,
       response: { 200: RoomSchema, ...problems(404, 503) }

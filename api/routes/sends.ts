@@ -19,12 +19,15 @@ const sendSchema = {
   params: IdParamsSchema,
   headers: SendHeadersSchema,
   body: SendBodySchema,
-  response: { 202: AcceptedSchema, ...problems(404, 422, 503) }
+  response: { 202: AcceptedSchema, ...problems(404, 422, 429, 503) }
 }
 
 const sendRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { db, queues } = fastify
+  const { db, queues, limits } = fastify
   fastify.addHook('onRequest', fastify.authenticate)
+  // Per user, a burst and a sustained rate; checked before any work, so a flood costs a Redis round trip each.
+  fastify.addHook('preHandler', limits.sendBurst)
+  fastify.addHook('preHandler', limits.sendSustained)
   // Sends arriving together are recorded together: one INSERT (with its membership check) for the lot.
   const recordTask = createGroupCommit((tasks: NewTask[]) => createTasks(db, tasks), { maxBatch: 200 })
 
@@ -70,7 +73,7 @@ const sendRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['messages'],
       operationId: 'sendToRoom',
       summary: 'Send a message to a room (asynchronous: 202 with a task id)',
-      description: 'Checks the text (1–4000 characters, not only white space) and that I am a member (404 otherwise), enqueues the send and answers 202 at once; a worker stores the message. Follow `statusUrl` (or `Location`) for the outcome. With `Idempotency-Key`, a retry answers the same task and stores one message. 503 when the queue cannot be reached: nothing was sent.'
+      description: 'Checks the text (1–4000 characters, not only white space) and that I am a member (404 otherwise), enqueues the send and answers 202 at once; a worker stores the message. Follow `statusUrl` (or `Location`) for the outcome. Sends per user are limited in a short and a long window (429 `RATE_LIMITED` with `Retry-After`). With `Idempotency-Key`, a retry answers the same task and stores one message. 503 when the queue cannot be reached: nothing was sent.'
     }
   }, async (request, reply) => {
     return await acceptSend(request, reply, request.params.id, request.body.text)

@@ -28,6 +28,9 @@ export interface RefreshTokensTable {
 }
 
 export type RoomKind = 'direct' | 'group'
+/** Public group rooms are listed and anyone may join; private ones only members can add people to. Null for a direct room. */
+export type RoomVisibility = 'public' | 'private'
+export type MemberRole = 'owner' | 'member'
 
 export interface RoomsTable {
   id: Generated<number>
@@ -37,6 +40,7 @@ export interface RoomsTable {
   last_seq: ColumnType<number, number | undefined, number>
   created_by: number | null
   created_at: CreatedAt
+  visibility: RoomVisibility | null
 }
 
 export interface RoomMembersTable {
@@ -44,6 +48,7 @@ export interface RoomMembersTable {
   user_id: number
   joined_at: CreatedAt
   last_read_seq: ColumnType<number, number | undefined, number>
+  role: ColumnType<MemberRole, MemberRole | undefined, MemberRole>
 }
 
 export interface MessagesTable {

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { Type } from 'typebox'
-import { noAuth } from '../../schemas/common.js'
+import { noAuth, problems } from '../../schemas/common.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -88,9 +88,9 @@ export default fp(async (fastify, opts: { registry?: Registry }) => {
       tags: ['ops'],
       operationId: 'metrics',
       summary: 'Prometheus metrics',
-      description: 'HTTP durations by route, queue depth, long-poll waiters and wake-ups, user-list cache hits, in Prometheus\' text format.',
+      description: 'HTTP durations by route, queue depth, long-poll waiters and wake-ups, user-list cache hits, in Prometheus\' text format. 404 on the public port when the server has an internal port (`INTERNAL_PORT`): it is served there.',
       security: noAuth,
-      response: { 200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: Type.String() } } } }
+      response: { 200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: Type.String() } } }, ...problems(404) }
     }
   }, async (_request, reply) => {
     return reply.type(registry.contentType).send(await registry.metrics())

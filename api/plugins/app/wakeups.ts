@@ -22,7 +22,8 @@ declare module 'fastify' {
  */
 export default fp(async (fastify) => {
   const { config, log, metrics } = fastify
-  const feeds = createWaiters<number>()
+  // Capped per user on this instance (polls are held in memory here; across instances, each holds its own cap).
+  const feeds = createWaiters<number>({ maxPerKey: config.LONG_POLLS_PER_USER })
   const tasks = createWaiters<string>()
   const channel = wakeupChannel(config.REDIS_PREFIX)
 

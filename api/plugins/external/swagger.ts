@@ -29,7 +29,11 @@ export default fp(async (fastify) => {
           '',
           '**Behaviour where the design leaves a choice:**',
           '- Joining a group room starts you with its earlier messages counted as seen (history, not unseen or unread).',
-          '- Any user may join any group room by id. Joining a direct room is 404 (unless it is yours: then it answers the room); leaving one is 409.',
+          '- A group room is `public` (listed by `GET /v1/rooms/public`, anyone may join) or `private` (only its members see it exist;',
+          '  anyone else gets 404 for it everywhere). New rooms are public unless said otherwise; rooms older than visibility were made private.',
+          '  The creator owns the room; any member adds people (at once, no invitation: the Slack and Zulip model); owners rename, change visibility,',
+          '  remove members and make members owners. Joining a private or a direct room is 404 (unless it is yours: then it answers the room); leaving a direct room is 409.',
+          '- Log-in, registration, sends and the queue dashboard\'s sign-in are rate-limited: 429 `RATE_LIMITED` with `Retry-After` and `RateLimit-*` headers.',
           '- Unread and unseen share one watermark per room: `POST /v1/rooms/{id}/read` and a feed acknowledgement both move it forward only.',
           '- A user\'s own messages never count as unseen or unread.',
           '- A direct message to yourself is 422 `CANNOT_MESSAGE_SELF`.',
@@ -60,7 +64,8 @@ export default fp(async (fastify) => {
       }
     }
   })
-  await fastify.register(swaggerUi, { routePrefix: '/docs' })
+  // Its pages need scripts and styles of their own: swagger-ui sets the policy that allows just those.
+  await fastify.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
 
   fastify.get('/openapi.json', {
     schema: {

@@ -1,0 +1,38 @@
+import { createServer, type Server } from 'node:http'
+import fp from 'fastify-plugin'
+import { problem, sendProblem } from '../../errors.js'
+
+/** What only operators should reach: Prometheus metrics and the queue dashboard. */
+const internalPaths = /^\/(metrics|admin\/queues)(\/|\?|$)/
+
+/**
+ * With INTERNAL_PORT set, a second listener on that port serves the internal routes, and only those; the public port
+ * answers them 404, as a route it does not have. One app serves both, so the routes, hooks and connections are shared.
+ */
+export default fp(async (fastify) => {
+  const { HOST, INTERNAL_PORT } = fastify.config
+  if (INTERNAL_PORT === 0) return
+  let internal: Server | undefined
+
+  fastify.addHook('onRequest', async (request, reply) => {
+    const onInternalPort = request.socket.localPort === INTERNAL_PORT
+    if (internalPaths.test(request.url) === onInternalPort) return
+    return await sendProblem(reply, problem(404, `No route for ${request.method} ${request.url.split('?')[0]}`))
+  })
+
+  fastify.addHook('onListen', async () => {
+    internal = createServer(fastify.routing)
+    const server = internal
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(INTERNAL_PORT, HOST, () => resolve())
+    })
+    fastify.log.info({ port: INTERNAL_PORT }, 'internal routes (/metrics, /admin/queues) listening')
+  })
+  fastify.addHook('onClose', async () => {
+    const server = internal
+    if (server === undefined) return
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  })
+}, { name: 'internal-port', dependencies: ['services', 'problem-details'] })

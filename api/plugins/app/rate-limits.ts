@@ -1,0 +1,69 @@
+import rateLimit from '@fastify/rate-limit'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { createFailFastRedis, readyWithin } from '../../../core/redis.js'
+import { HttpProblem } from '../../errors.js'
+
+/** A limit to apply in a route's preHandler: counts the request, and throws 429 once its key is over the limit. */
+export type Limit = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    limits: {
+      loginPerUsername: Limit
+      loginPerAddress: Limit
+      registerPerAddress: Limit
+      sendBurst: Limit
+      sendSustained: Limit
+      adminAuthPerAddress: Limit
+    }
+  }
+}
+
+/**
+ * Rate limits counted in Redis, so they hold across API instances: @fastify/rate-limit's Redis store, on a connection
+ * of its own that fails fast. While Redis is away the limits are not enforced (the store's error is skipped): a
+ * limiter must not turn every request into an error, and sends are refused then anyway (503 QUEUE_UNAVAILABLE).
+ */
+export default fp(async (fastify) => {
+  const { config } = fastify
+  const redis = createFailFastRedis(config.REDIS_URL)
+  redis.on('error', (error) => fastify.log.warn({ err: error }, 'rate-limit redis connection error'))
+  // A fail-fast connection refuses commands until it is ready: give it the moment the other connections get.
+  if (!await readyWithin(redis, 2000)) fastify.log.warn('redis is not reachable yet: rate limits are not enforced until it is')
+  await fastify.register(rateLimit, {
+    global: false,
+    redis,
+    nameSpace: `${config.REDIS_PREFIX}:rate-limit:`,
+    skipOnError: true
+  })
+  fastify.addHook('onClose', async () => { redis.disconnect() })
+
+  /** `name` keeps each limit's counters apart; `key` picks whose counter a request adds to. */
+  function limit (name: string, max: number, windowSeconds: number, key: (request: FastifyRequest) => string, why: string): Limit {
+    const check = fastify.createRateLimit({ max, timeWindow: windowSeconds * 1000, keyGenerator: (request) => `${name}:${key(request)}` })
+    return async (request, reply) => {
+      const result = await check(request)
+      // Allow-listed, or Redis did not answer (no window then): nothing counted, nothing to say.
+      if (result.isAllowed || result.ttl === 0) return
+      const reset = String(result.ttlInSeconds)
+      reply.header('ratelimit-limit', String(result.max)).header('ratelimit-remaining', String(result.remaining)).header('ratelimit-reset', reset)
+      if (!result.isExceeded) return
+      reply.header('retry-after', reset)
+      throw new HttpProblem(429, `Too many requests: ${why}. Try again in ${reset} s.`, 'RATE_LIMITED')
+    }
+  }
+
+  const address = (request: FastifyRequest) => request.ip
+  const username = (request: FastifyRequest) => String((request.body as { username?: unknown }).username ?? '').toLowerCase()
+  const user = (request: FastifyRequest) => String(request.userId)
+
+  fastify.decorate('limits', {
+    loginPerUsername: limit('login-username', config.LOGIN_LIMIT_PER_USERNAME, config.LOGIN_LIMIT_WINDOW_SECONDS, username, 'too many log-in attempts for this username'),
+    loginPerAddress: limit('login-address', config.LOGIN_LIMIT_PER_ADDRESS, config.LOGIN_LIMIT_WINDOW_SECONDS, address, 'too many log-in attempts from this address'),
+    registerPerAddress: limit('register-address', config.REGISTER_LIMIT_PER_ADDRESS, config.REGISTER_LIMIT_WINDOW_SECONDS, address, 'too many accounts created from this address'),
+    sendBurst: limit('send-burst', config.SEND_LIMIT_BURST, config.SEND_LIMIT_BURST_WINDOW_SECONDS, user, 'too many sends in a short time'),
+    sendSustained: limit('send-sustained', config.SEND_LIMIT_SUSTAINED, config.SEND_LIMIT_SUSTAINED_WINDOW_SECONDS, user, 'too many sends'),
+    adminAuthPerAddress: limit('admin-auth', config.ADMIN_AUTH_LIMIT_PER_ADDRESS, config.ADMIN_AUTH_LIMIT_WINDOW_SECONDS, address, 'too many sign-in attempts on the queue dashboard')
+  })
+}, { name: 'rate-limits', dependencies: ['services'] })
