@@ -68,16 +68,17 @@ async function persistInRoom (db: Db, roomId: number, sends: SendToStore[]): Pro
 }
 
 /**
- * Takes the room's next seqs (one locked update for them all), inserts the messages in that order and marks their
+ * Takes the room's next seqs and change numbers (one locked update for them all), inserts the messages in that order and marks their
  * tasks completed: one statement, one round trip.
  */
 async function insertMessages (trx: Db, roomId: number, sends: SendToStore[]): Promise<Message[]> {
   const { rows } = await sql<Message>`
     with room as (
-      update rooms set last_seq = last_seq + ${sends.length} where id = ${roomId} returning last_seq
+      update rooms set last_seq = last_seq + ${sends.length}, last_change_seq = last_change_seq + ${sends.length}
+      where id = ${roomId} returning last_seq, last_change_seq
     ), stored as (
-      insert into messages (room_id, seq, sender_id, text, task_id)
-      select ${roomId}, room.last_seq - ${sends.length} + s.n, s.sender_id, s.text, s.task_id
+      insert into messages (room_id, seq, change_seq, sender_id, text, task_id)
+      select ${roomId}, room.last_seq - ${sends.length} + s.n, room.last_change_seq - ${sends.length} + s.n, s.sender_id, s.text, s.task_id
       from room, unnest(${sends.map((send) => send.senderId)}::bigint[], ${sends.map((send) => send.text)}::text[],
         ${sends.map((send) => send.taskId)}::text[]) with ordinality as s(sender_id, text, task_id, n)
       returning *
@@ -98,10 +99,10 @@ async function memberIdsOf (db: Db, roomId: number): Promise<number[]> {
   return rows.map((row) => row.user_id)
 }
 
-/** History, newest first: messages with seq below `beforeSeq`. */
+/** History, newest first: messages with seq below `beforeSeq`, as they are now (a deleted one keeps its slot, without text). */
 export async function listRoomMessages (db: Db, roomId: number, beforeSeq: number, limit: number): Promise<{ rows: Message[], hasMore: boolean }> {
   const rows = await db.selectFrom('messages').selectAll()
-    .where('room_id', '=', roomId).where('seq', '<', beforeSeq).where('deleted_at', 'is', null)
+    .where('room_id', '=', roomId).where('seq', '<', beforeSeq)
     .orderBy('seq', 'desc').limit(limit + 1).execute()
   return { rows: rows.slice(0, limit), hasMore: rows.length > limit }
 }

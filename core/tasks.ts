@@ -4,7 +4,7 @@ import { sql, type Transaction } from 'kysely'
 import { Type } from 'typebox'
 import type { Db } from './db/connect.js'
 import type { Database, Message, Task } from './db/schema.js'
-import type { Queues, SendMessagePayload } from './queue.js'
+import type { Queues, TaskPayload } from './queue.js'
 import type { Wakeup } from './wakeups.js'
 
 /**
@@ -17,7 +17,7 @@ export const TaskStateSchema = Type.Union([
   Type.Literal('queued'), Type.Literal('active'), Type.Literal('completed'), Type.Literal('failed')
 ], { description: '`queued` until a worker takes it up, `active` while one works on it (or waits to retry), then `completed` or `failed`' })
 
-export const taskKinds = { sendMessage: 'send-message' } as const
+export const taskKinds = { sendMessage: 'send-message', editMessage: 'edit-message', deleteMessage: 'delete-message' } as const
 
 const unfinished = ['queued', 'active'] as const
 
@@ -97,7 +97,7 @@ export async function createTasks (db: Db, tasks: NewTask[]): Promise<Acceptance
 
 /** Hands a task to BullMQ. Its job id is the task id, so handing it twice queues it once. */
 export async function enqueueTask (queues: Queues, task: Pick<Task, 'id' | 'kind' | 'payload'>): Promise<void> {
-  await queues.sendMessage.add(task.kind, task.payload as SendMessagePayload, { jobId: task.id })
+  await queues.sendMessage.add(task.kind, task.payload as TaskPayload, { jobId: task.id })
 }
 
 /** Workers take the tasks up: `active`, one more attempt each. Nothing changes for a finished task. */

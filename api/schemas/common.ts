@@ -10,6 +10,7 @@ export const ProblemCodeSchema = Type.Enum([
   'UNAUTHORIZED', 'INVALID_CREDENTIALS', 'INVALID_REFRESH_TOKEN', 'ADMIN_ONLY',
   // What was asked
   'USERNAME_TAKEN', 'UNKNOWN_USERS', 'CANNOT_LEAVE_DIRECT_ROOM', 'CANNOT_MESSAGE_SELF', 'IDEMPOTENCY_KEY_REUSED',
+  'NOT_THE_AUTHOR', 'MESSAGE_DELETED',
   // Our side
   'DATABASE_UNAVAILABLE', 'QUEUE_UNAVAILABLE'
 ], { description: 'A stable, machine-readable reason', examples: ['USERNAME_TAKEN'] })

@@ -9,9 +9,10 @@ export const MessageSchema = Type.Object({
   roomId: IdSchema,
   seq: Type.Integer({ minimum: 1, description: 'Position in the room: gapless, increasing in the order messages were stored', examples: [42] }),
   senderId: Type.Union([IdSchema, Type.Null()], { description: 'null once the sender deleted their account' }),
-  text: Type.String({ examples: ['Hello Bob!'] }),
+  text: Type.Union([Type.String(), Type.Null()], { description: 'null once the message was deleted', examples: ['Hello Bob!'] }),
   createdAt: DateTimeSchema,
-  editedAt: Type.Union([DateTimeSchema, Type.Null()])
+  editedAt: Type.Union([DateTimeSchema, Type.Null()], { description: 'When the text was last edited; earlier versions are not kept' }),
+  deletedAt: Type.Union([DateTimeSchema, Type.Null()], { description: 'A deleted message keeps its slot (seq) in the room, without its text' })
 })
 export type MessageView = Static<typeof MessageSchema>
 
@@ -23,10 +24,21 @@ export function toMessageView (message: Message): MessageView {
     senderId: message.sender_id,
     text: message.text,
     createdAt: message.created_at.toISOString(),
-    editedAt: message.edited_at?.toISOString() ?? null
+    editedAt: message.edited_at?.toISOString() ?? null,
+    deletedAt: message.deleted_at?.toISOString() ?? null
   }
 }
 
+export const MessageDetailSchema = Type.Object({
+  ...MessageSchema.properties,
+  seenByCount: Type.Integer({ minimum: 0, description: 'Members other than the sender whose read watermark passed the message', examples: [3] }),
+  seenBy: Type.Optional(Type.Array(Type.Object({
+    userId: IdSchema,
+    seenAt: Type.Union([DateTimeSchema, Type.Null()], { description: 'When their reading first passed it; null when it passed on joining the room' })
+  }), { description: 'Only for the sender: who has seen the message, and when' }))
+})
+
+/** A send's body, and an edit's: the same text rules. */
 export const SendBodySchema = Type.Object({ text: MessageTextSchema }, { additionalProperties: false })
 
 // The cursor before seq 120, as `nextCursor` gives it.
