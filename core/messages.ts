@@ -114,7 +114,7 @@ export async function listRoomMessages (db: Db, roomId: number, beforeSeq: numbe
  * Ordered by message id: within one room ids grow with seq (both are taken under the room lock), so a page
  * holds, for each room, a gapless run from its watermark, and the page's highest seq per room is a safe ack.
  */
-export async function listUnseen (db: Db, userId: number, watermarks: Map<number, number>, limit: number): Promise<Message[]> {
+export async function listUnseen (db: Db, userId: number, watermarks: ReadonlyMap<number, number>, limit: number): Promise<Message[]> {
   if (watermarks.size === 0) return []
   const { rows } = await sql<Message>`
     select m.* from messages m

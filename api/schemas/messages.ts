@@ -63,14 +63,17 @@ export const UnseenQuerySchema = Type.Object({
   cursor: Type.Optional(Type.String({
     maxLength: 65_536,
     description: 'The cursor of the previous response: acknowledges everything it held',
-    // Rooms 1 and 4 seen up to seq 12 and 3, as a response's `cursor` gives it.
-    examples: ['eyJrIjoic2VlbiIsInYiOnsiMSI6MTIsIjQiOjN9fQ']
+    // Rooms 1 and 4 seen up to seq 12 and 3, told of changes up to change 15 and 3, as a response's `cursor` gives it.
+    examples: ['eyJrIjoiZmVlZCIsInYiOnsicyI6eyIxIjoxMiwiNCI6M30sImMiOnsiMSI6MTUsIjQiOjN9fX0']
   })),
   limit: Type.Integer({ minimum: 1, maximum: 200, default: 100, description: 'Messages per response', examples: [50] }),
   wait: Type.Integer({ minimum: 0, maximum: 30, default: 0, description: 'Seconds to hold the request when nothing is unseen', examples: [30] })
 })
 
 export const UnseenSchema = Type.Object({
-  items: Type.Array(MessageSchema),
-  cursor: Type.String({ description: 'Pass it on the next request to acknowledge these items; without it they come again', examples: ['eyJrIjoic2VlbiIsInYiOnsiMSI6MTIsIjQiOjN9fQ'] })
+  items: Type.Array(MessageSchema, { description: 'Unseen messages, oldest first, as they are now (an edit made before they came is in them already)' }),
+  changes: Type.Array(MessageSchema, {
+    description: 'Edits and deletes, since the cursor, of messages from others that I have already (at or below my read position in their room), as they are now: replace the message with that id. Each change comes once.'
+  }),
+  cursor: Type.String({ description: 'Pass it on the next request to acknowledge these items; without it they come again', examples: ['eyJrIjoiZmVlZCIsInYiOnsicyI6eyIxIjoxMiwiNCI6M30sImMiOnsiMSI6MTUsIjQiOjN9fX0'] })
 })
