@@ -49,7 +49,7 @@ const itemsSeen: number[] = []
 const duplicateChanges: Message[] = []
 let changesSeen = 0
 let cursor = (await call(second, 'GET', '/v1/messages/unseen', { token: bob.token })).body.cursor as string
-let burstDone = false
+const burstDone = new AbortController()
 
 async function pollOnce (n: number, wait: number): Promise<number> {
   const answer = await call(apis[n % 2] as ApiProcess, 'GET', `/v1/messages/unseen?wait=${wait}&limit=7&cursor=${cursor}`, { token: bob.token })
@@ -70,14 +70,14 @@ async function pollOnce (n: number, wait: number): Promise<number> {
 }
 
 const poller = (async () => {
-  for (let n = 0; !burstDone; n++) await pollOnce(n, 2)
+  for (let n = 0; !burstDone.signal.aborted; n++) await pollOnce(n, 2)
 })()
 
 const count = 40
 const burst = Array.from({ length: count }, (_, n) => n)
 // Eight at a time, so sends, edits and deletes of different messages interleave with each other and with the polls.
 for (let start = 0; start < count; start += 8) await Promise.all(burst.slice(start, start + 8).map(burstOne))
-burstDone = true
+burstDone.abort()
 await poller
 
 // After the burst: poll until an answer brings nothing (every change published before it is in it or earlier).
