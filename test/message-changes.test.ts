@@ -1,9 +1,10 @@
 import t from 'tap'
 import { applyMessageChange } from '../core/message-changes.js'
+import { persistMessages } from '../core/messages.js'
 import { createTasks, taskKinds } from '../core/tasks.js'
 import { createUser, isProblem, testApp, testConfig, testDb, testWorkers, type TestUser } from './helper.js'
 import {
-  changeAndApply, changeMessage, createGroupRoom, getUnseen, sendAllAndStore, sendAndStore, waitersReach, waitForTask
+  changeAndApply, changeMessage, createGroupRoom, getUnseen, pausedDeployment, sendAllAndStore, sendAndStore, waitersReach, waitForTask
 } from './messaging-helper.js'
 
 const config = await testConfig(t)
@@ -224,3 +225,36 @@ t.test('a cursor from before changes were told is still read; a malformed one is
     t.ok(isProblem(await getUnseen(app, bob, { cursor: bad }), 400))
   }
 })
+
+t.test('through the worker: an edit queued behind a delete of its message fails its task with MESSAGE_DELETED', async (t) => {
+  // Workers off while both are accepted, then one job at a time: the delete runs first, as it was queued first.
+  const { config: paused, app: pausedApp, db: pausedDb, dan, eve, group } = await pausedDeployment(t, 'queued changes', { WORKER_CONCURRENCY: '1' })
+  const [stored] = await persistMessages(pausedDb, await acceptedSends(pausedDb, dan, group.id, ['short-lived']))
+  if (stored?.kind !== 'stored') throw new Error('seeded message')
+  const id = stored.message.id
+  const deleting = await changeMessage(pausedApp, dan, id, null)
+  const editing = await changeMessage(pausedApp, dan, id, 'resurrected?')
+  const notAuthor = await changeMessage(pausedApp, eve, id, null)
+  t.equal(deleting.statusCode, 202)
+  t.equal(editing.statusCode, 202, 'accepted: the message was not deleted yet')
+  t.ok(isProblem(notAuthor, 403))
+
+  testWorkers(t, paused)
+  t.match(await waitForTask(pausedApp, dan, deleting.json().taskId), { state: 'completed', result: { id, text: null } })
+  t.match(await waitForTask(pausedApp, dan, editing.json().taskId), {
+    kind: 'edit-message', state: 'failed', result: null, error: { code: 'MESSAGE_DELETED' }
+  })
+  const row = await pausedDb.selectFrom('messages').select(['text', 'deleted_at']).where('id', '=', id).executeTakeFirstOrThrow()
+  t.equal(row.text, null, 'the text did not come back')
+})
+
+/** Send tasks recorded as the API records them, for storing without a worker. */
+async function acceptedSends (database: typeof db, sender: TestUser, roomId: number, texts: string[]) {
+  const accepted = await createTasks(database, texts.map((text) => ({
+    kind: taskKinds.sendMessage, ownerId: sender.id, roomId, payload: { roomId, senderId: sender.id, text, requestId: 'test' }
+  })))
+  return accepted.map((acceptance, i) => {
+    if (acceptance.outcome !== 'created') throw new Error('send task')
+    return { taskId: acceptance.task.id, roomId, senderId: sender.id, text: texts[i] as string }
+  })
+}
