@@ -107,21 +107,13 @@ export async function listRoomMessages (db: Db, roomId: number, beforeSeq: numbe
   return { rows: rows.slice(0, limit), hasMore: rows.length > limit }
 }
 
-/**
- * Messages the user has not seen, oldest first, in the user's rooms, not sent by the user.
- * `seenUpTo` (room id → seq) raises the stored watermarks for acknowledgements a worker has not applied yet.
- *
- * Ordered by message id: within one room ids grow with seq (both are taken under the room lock), so a page
- * holds, for each room, a gapless run from its watermark, and the page's highest seq per room is a safe ack.
- */
-export async function listUnseen (db: Db, userId: number, watermarks: ReadonlyMap<number, number>, limit: number): Promise<Message[]> {
-  if (watermarks.size === 0) return []
-  const { rows } = await sql<Message>`
-    select m.* from messages m
-    join unnest(${[...watermarks.keys()]}::bigint[], ${[...watermarks.values()]}::bigint[]) as w(room_id, after_seq)
-      on m.room_id = w.room_id and m.seq > w.after_seq
-    where m.sender_id is distinct from ${userId} and m.deleted_at is null
-    order by m.id
-    limit ${limit}`.execute(db)
-  return rows
+/** A message row as Postgres builds it into JSON (timestamps as strings), as the row it is. */
+export function messageFromJson (row: Record<string, unknown>): Message {
+  const time = (value: unknown) => value === null ? null : new Date(value as string)
+  return {
+    ...(row as unknown as Message),
+    created_at: new Date(row.created_at as string),
+    edited_at: time(row.edited_at),
+    deleted_at: time(row.deleted_at)
+  }
 }

@@ -2,6 +2,7 @@ import { sql, type Selectable } from 'kysely'
 import { jsonObjectFrom } from 'kysely/helpers/postgres'
 import type { Db } from './db/connect.js'
 import type { MessagesTable, RoomKind } from './db/schema.js'
+import { messageFromJson } from './messages.js'
 
 export interface RoomSummary {
   id: number
@@ -52,14 +53,7 @@ function normalise (row: RoomSummaryRow): RoomSummary {
   return {
     ...row,
     unread_count: Number(row.unread_count),
-    last_message: m === null
-      ? null
-      : {
-          ...(m as unknown as Selectable<MessagesTable>),
-          created_at: new Date(m.created_at as string),
-          edited_at: m.edited_at === null ? null : new Date(m.edited_at as string),
-          deleted_at: m.deleted_at === null ? null : new Date(m.deleted_at as string)
-        }
+    last_message: m === null ? null : messageFromJson(m)
   }
 }
 

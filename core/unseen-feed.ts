@@ -1,7 +1,7 @@
 import { sql } from 'kysely'
 import type { Db } from './db/connect.js'
 import type { Message } from './db/schema.js'
-import { listUnseen } from './messages.js'
+import { messageFromJson } from './messages.js'
 
 /**
  * Where a client of the unseen feed stands. `seenUpTo`: per room, the seq up to which the user has the messages
@@ -23,39 +23,45 @@ export interface FeedPage {
 }
 
 /**
- * One page of the feed, read in one snapshot so that the items, the changes and the change numbers agree: every
- * change a page's messages already hold is at or below `changesUpTo`, and every later one comes once as a change.
- * Plain functions over the database, so any transport (long-poll, push) can serve the same feed.
+ * One page of the feed, read in one statement (one snapshot) so that the items, the changes and the change numbers
+ * agree: every change a page's messages already hold is at or below `changesUpTo`, and every later one comes once,
+ * as a change. Plain functions over the database, so any transport (long-poll, push) can serve the same feed.
+ *
+ * Items are ordered by message id: within one room ids grow with seq (both are taken under the room lock), so a
+ * page holds, for each room, a gapless run from its watermark, and the page's highest seq per room is a safe ack.
  */
 export async function readFeed (db: Db, userId: number, position: FeedPosition, limit: number): Promise<FeedPage> {
   const roomIds = [...position.seenUpTo.keys()]
   if (roomIds.length === 0) return { items: [], changes: [], changesUpTo: new Map() }
-  return await db.transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute(async (trx) => {
-    const rooms = await trx.selectFrom('rooms').select(['id', 'last_change_seq']).where('id', 'in', roomIds).execute()
-    const latest = new Map(rooms.map((room) => [room.id, room.last_change_seq]))
-    const items = await listUnseen(trx, userId, position.seenUpTo, limit)
+  const { rows: [page] } = await sql<{ latest: Array<[number, number]> | null, items: Array<Record<string, unknown>> | null, changes: Array<Record<string, unknown>> | null }>`
+    with w as (
+      select * from unnest(${roomIds}::bigint[], ${roomIds.map((id) => position.seenUpTo.get(id) ?? 0)}::bigint[],
+        ${roomIds.map((id) => position.changesAfter.get(id) ?? null)}::bigint[]) as w(room_id, up_to_seq, after_change)
+    ), items as (
+      select m.* from messages m join w on m.room_id = w.room_id and m.seq > w.up_to_seq
+      where m.sender_id is distinct from ${userId} and m.deleted_at is null
+      order by m.id limit ${limit}
+    ), changes as (
+      -- A room without a change number yet has none: it starts at its current one.
+      select m.* from messages m join w on m.room_id = w.room_id and m.change_seq > w.after_change and m.seq <= w.up_to_seq
+      where m.sender_id is distinct from ${userId} and (m.edited_at is not null or m.deleted_at is not null)
+      order by m.room_id, m.change_seq limit ${limit + 1}
+    )
+    select
+      (select json_agg(json_build_array(r.id, r.last_change_seq)) from rooms r join w on r.id = w.room_id) as latest,
+      (select json_agg(i order by i.id) from items i) as items,
+      (select json_agg(c order by c.room_id, c.change_seq) from changes c) as changes`.execute(db)
+  const items = (page?.items ?? []).map(messageFromJson)
+  const found = (page?.changes ?? []).map(messageFromJson)
+  const changes = found.slice(0, limit)
 
-    const known = roomIds.filter((roomId) => position.changesAfter.has(roomId) && latest.has(roomId))
-    const { rows } = known.length === 0
-      ? { rows: [] as Message[] }
-      : await sql<Message>`
-        select m.* from messages m
-        join unnest(${known}::bigint[], ${known.map((id) => position.seenUpTo.get(id) ?? 0)}::bigint[],
-          ${known.map((id) => position.changesAfter.get(id) ?? 0)}::bigint[]) as w(room_id, up_to_seq, after_change)
-          on m.room_id = w.room_id and m.change_seq > w.after_change and m.seq <= w.up_to_seq
-        where m.sender_id is distinct from ${userId} and (m.edited_at is not null or m.deleted_at is not null)
-        order by m.room_id, m.change_seq
-        limit ${limit + 1}`.execute(trx)
-    const changes = rows.slice(0, limit)
-
-    // A full page stops in one room: rooms before it are told everything, that room up to its last change given.
-    const cut = rows.length > limit ? changes.at(-1) : undefined
-    const changesUpTo = new Map<number, number>()
-    for (const [roomId, last] of latest) {
-      const after = position.changesAfter.get(roomId)
-      if (after === undefined || cut === undefined || roomId < cut.room_id) changesUpTo.set(roomId, last)
-      else changesUpTo.set(roomId, roomId === cut.room_id ? cut.change_seq : after)
-    }
-    return { items, changes, changesUpTo }
-  })
+  // A full page stops in one room: rooms before it are told everything, that room up to its last change given.
+  const cut = found.length > limit ? changes.at(-1) : undefined
+  const changesUpTo = new Map<number, number>()
+  for (const [roomId, last] of page?.latest ?? []) {
+    const after = position.changesAfter.get(roomId)
+    if (after === undefined || cut === undefined || roomId < cut.room_id) changesUpTo.set(roomId, last)
+    else changesUpTo.set(roomId, roomId === cut.room_id ? cut.change_seq : after)
+  }
+  return { items, changes, changesUpTo }
 }

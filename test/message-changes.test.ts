@@ -258,3 +258,27 @@ async function acceptedSends (database: typeof db, sender: TestUser, roomId: num
     return { taskId: acceptance.task.id, roomId, senderId: sender.id, text: texts[i] as string }
   })
 }
+
+t.test('changes page by `limit` too: a full page stops within a room, and the next one goes on from there', async (t) => {
+  const [fay, gus] = await Promise.all(['fay', 'gus'].map((name) => createUser(app, name)))
+  if (fay === undefined || gus === undefined) throw new Error('users')
+  const sent = []
+  for (const name of ['paging one', 'paging two']) {
+    const paged = await createGroupRoom(app, fay, name, [gus])
+    sent.push(...await sendAllAndStore(app, fay, paged.id, ['a', 'b', 'c']))
+  }
+  const all = (await getUnseen(app, gus, { limit: 10 })).json()
+  t.equal(all.items.length, 6)
+  for (const message of sent) await changeAndApply(app, fay, message.id, `${message.text ?? ''} (edited)`)
+
+  const seen: number[] = []
+  let cursor: string = all.cursor
+  for (let page = 0; page < 10; page++) {
+    const answer = (await getUnseen(app, gus, { cursor, limit: 4 })).json()
+    cursor = answer.cursor
+    if (answer.changes.length === 0) break
+    t.ok(answer.changes.length <= 4)
+    seen.push(...answer.changes.map((m: { id: number }) => m.id))
+  }
+  t.same(seen.sort((a, b) => a - b), sent.map((m) => m.id).sort((a, b) => a - b), 'every edit once, across pages')
+})
