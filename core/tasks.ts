@@ -28,6 +28,8 @@ export function isUnfinished (state: Task['state']): boolean {
 
 /** What a send that failed for a reason of ours (its deadline passed), not the sender's, tells its owner. */
 const sendFailed = { code: 'SEND_FAILED', message: 'The message could not be stored in time; send it again.' } as const
+/** The same for an edit or a delete. */
+const changeFailed = { code: 'CHANGE_FAILED', message: 'The change could not be applied in time; make it again.' } as const
 
 /** The sender's own reason a task cannot be done (NOT_A_MEMBER, say): it fails at once and is never retried. */
 export class TaskRefusal extends UnrecoverableError {
@@ -153,8 +155,12 @@ export async function leaseStaleTasks (db: Db, seconds: number, limit: number): 
 
 /** Fails the unfinished tasks older than the deadline (they were retried until then). Returns them, to be published. */
 export async function failOverdueTasks (db: Db, deadlineSeconds: number, limit: number): Promise<Array<{ id: string, ownerId: number }>> {
+  const isSend = sql<boolean>`kind = ${taskKinds.sendMessage}`
   const rows = await db.updateTable('tasks').set({
-    state: 'failed', finished_at: sql`now()`, error_code: sendFailed.code, error_message: sendFailed.message
+    state: 'failed',
+    finished_at: sql`now()`,
+    error_code: sql<string>`case when ${isSend} then ${sendFailed.code} else ${changeFailed.code} end`,
+    error_message: sql<string>`case when ${isSend} then ${sendFailed.message} else ${changeFailed.message} end`
   })
     .where('id', 'in', (eb) => eb.selectFrom('tasks').select('id')
       .where('state', 'in', unfinished)

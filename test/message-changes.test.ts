@@ -1,7 +1,8 @@
+import { sql } from 'kysely'
 import t from 'tap'
 import { applyMessageChange } from '../core/message-changes.js'
 import { persistMessages } from '../core/messages.js'
-import { createTasks, taskKinds } from '../core/tasks.js'
+import { createTasks, failOverdueTasks, taskKinds } from '../core/tasks.js'
 import { createUser, isProblem, testApp, testConfig, testDb, testWorkers, type TestUser } from './helper.js'
 import {
   changeAndApply, changeMessage, createGroupRoom, getUnseen, pausedDeployment, sendAllAndStore, sendAndStore, waitersReach, waitForTask
@@ -281,4 +282,17 @@ t.test('changes page by `limit` too: a full page stops within a room, and the ne
     seen.push(...answer.changes.map((m: { id: number }) => m.id))
   }
   t.same(seen.sort((a, b) => a - b), sent.map((m) => m.id).sort((a, b) => a - b), 'every edit once, across pages')
+})
+
+t.test('an edit past its deadline fails as a change, not as a send', async (t) => {
+  const sent = await sendAndStore(app, ann, room.id, 'deadline')
+  const [accepted] = await createTasks(db, [{
+    kind: taskKinds.editMessage, ownerId: ann.id, payload: { messageId: sent.id, editorId: ann.id, text: 'late', requestId: 'test' }
+  }])
+  if (accepted?.outcome !== 'created') throw new Error('task')
+  await sql`update tasks set created_at = now() - interval '1 hour' where id = ${accepted.task.id}`.execute(db)
+  const failed = await failOverdueTasks(db, 60, 100)
+  t.ok(failed.some((task) => task.id === accepted.task.id))
+  t.match(await waitForTask(app, ann, accepted.task.id, 0), { state: 'failed', error: { code: 'CHANGE_FAILED' } })
+  t.equal((await storedRow(sent.id)).text, 'deadline')
 })
