@@ -48,6 +48,7 @@ export async function applyMessageChange (db: Db, change: MessageChange): Promis
 
     const refuse = async (code: ChangeRefusalCode): Promise<ChangeOutcome> => {
       await failTasks(trx, [change.taskId], { code, message: changeRefusals[code] })
+      await forgetTexts(trx, [change.taskId])
       return { kind: 'refused', code, reason: changeRefusals[code] }
     }
     // FOR SHARE: as for a send, a leave waits for the change, and a change after the leave sees it.
@@ -77,8 +78,16 @@ export async function applyMessageChange (db: Db, change: MessageChange): Promis
     }
     await trx.updateTable('tasks').set({ state: 'completed', finished_at: sql`now()`, message_id: change.messageId })
       .where('id', '=', change.taskId).execute()
+    // The message row holds the text now: a finished task keeps none (no earlier version survives in a payload),
+    // and a delete takes it from its send's task as well.
+    await forgetTexts(trx, isEdit ? [change.taskId] : [change.taskId, current.task_id])
     return { kind: 'applied', message, changed, memberIds }
   })
+}
+
+/** Removes the text from these tasks' payloads: finished tasks need it no more (their result is the message row). */
+async function forgetTexts (db: Db, taskIds: string[]): Promise<void> {
+  await db.updateTable('tasks').set({ payload: sql<string>`payload - 'text'` }).where('id', 'in', taskIds).execute()
 }
 
 async function memberIdsOf (db: Db, roomId: number): Promise<number[]> {

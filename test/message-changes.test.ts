@@ -84,6 +84,8 @@ t.test('an Idempotency-Key makes a retried edit one edit', async (t) => {
   await waitForTask(app, ann, first.json().taskId)
   const row = await storedRow(sent.id)
   t.equal(row.text, 'v2')
+  const task = await db.selectFrom('tasks').select('payload').where('id', '=', first.json().taskId).executeTakeFirstOrThrow()
+  t.same(task.payload, { messageId: sent.id, editorId: ann.id, requestId: (task.payload as { requestId: string }).requestId }, 'a finished edit keeps no text: earlier versions are not kept')
 })
 
 t.test('DELETE: a tombstone keeps the slot, and the text is gone from answers and from the row', async (t) => {
@@ -95,6 +97,9 @@ t.test('DELETE: a tombstone keeps the slot, and the text is gone from answers an
 
   const row = await storedRow(doomed.id)
   t.equal(row.text, null, 'no text in the database')
+  const payloads = await db.selectFrom('tasks').select('payload').where('message_id', '=', doomed.id).execute()
+  t.equal(payloads.length, 2, 'the send and the delete')
+  t.notOk(JSON.stringify(payloads).includes('secret'), 'nor in the tasks that made it')
   t.ok(row.deleted_at instanceof Date)
   const shown = (await getMessage(bob, doomed.id)).json()
   t.match(shown, { id: doomed.id, seq: doomed.seq, text: null })
