@@ -22,6 +22,7 @@ import roomMemberRoutes from './routes/room-members.js'
 import sendRoutes from './routes/sends.js'
 import taskRoutes from './routes/tasks.js'
 import unseenRoutes from './routes/unseen.js'
+import messageRoutes from './routes/messages.js'
 
 export interface AppOptions {
   config: Config
@@ -59,4 +60,5 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(sendRoutes, { prefix: '/v1' })
   await fastify.register(taskRoutes, { prefix: '/v1/tasks' })
   await fastify.register(unseenRoutes, { prefix: '/v1/messages' })
+  await fastify.register(messageRoutes, { prefix: '/v1/messages' })
 }

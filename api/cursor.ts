@@ -6,14 +6,20 @@ export function encodeCursor (kind: string, value: unknown): string {
 }
 
 function decodeCursor (cursor: string, kind: string): unknown {
+  const { k, v } = decodeAnyCursor(cursor)
+  if (k !== kind) throw invalidCursor()
+  return v
+}
+
+function decodeAnyCursor (cursor: string): { k: unknown, v: unknown } {
   let parsed: unknown
   try {
     parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
   } catch {
     throw invalidCursor()
   }
-  if (typeof parsed !== 'object' || parsed === null || (parsed as { k?: unknown }).k !== kind) throw invalidCursor()
-  return (parsed as { v?: unknown }).v
+  if (typeof parsed !== 'object' || parsed === null) throw invalidCursor()
+  return parsed as { k: unknown, v: unknown }
 }
 
 function isCount (value: unknown): value is number {
@@ -27,22 +33,34 @@ export function decodePositionCursor (cursor: string, kind: 'id' | 'seq'): numbe
   return value
 }
 
-/** The unseen feed's cursor: per room id, the highest seq the response that gave it held. */
-export function encodeSeenCursor (seenUpTo: ReadonlyMap<number, number>): string {
-  return encodeCursor('seen', Object.fromEntries(seenUpTo))
+/**
+ * The unseen feed's cursor: per room id, the highest seq the response that gave it held (`s`), and the change
+ * number up to which it told of edits and deletes (`c`). A cursor from before changes were told (kind `seen`,
+ * seqs only) is still read: its rooms start at their current change number.
+ */
+export function encodeFeedCursor (position: { seenUpTo: ReadonlyMap<number, number>, changesAfter: ReadonlyMap<number, number> }): string {
+  return encodeCursor('feed', { s: Object.fromEntries(position.seenUpTo), c: Object.fromEntries(position.changesAfter) })
 }
 
-export function decodeSeenCursor (cursor: string): Map<number, number> {
-  const value = decodeCursor(cursor, 'seen')
+export function decodeFeedCursor (cursor: string): { seenUpTo: Map<number, number>, changesAfter: Map<number, number> | undefined } {
+  const { k, v } = decodeAnyCursor(cursor)
+  if (k === 'seen') return { seenUpTo: roomNumbers(v), changesAfter: undefined }
+  if (k !== 'feed' || typeof v !== 'object' || v === null) throw invalidCursor()
+  const { s, c } = v as { s?: unknown, c?: unknown }
+  return { seenUpTo: roomNumbers(s), changesAfter: roomNumbers(c) }
+}
+
+/** An object of room id → count, as a map; anything else is a malformed cursor. */
+function roomNumbers (value: unknown): Map<number, number> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalidCursor()
   const entries = Object.entries(value)
   if (entries.length > 10_000) throw invalidCursor()
-  const seenUpTo = new Map<number, number>()
-  for (const [roomId, seq] of entries) {
-    if (!/^[1-9][0-9]{0,15}$/.test(roomId) || !isCount(seq)) throw invalidCursor()
-    seenUpTo.set(Number(roomId), seq)
+  const numbers = new Map<number, number>()
+  for (const [roomId, n] of entries) {
+    if (!/^[1-9][0-9]{0,15}$/.test(roomId) || !isCount(n)) throw invalidCursor()
+    numbers.set(Number(roomId), n)
   }
-  return seenUpTo
+  return numbers
 }
 
 /** A list response: `nextCursor` points past the page's last row when another page follows, else null. */

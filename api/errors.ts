@@ -40,6 +40,7 @@ export const notFound = {
   room: (roomId: number) => new HttpProblem(404, `There is no room ${roomId}.`),
   user: (userId: number) => new HttpProblem(404, `There is no user ${userId}.`),
   task: (taskId: string) => new HttpProblem(404, `There is no task ${taskId}.`),
+  message: (messageId: number) => new HttpProblem(404, `There is no message ${messageId}.`),
   me: () => new HttpProblem(404, 'Your account no longer exists.')
 }
 

@@ -68,16 +68,17 @@ async function persistInRoom (db: Db, roomId: number, sends: SendToStore[]): Pro
 }
 
 /**
- * Takes the room's next seqs (one locked update for them all), inserts the messages in that order and marks their
+ * Takes the room's next seqs and change numbers (one locked update for them all), inserts the messages in that order and marks their
  * tasks completed: one statement, one round trip.
  */
 async function insertMessages (trx: Db, roomId: number, sends: SendToStore[]): Promise<Message[]> {
   const { rows } = await sql<Message>`
     with room as (
-      update rooms set last_seq = last_seq + ${sends.length} where id = ${roomId} returning last_seq
+      update rooms set last_seq = last_seq + ${sends.length}, last_change_seq = last_change_seq + ${sends.length}
+      where id = ${roomId} returning last_seq, last_change_seq
     ), stored as (
-      insert into messages (room_id, seq, sender_id, text, task_id)
-      select ${roomId}, room.last_seq - ${sends.length} + s.n, s.sender_id, s.text, s.task_id
+      insert into messages (room_id, seq, change_seq, sender_id, text, task_id)
+      select ${roomId}, room.last_seq - ${sends.length} + s.n, room.last_change_seq - ${sends.length} + s.n, s.sender_id, s.text, s.task_id
       from room, unnest(${sends.map((send) => send.senderId)}::bigint[], ${sends.map((send) => send.text)}::text[],
         ${sends.map((send) => send.taskId)}::text[]) with ordinality as s(sender_id, text, task_id, n)
       returning *
@@ -98,34 +99,10 @@ async function memberIdsOf (db: Db, roomId: number): Promise<number[]> {
   return rows.map((row) => row.user_id)
 }
 
-/** History, newest first: messages with seq below `beforeSeq`. */
+/** History, newest first: messages with seq below `beforeSeq`, as they are now (a deleted one keeps its slot, without text). */
 export async function listRoomMessages (db: Db, roomId: number, beforeSeq: number, limit: number): Promise<{ rows: Message[], hasMore: boolean }> {
   const rows = await db.selectFrom('messages').selectAll()
-    .where('room_id', '=', roomId).where('seq', '<', beforeSeq).where('deleted_at', 'is', null)
+    .where('room_id', '=', roomId).where('seq', '<', beforeSeq)
     .orderBy('seq', 'desc').limit(limit + 1).execute()
   return { rows: rows.slice(0, limit), hasMore: rows.length > limit }
-}
-
-/**
- * Messages the user has not seen, oldest first, in the user's rooms, not sent by the user.
- * `seenUpTo` (room id → seq) raises the stored watermarks for acknowledgements a worker has not applied yet.
- *
- * Ordered by message id: within one room ids grow with seq (both are taken under the room lock), so a page
- * holds, for each room, a gapless run from its watermark, and the page's highest seq per room is a safe ack.
- */
-export async function listUnseen (db: Db, userId: number, watermarks: Map<number, number>, limit: number): Promise<Message[]> {
-  if (watermarks.size === 0) return []
-  // Each room gives at most `limit` rows, read along its (room_id, seq) index: the page costs the same with 5 or
-  // 5,000 messages pending. Within a room id order is seq order, so the first `limit` by id are among them.
-  const { rows } = await sql<Message>`
-    select m.* from unnest(${[...watermarks.keys()]}::bigint[], ${[...watermarks.values()]}::bigint[]) as w(room_id, after_seq)
-    cross join lateral (
-      select * from messages
-      where room_id = w.room_id and seq > w.after_seq and sender_id is distinct from ${userId} and deleted_at is null
-      order by seq
-      limit ${limit}
-    ) as m
-    order by m.id
-    limit ${limit}`.execute(db)
-  return rows
 }

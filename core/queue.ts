@@ -21,6 +21,19 @@ export const SendMessagePayloadSchema = Type.Object({
 })
 export type SendMessagePayload = Static<typeof SendMessagePayloadSchema>
 
+/** What the API enqueues for an edit (with `text`) or a delete (without) of a message, beside sends on the same queue. */
+export const ChangeMessagePayloadSchema = Type.Object({
+  messageId: Type.Integer({ minimum: 1 }),
+  /** Who asked: only the message's sender may change it, checked again when the change is applied. */
+  editorId: Type.Integer({ minimum: 1 }),
+  text: Type.Optional(MessageTextSchema),
+  requestId: Type.String()
+})
+export type ChangeMessagePayload = Static<typeof ChangeMessagePayloadSchema>
+
+/** Every job of the task queue: sends, edits and deletes go one way, so they share its guarantees. */
+export type TaskPayload = SendMessagePayload | ChangeMessagePayload
+
 /** What the unseen feed enqueues when a cursor acknowledges messages: per room, the highest seq seen. */
 /** Acknowledgements of the unseen feed, of any number of users and rooms: each watermark moves up to its seq. */
 export const MarkSeenPayloadSchema = Type.Object({
@@ -61,7 +74,8 @@ export const defaultJobOptions: DefaultJobOptions = {
 export interface Queues {
   /** The producers' connection: `isConnected(queues.connection)` says whether adding a job can succeed now. */
   connection: Redis
-  sendMessage: Queue<SendMessagePayload>
+  /** The task queue: sends, and edits and deletes of messages (the job's name is the task's kind). */
+  sendMessage: Queue<TaskPayload>
   markSeen: Queue<MarkSeenPayload>
 }
 
@@ -70,7 +84,7 @@ export function createQueues (connection: Redis, redisPrefix: string): Queues {
   const options = { connection, prefix: bullPrefix(redisPrefix), defaultJobOptions }
   return {
     connection,
-    sendMessage: new Queue<SendMessagePayload>(queueNames.sendMessage, options),
+    sendMessage: new Queue<TaskPayload>(queueNames.sendMessage, options),
     markSeen: new Queue<MarkSeenPayload>(queueNames.markSeen, options)
   }
 }

@@ -163,15 +163,21 @@ export async function markSeenMany (db: Db, acks: Array<{ userId: number, roomId
         as w(room_id, user_id, seq)
       group by room_id, user_id
     ), locked as (
-      select rm.room_id, rm.user_id from room_members rm join w on w.room_id = rm.room_id and w.user_id = rm.user_id
+      select rm.room_id, rm.user_id, rm.last_read_seq as before from room_members rm join w on w.room_id = rm.room_id and w.user_id = rm.user_id
       order by rm.room_id, rm.user_id for update of rm
+    ), moved as (
+      update room_members rm
+      set last_read_seq = greatest(rm.last_read_seq, least(w.seq, r.last_seq))
+      from w, rooms r, locked
+      where rm.user_id = w.user_id and rm.room_id = w.room_id and r.id = w.room_id
+        and locked.room_id = rm.room_id and locked.user_id = rm.user_id
+      returning rm.room_id, rm.user_id, rm.last_read_seq, locked.before
+    ), marks as (
+      -- When each watermark moved, for "seen by whom, when".
+      insert into read_marks (room_id, user_id, up_to_seq)
+      select room_id, user_id, last_read_seq from moved where last_read_seq > before
     )
-    update room_members rm
-    set last_read_seq = greatest(rm.last_read_seq, least(w.seq, r.last_seq))
-    from w, rooms r, locked
-    where rm.user_id = w.user_id and rm.room_id = w.room_id and r.id = w.room_id
-      and locked.room_id = rm.room_id and locked.user_id = rm.user_id
-    returning rm.room_id, rm.user_id, rm.last_read_seq`.execute(db)
+    select room_id, user_id, last_read_seq from moved`.execute(db)
   return rows.map((row) => ({ userId: row.user_id, roomId: row.room_id, seq: row.last_read_seq }))
 }
 

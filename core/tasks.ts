@@ -6,7 +6,7 @@ import { Type } from 'typebox'
 import type { Db } from './db/connect.js'
 import { messageFromJson } from './db/json-rows.js'
 import type { Database, Message, Task } from './db/schema.js'
-import type { Queues, SendMessagePayload } from './queue.js'
+import type { Queues, TaskPayload } from './queue.js'
 import type { Wakeup } from './wakeups.js'
 
 /**
@@ -19,7 +19,7 @@ export const TaskStateSchema = Type.Union([
   Type.Literal('queued'), Type.Literal('active'), Type.Literal('completed'), Type.Literal('failed')
 ], { description: '`queued` until a worker takes it up, `active` while one works on it (or waits to retry), then `completed` or `failed`' })
 
-export const taskKinds = { sendMessage: 'send-message' } as const
+export const taskKinds = { sendMessage: 'send-message', editMessage: 'edit-message', deleteMessage: 'delete-message' } as const
 
 const unfinished = ['queued', 'active'] as const
 
@@ -30,6 +30,8 @@ export function isUnfinished (state: Task['state']): boolean {
 
 /** What a send that failed for a reason of ours (its deadline passed), not the sender's, tells its owner. */
 const sendFailed = { code: 'SEND_FAILED', message: 'The message could not be stored in time; send it again.' } as const
+/** The same for an edit or a delete. */
+const changeFailed = { code: 'CHANGE_FAILED', message: 'The change could not be applied in time; make it again.' } as const
 
 /** The sender's own reason a task cannot be done (NOT_A_MEMBER, say): it fails at once and is never retried. */
 export class TaskRefusal extends UnrecoverableError {
@@ -99,7 +101,7 @@ export async function createTasks (db: Db, tasks: NewTask[]): Promise<Acceptance
 
 /** Hands a task to BullMQ. Its job id is the task id, so handing it twice queues it once. */
 export async function enqueueTask (queues: Queues, task: Pick<Task, 'id' | 'kind' | 'payload'>): Promise<void> {
-  await queues.sendMessage.add(task.kind, task.payload as SendMessagePayload, { jobId: task.id })
+  await queues.sendMessage.add(task.kind, task.payload as TaskPayload, { jobId: task.id })
 }
 
 /** Workers take the tasks up: `active`, one more attempt each. Nothing changes for a finished task. */
@@ -156,8 +158,12 @@ export async function leaseStaleTasks (db: Db, seconds: number, limit: number): 
 
 /** Fails the unfinished tasks older than the deadline (they were retried until then). Returns them, to be published. */
 export async function failOverdueTasks (db: Db, deadlineSeconds: number, limit: number): Promise<Array<{ id: string, ownerId: number }>> {
+  const isSend = sql<boolean>`kind = ${taskKinds.sendMessage}`
   const rows = await db.updateTable('tasks').set({
-    state: 'failed', finished_at: sql`now()`, error_code: sendFailed.code, error_message: sendFailed.message
+    state: 'failed',
+    finished_at: sql`now()`,
+    error_code: sql<string>`case when ${isSend} then ${sendFailed.code} else ${changeFailed.code} end`,
+    error_message: sql<string>`case when ${isSend} then ${sendFailed.message} else ${changeFailed.message} end`
   })
     .where('id', 'in', (eb) => eb.selectFrom('tasks').select('id')
       .where('state', 'in', unfinished)

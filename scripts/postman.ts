@@ -95,7 +95,7 @@ const expectMessage = (value: string) => [
   `  pm.expect(${value}.id).to.be.a('number');`,
   `  pm.expect(${value}.roomId).to.be.a('number');`,
   `  pm.expect(${value}.seq).to.be.a('number');`,
-  `  pm.expect(${value}.text).to.be.a('string');`,
+  `  pm.expect(${value}.text === null || typeof ${value}.text === 'string').to.be.true;`,
   `  pm.expect(${value}.createdAt).to.be.a('string');`,
   '});'
 ]
@@ -144,6 +144,8 @@ interface Step {
   body?: Json
   prerequest?: string[]
   test: string[]
+  /** Sent with the fresh user's token ({{newUserToken}}) instead of the collection's: a second person in the room. */
+  asNewUser?: boolean
 }
 
 interface Folder { name: string, description: string, steps: Step[] }
@@ -422,7 +424,150 @@ const walkThrough: Folder[] = [
     ]
   },
   {
-    name: '7. Leave and log out',
+    name: '7. Edit, delete, and see the change in the feed',
+    description: 'I add the fresh user to the (now private) room and it sends; I get the message in my feed. Its author edits it, then deletes it: each change reaches my feed once, in `changes`, as the message is now. Edits and deletes go through the queue as sends do (202 and a task).',
+    steps: [
+      {
+        operationId: 'createToken',
+        name: 'Log in as the fresh user (kept as {{newUserToken}})',
+        body: { username: '{{newUsername}}', password: '{{password}}' },
+        test: [status(200), json('tokens'), saveEnv('newUserToken', 'tokens.accessToken')]
+      },
+      {
+        operationId: 'addRoomMember',
+        name: 'I add the fresh user to the room (private: only members add people)',
+        path: { id: '{{roomId}}', userId: '{{newUserId}}' },
+        test: [status(200), json('room'), ...expectRoom('room')]
+      },
+      {
+        operationId: 'sendToRoom',
+        name: 'The fresh user sends',
+        asNewUser: true,
+        path: { id: '{{roomId}}' },
+        body: { text: 'Hello, this will be edited' },
+        test: [status(202), json('accepted'), ...expectAccepted('accepted', 'authorTaskId')]
+      },
+      {
+        operationId: 'getTask',
+        name: 'The send is stored (kept as {{messageId}})',
+        asNewUser: true,
+        path: { taskId: '{{authorTaskId}}' },
+        query: { wait: '10' },
+        test: [
+          status(200), json('task'),
+          "pm.test('completed', () => pm.expect(task.state).to.eql('completed'));",
+          ...expectMessage('task.result'),
+          saveEnv('messageId', 'task.result.id')
+        ]
+      },
+      {
+        operationId: 'listUnseen',
+        name: 'I get it in my feed',
+        query: { cursor: '{{unseenCursor}}', limit: '200' },
+        test: [
+          status(200), json('feed'),
+          "pm.test('the message is new to me', () => pm.expect(feed.items.map((m) => m.id)).to.include(Number(pm.environment.get('messageId'))));",
+          saveEnv('unseenCursor', 'feed.cursor')
+        ]
+      },
+      {
+        operationId: 'editMessage',
+        name: 'Its author edits it',
+        asNewUser: true,
+        path: { id: '{{messageId}}' },
+        body: { text: 'Hello, this was edited' },
+        test: [status(202), json('accepted'), ...expectAccepted('accepted', 'authorTaskId')]
+      },
+      {
+        operationId: 'getTask',
+        name: 'The edit is applied',
+        asNewUser: true,
+        path: { taskId: '{{authorTaskId}}' },
+        query: { wait: '10' },
+        test: [
+          status(200), json('task'),
+          "pm.test('completed, edited', () => {",
+          "  pm.expect(task.kind).to.eql('edit-message');",
+          "  pm.expect(task.state).to.eql('completed');",
+          "  pm.expect(task.result.text).to.eql('Hello, this was edited');",
+          "  pm.expect(task.result.editedAt).to.be.a('string');",
+          '});'
+        ]
+      },
+      {
+        operationId: 'listUnseen',
+        name: 'The edit reaches my feed once, in changes',
+        query: { cursor: '{{unseenCursor}}', wait: '10' },
+        test: [
+          status(200), json('feed'),
+          "pm.test('the edited message', () => {",
+          "  const change = feed.changes.find((m) => m.id === Number(pm.environment.get('messageId')));",
+          '  pm.expect(change).to.be.an(\'object\');',
+          "  pm.expect(change.text).to.eql('Hello, this was edited');",
+          '});',
+          saveEnv('unseenCursor', 'feed.cursor')
+        ]
+      },
+      {
+        operationId: 'getMessage',
+        name: 'Its author sees who has seen it',
+        asNewUser: true,
+        path: { id: '{{messageId}}' },
+        test: [
+          status(200), json('message'), ...expectMessage('message'),
+          "pm.test('with who has seen it', () => {",
+          "  pm.expect(message.seenByCount).to.be.a('number');",
+          "  pm.expect(message.seenBy).to.be.an('array');",
+          '});'
+        ]
+      },
+      {
+        operationId: 'deleteMessage',
+        name: 'Its author deletes it',
+        asNewUser: true,
+        path: { id: '{{messageId}}' },
+        test: [status(202), json('accepted'), ...expectAccepted('accepted', 'authorTaskId')]
+      },
+      {
+        operationId: 'getTask',
+        name: 'The delete is applied',
+        asNewUser: true,
+        path: { taskId: '{{authorTaskId}}' },
+        query: { wait: '10' },
+        test: [status(200), json('task'), "pm.test('completed', () => pm.expect(task.state).to.eql('completed'));"]
+      },
+      {
+        operationId: 'listUnseen',
+        name: 'The delete reaches my feed: a tombstone without text',
+        query: { cursor: '{{unseenCursor}}', wait: '10' },
+        test: [
+          status(200), json('feed'),
+          "pm.test('the deleted message', () => {",
+          "  const change = feed.changes.find((m) => m.id === Number(pm.environment.get('messageId')));",
+          '  pm.expect(change).to.be.an(\'object\');',
+          '  pm.expect(change.text).to.eql(null);',
+          "  pm.expect(change.deletedAt).to.be.a('string');",
+          '});',
+          saveEnv('unseenCursor', 'feed.cursor')
+        ]
+      },
+      {
+        operationId: 'getMessage',
+        name: 'I see the tombstone',
+        path: { id: '{{messageId}}' },
+        test: [
+          status(200), json('message'),
+          "pm.test('no text, its slot kept', () => {",
+          '  pm.expect(message.text).to.eql(null);',
+          "  pm.expect(message.seq).to.be.a('number');",
+          "  pm.expect(message).to.not.have.property('seenBy');",
+          '});'
+        ]
+      }
+    ]
+  },
+  {
+    name: '8. Leave and log out',
     description: 'Leaves the room created above, rotates the refresh token, then revokes it.',
     steps: [
       {
@@ -457,8 +602,8 @@ const environmentValues: PostmanEnvironment['values'] = [
   { key: 'username', value: 'user_1', type: 'default', enabled: true },
   { key: 'password', value: 'Passw0rd!', type: 'secret', enabled: true },
   // Filled in by the requests' test scripts as the walk-through runs.
-  ...['accessToken', 'refreshToken'].map((key) => ({ key, value: '', type: 'secret' as const, enabled: true as const })),
-  ...['myUserId', 'newUsername', 'newUserId', 'roomId', 'taskId', 'directTaskId', 'unseenCursor', 'unseenIds']
+  ...['accessToken', 'refreshToken', 'newUserToken'].map((key) => ({ key, value: '', type: 'secret' as const, enabled: true as const })),
+  ...['myUserId', 'newUsername', 'newUserId', 'roomId', 'taskId', 'directTaskId', 'unseenCursor', 'unseenIds', 'authorTaskId', 'messageId']
     .map((key) => ({ key, value: '', type: 'default' as const, enabled: true as const }))
 ]
 
@@ -580,6 +725,7 @@ function stepItem (step: Step, converted: { item: PostmanItem, operation: Operat
   }
   // Public routes (no security in the document) send no token; the rest inherit the collection's bearer.
   if ((operation.security ?? []).length === 0) request.auth = { type: 'noauth' }
+  else if (step.asNewUser === true) request.auth = { type: 'bearer', bearer: [{ key: 'token', value: '{{newUserToken}}', type: 'string' }] }
   else delete request.auth
   item.event = [
     ...(step.prerequest === undefined ? [] : [{ listen: 'prerequest' as const, script: { type: 'text/javascript', exec: step.prerequest } }]),

@@ -326,7 +326,8 @@ export async function sendAndWait (api: ApiProcess, from: User, roomId: number, 
 export interface StoredMessage {
   id: number
   seq: number
-  text: string
+  /** null for a deleted message */
+  text: string | null
   task_id: string
 }
 

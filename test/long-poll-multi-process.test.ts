@@ -1,6 +1,6 @@
 import t from 'tap'
 import { checkedFetch, testConfig } from './helper.js'
-import { startApi, startWorker, type ApiProcess } from './processes.js'
+import { callApi as call, signUpAcross, startApi, startWorker, type ApiProcess } from './processes.js'
 
 // Two API processes and one worker process on one deployment (database, Redis prefix, JWT secret):
 // a wake-up published by the worker must reach a poll held by either API, whichever API took the send.
@@ -8,25 +8,6 @@ const config = await testConfig(t)
 const [first, second] = await Promise.all([startApi(config), startApi(config)])
 const worker = startWorker(config)
 t.teardown(async () => { await Promise.all([first.stop(), second.stop(), worker.stop()]) })
-
-async function call (api: ApiProcess, method: string, path: string, options: { token?: string, body?: unknown } = {}) {
-  const headers: Record<string, string> = {}
-  if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`
-  if (options.body !== undefined) headers['content-type'] = 'application/json'
-  const started = Date.now()
-  const response = await checkedFetch(`${api.url}${path}`, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) })
-  const text = await response.text()
-  return { status: response.status, body: text === '' ? undefined : JSON.parse(text), elapsed: Date.now() - started }
-}
-
-/** Registers on one API and logs in on the other: the JWT secret is the deployment's, not the process's. */
-async function signUp (username: string): Promise<{ id: number, token: string }> {
-  const registered = await call(first, 'POST', '/v1/auth/register', { body: { username, password: 'Passw0rd!' } })
-  if (registered.status !== 201) throw new Error(`register: ${registered.status} ${JSON.stringify(registered.body)}`)
-  const login = await call(second, 'POST', '/v1/auth/token', { body: { username, password: 'Passw0rd!' } })
-  if (login.status !== 200) throw new Error(`login: ${login.status} ${JSON.stringify(login.body)}`)
-  return { id: registered.body.id, token: login.body.accessToken }
-}
 
 /** Resolves once `api` reports `n` requests waiting on the unseen feed (its /metrics waiter gauge). */
 async function feedWaiters (api: ApiProcess, n: number): Promise<void> {
@@ -39,8 +20,8 @@ async function feedWaiters (api: ApiProcess, n: number): Promise<void> {
   }
 }
 
-const alice = await signUp('alice_mp')
-const bob = await signUp('bob_mp')
+const alice = await signUpAcross(first, second, 'alice_mp')
+const bob = await signUpAcross(first, second, 'bob_mp')
 const room = await call(second, 'POST', '/v1/rooms', { token: alice.token, body: { name: 'across processes', memberIds: [bob.id] } })
 
 t.test('a poll held by one API wakes on a message sent through the other', async (t) => {

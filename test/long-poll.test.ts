@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
 import { checkedFetch, createUser, isProblem, testApp, testConfig, testWorkers, type TestUser } from './helper.js'
-import { createGroupRoom, eventually, getUnseen, sendToRoom, waitForTask, type MessageBody } from './messaging-helper.js'
+import { createGroupRoom, getUnseen, sendToRoom, waitersReach, waitForTask, type MessageBody } from './messaging-helper.js'
 
 const config = await testConfig(t)
 const app = await testApp(t, config)
@@ -32,20 +32,7 @@ async function poll (poller: TestUser, query: { wait?: number, cursor?: string }
   return { response, body, elapsed: Date.now() - started }
 }
 
-/** How many requests wait in a long poll on `server`, as its /metrics reports. */
-async function waiting (server: FastifyInstance, kind: 'feed' | 'task'): Promise<number> {
-  const metrics = await server.inject('/metrics')
-  const match = new RegExp(`^pigeon_longpoll_waiters\\{kind="${kind}"\\} (\\d+)$`, 'm').exec(metrics.body)
-  if (match === null) throw new Error(`no waiter gauge in /metrics: ${metrics.statusCode}`)
-  return Number(match[1])
-}
-
-/** A sync point: resolves once `n` requests are registered as waiting (so a wake-up now reaches them). */
-async function waitersReach (server: FastifyInstance, kind: 'feed' | 'task', n: number, ms = 5000): Promise<void> {
-  await eventually(() => waiting(server, kind), (count) => count === n, ms)
-}
-
-function texts (body: { items: Array<{ text: string }> }): string[] {
+function texts (body: { items: Array<{ text: string | null }> }): Array<string | null> {
   return body.items.map((item) => item.text)
 }
 

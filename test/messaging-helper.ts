@@ -8,9 +8,10 @@ export interface MessageBody {
   roomId: number
   seq: number
   senderId: number | null
-  text: string
+  text: string | null
   createdAt: string
   editedAt: string | null
+  deletedAt: string | null
 }
 
 /** Creates a group room through the API; `members` are the others, the owner joins as creator. */
@@ -26,6 +27,23 @@ export async function sendToRoom (app: FastifyInstance, from: TestUser, roomId: 
 
 export async function sendToUser (app: FastifyInstance, from: TestUser, userId: number, text: string, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> {
   return await app.inject({ method: 'POST', url: `/v1/users/${userId}/messages`, headers: { ...from.auth, ...headers }, payload: { text } })
+}
+
+/** PATCH (with `text`) or DELETE (`text` null) of a message: the 202 or the problem. */
+export async function changeMessage (app: FastifyInstance, by: TestUser, messageId: number, text: string | null, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> {
+  return await app.inject({
+    method: text === null ? 'DELETE' : 'PATCH',
+    url: `/v1/messages/${messageId}`,
+    headers: { ...by.auth, ...headers },
+    ...(text === null ? {} : { payload: { text } })
+  })
+}
+
+/** Edits or deletes through the API and waits for the worker: the finished task. */
+export async function changeAndApply (app: FastifyInstance, by: TestUser, messageId: number, text: string | null) {
+  const accepted = await changeMessage(app, by, messageId, text)
+  if (accepted.statusCode !== 202) throw new Error(`change: ${accepted.statusCode} ${accepted.body}`)
+  return await waitForTask(app, by, accepted.json().taskId)
 }
 
 /** The task's state once it finished, or after `seconds` (through `?wait=`). */
@@ -95,4 +113,17 @@ export async function pausedDeployment (t: { teardown: (fn: () => unknown) => vo
   const [dan, eve] = await Promise.all([createUser(app, 'dan'), createUser(app, 'eve')])
   const group = await createGroupRoom(app, dan, roomName, [eve])
   return { config, app, db, dan, eve, group }
+}
+
+/** How many requests wait in a long poll on `server`, as its /metrics reports. */
+async function waiting (server: FastifyInstance, kind: 'feed' | 'task'): Promise<number> {
+  const metrics = await server.inject('/metrics')
+  const match = new RegExp(`^pigeon_longpoll_waiters\\{kind="${kind}"\\} (\\d+)$`, 'm').exec(metrics.body)
+  if (match === null) throw new Error(`no waiter gauge in /metrics: ${metrics.statusCode}`)
+  return Number(match[1])
+}
+
+/** A sync point: resolves once `n` requests are registered as waiting (so a wake-up now reaches them). */
+export async function waitersReach (server: FastifyInstance, kind: 'feed' | 'task', n: number, ms = 5000): Promise<void> {
+  await eventually(() => waiting(server, kind), (count) => count === n, ms)
 }

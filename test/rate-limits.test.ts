@@ -1,7 +1,7 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import t, { type Test } from 'tap'
-import { createUser, isProblem, testApp, testConfig, testDb, type TestUser } from './helper.js'
-import { createGroupRoom, eventually, sendToRoom } from './messaging-helper.js'
+import { createUser, isProblem, testApp, testConfig, testDb, testWorkers, type TestUser } from './helper.js'
+import { createGroupRoom, eventually, sendToRoom, waitForTask } from './messaging-helper.js'
 
 // Each limit gets a deployment of its own (database, Redis prefix) with a small limit and a short window: the test
 // sees it bite, then polls until the window has passed and the same client gets through again.
@@ -69,6 +69,21 @@ for (const [name, overrides] of [
     t.equal((await released(() => sendToRoom(app, ann, room.id, 'later'))).statusCode, 202)
   })
 }
+
+t.test('edits and deletes count with sends towards the same per-user limit', async (t) => {
+  // A window long enough that the send's count cannot lapse while its worker stores it (release is shown above).
+  const config = await testConfig(t, { SEND_LIMIT_BURST: '3', SEND_LIMIT_BURST_WINDOW_SECONDS: '600' })
+  const app = await testApp(t, config)
+  testWorkers(t, config)
+  const ann = await createUser(app, 'ann_edits')
+  const room = await createGroupRoom(app, ann, 'edits', [])
+  const sent = await waitForTask(app, ann, (await sendToRoom(app, ann, room.id, 'first')).json().taskId, 30)
+  t.equal(sent.state, 'completed')
+  const change = (method: 'PATCH' | 'DELETE') => app.inject({ method, url: `/v1/messages/${sent.result.id}`, headers: ann.auth, ...(method === 'PATCH' ? { payload: { text: 'edited' } } : {}) })
+  t.equal((await change('PATCH')).statusCode, 202, 'an edit is the second write')
+  t.equal((await change('PATCH')).statusCode, 202, 'and another the third')
+  isRateLimited(t, await change('DELETE'), 3)
+})
 
 t.test('the queue dashboard: unproven credentials per address; an admin\'s own polling is not counted', async (t) => {
   const config = await testConfig(t, { ADMIN_AUTH_LIMIT_PER_ADDRESS: '3', ADMIN_AUTH_LIMIT_WINDOW_SECONDS: '2' })

@@ -38,7 +38,8 @@ t.test('a completed task carries the stored message; only its owner sees it', as
     senderId: ann.id,
     text: 'stored for good',
     createdAt: stored.created_at.toISOString(),
-    editedAt: null
+    editedAt: null,
+    deletedAt: null
   })
   t.match(task, { id: taskId, kind: 'send-message', state: 'completed', error: null })
   t.ok(task.attempts >= 1)

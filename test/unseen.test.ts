@@ -50,7 +50,7 @@ t.test('passing the cursor acknowledges exactly what its response held', async (
   t.same(ids(first.items), ids(sent))
   const acked = await getUnseen(app, bob, { cursor: first.cursor })
   t.equal(acked.statusCode, 200)
-  t.same(acked.json(), { items: [], cursor: first.cursor }, 'nothing new: an empty list and the same cursor')
+  t.same(acked.json(), { items: [], changes: [], cursor: first.cursor }, 'nothing new: an empty list and the same cursor')
 
   await eventually(() => readWatermark(db, room.id, bob.id), (seq) => seq === 2)
   t.pass('the mark-seen worker moved the watermark to the acknowledged seq')
@@ -212,7 +212,7 @@ t.test('a waiting poll answers when a message arrives, or empty when time is up'
   const started = Date.now()
   const idle = await getUnseen(app, bob, { cursor: empty.cursor, wait: 1 })
   t.ok(Date.now() - started >= 900, 'held for the wait')
-  t.same(idle.json(), { items: [], cursor: empty.cursor })
+  t.same(idle.json(), { items: [], changes: [], cursor: empty.cursor })
 
   const waitStart = Date.now()
   const polling = getUnseen(app, bob, { cursor: empty.cursor, wait: 10 })
@@ -237,5 +237,5 @@ t.test('a waiting poll applies its acknowledgement at once, not when the wait en
   const rooms = await app.inject({ url: `/v1/rooms/${room.id}`, headers: bob.auth })
   t.equal(rooms.json().unreadCount, 0, 'the room counts nothing unread')
   const response = await poll
-  t.same(response.json(), { items: [], cursor: first.cursor })
+  t.same(response.json(), { items: [], changes: [], cursor: first.cursor })
 })

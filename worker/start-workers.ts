@@ -3,8 +3,10 @@ import { Histogram, type Registry } from 'prom-client'
 import type { Config } from '../core/config.js'
 import type { Db } from '../core/db/connect.js'
 import type { Log } from '../core/log.js'
-import { bullPrefix, queueNames, retryBackoff, retryDelayMs, type MarkSeenPayload, type SendMessagePayload } from '../core/queue.js'
+import { bullPrefix, queueNames, retryBackoff, retryDelayMs, type ChangeMessagePayload, type MarkSeenPayload, type SendMessagePayload, type TaskPayload } from '../core/queue.js'
+import { taskKinds } from '../core/tasks.js'
 import { closeRedis, createPatientRedis, isConnected } from '../core/redis.js'
+import { createChangeMessage } from './processors/change-message.js'
 import { createMarkSeen } from './processors/mark-seen.js'
 import { createPersistMessage, type PersistMessageResult } from './processors/persist-message.js'
 import { createTaskReconciler } from './reconcile-tasks.js'
@@ -34,9 +36,14 @@ export function startWorkers ({ config, db, log, registry }: { config: Config, d
     settings: { backoffStrategy: (attemptsMade: number, type?: string) => type === retryBackoff ? retryDelayMs(attemptsMade) : 0 }
   }
 
-  const sendMessage = new Worker<SendMessagePayload, PersistMessageResult | null>(
+  const persistMessage = createPersistMessage({ db, redis: connection, redisPrefix: config.REDIS_PREFIX, log, maxBatch: config.WORKER_CONCURRENCY })
+  const changeMessage = createChangeMessage({ db, redis: connection, redisPrefix: config.REDIS_PREFIX, log })
+  // One queue for every task kind (the job's name): edits and deletes get the sends' retries, deadline and reconciler.
+  const sendMessage = new Worker<TaskPayload, PersistMessageResult | null>(
     queueNames.sendMessage,
-    createPersistMessage({ db, redis: connection, redisPrefix: config.REDIS_PREFIX, log, maxBatch: config.WORKER_CONCURRENCY }),
+    async (job) => job.name === taskKinds.editMessage || job.name === taskKinds.deleteMessage
+      ? await changeMessage(job as Job<ChangeMessagePayload>)
+      : await persistMessage(job as Job<SendMessagePayload>),
     common
   )
   const markSeen = new Worker<MarkSeenPayload>(queueNames.markSeen, createMarkSeen({ db, log, maxBatch: config.WORKER_CONCURRENCY }), common)

@@ -14,8 +14,8 @@ const taskRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       tags: ['tasks'],
       operationId: 'getTask',
-      summary: 'The state of a send, by task id',
-      description: 'Answered from Postgres, where every accepted send is recorded before its 202, so it answers even if Redis lost its queues. Only the task\'s owner sees it (anyone else gets 404). `completed` carries the stored message in `result`; `failed` says why in `error.code` (`NOT_A_MEMBER`, or `SEND_FAILED` when it could not be stored before its deadline, 24 h by default). Finished tasks stay answerable for 24 h by default. `?wait=N` (≤ 30 s) holds the request until the task finishes or N seconds pass.',
+      summary: 'The state of a send, an edit or a delete, by task id',
+      description: 'Answered from Postgres, where every accepted send is recorded before its 202, so it answers even if Redis lost its queues. Only the task\'s owner sees it (anyone else gets 404). `completed` carries the stored message in `result`; `failed` says why in `error.code` (`NOT_A_MEMBER`; for an edit or delete `MESSAGE_NOT_FOUND`, `NOT_THE_AUTHOR` or `MESSAGE_DELETED`; or `SEND_FAILED` / `CHANGE_FAILED` when it could not be done before its deadline, 24 h by default). Finished tasks stay answerable for 24 h by default. `?wait=N` (≤ 30 s) holds the request until the task finishes or N seconds pass.',
       security: bearer,
       params: TaskIdParamsSchema,
       querystring: TaskQuerySchema,

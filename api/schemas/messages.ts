@@ -9,9 +9,10 @@ export const MessageSchema = Type.Object({
   roomId: IdSchema,
   seq: Type.Integer({ minimum: 1, description: 'Position in the room: gapless, increasing in the order messages were stored', examples: [42] }),
   senderId: Type.Union([IdSchema, Type.Null()], { description: 'null once the sender deleted their account' }),
-  text: Type.String({ examples: ['Hello Bob!'] }),
+  text: Type.Union([Type.String(), Type.Null()], { description: 'null once the message was deleted', examples: ['Hello Bob!'] }),
   createdAt: DateTimeSchema,
-  editedAt: Type.Union([DateTimeSchema, Type.Null()])
+  editedAt: Type.Union([DateTimeSchema, Type.Null()], { description: 'When the text was last edited; earlier versions are not kept' }),
+  deletedAt: Type.Union([DateTimeSchema, Type.Null()], { description: 'A deleted message keeps its slot (seq) in the room, without its text' })
 })
 export type MessageView = Static<typeof MessageSchema>
 
@@ -23,10 +24,21 @@ export function toMessageView (message: Message): MessageView {
     senderId: message.sender_id,
     text: message.text,
     createdAt: message.created_at.toISOString(),
-    editedAt: message.edited_at?.toISOString() ?? null
+    editedAt: message.edited_at?.toISOString() ?? null,
+    deletedAt: message.deleted_at?.toISOString() ?? null
   }
 }
 
+export const MessageDetailSchema = Type.Object({
+  ...MessageSchema.properties,
+  seenByCount: Type.Integer({ minimum: 0, description: 'Members other than the sender whose read watermark passed the message', examples: [3] }),
+  seenBy: Type.Optional(Type.Array(Type.Object({
+    userId: IdSchema,
+    seenAt: Type.Union([DateTimeSchema, Type.Null()], { description: 'When their reading first passed it; null when it passed on joining the room' })
+  }), { description: 'Only for the sender: who has seen the message, and when' }))
+})
+
+/** A send's body, and an edit's: the same text rules. */
 export const SendBodySchema = Type.Object({ text: MessageTextSchema }, { additionalProperties: false })
 
 // The cursor before seq 120, as `nextCursor` gives it.
@@ -51,14 +63,17 @@ export const UnseenQuerySchema = Type.Object({
   cursor: Type.Optional(Type.String({
     maxLength: 65_536,
     description: 'The cursor of the previous response: acknowledges everything it held',
-    // Rooms 1 and 4 seen up to seq 12 and 3, as a response's `cursor` gives it.
-    examples: ['eyJrIjoic2VlbiIsInYiOnsiMSI6MTIsIjQiOjN9fQ']
+    // Rooms 1 and 4 seen up to seq 12 and 3, told of changes up to change 15 and 3, as a response's `cursor` gives it.
+    examples: ['eyJrIjoiZmVlZCIsInYiOnsicyI6eyIxIjoxMiwiNCI6M30sImMiOnsiMSI6MTUsIjQiOjN9fX0']
   })),
   limit: Type.Integer({ minimum: 1, maximum: 200, default: 100, description: 'Messages per response', examples: [50] }),
   wait: Type.Integer({ minimum: 0, maximum: 30, default: 0, description: 'Seconds to hold the request when nothing is unseen', examples: [30] })
 })
 
 export const UnseenSchema = Type.Object({
-  items: Type.Array(MessageSchema),
-  cursor: Type.String({ description: 'Pass it on the next request to acknowledge these items; without it they come again', examples: ['eyJrIjoic2VlbiIsInYiOnsiMSI6MTIsIjQiOjN9fQ'] })
+  items: Type.Array(MessageSchema, { description: 'Unseen messages, oldest first, as they are now (an edit made before they came is in them already)' }),
+  changes: Type.Array(MessageSchema, {
+    description: 'Edits and deletes, since the cursor, of messages from others that I have already (at or below my read position in their room), as they are now: replace the message with that id. Each change comes once.'
+  }),
+  cursor: Type.String({ description: 'Pass it on the next request to acknowledge these items; without it they come again', examples: ['eyJrIjoiZmVlZCIsInYiOnsicyI6eyIxIjoxMiwiNCI6M30sImMiOnsiMSI6MTUsIjQiOjN9fX0'] })
 })

@@ -13,12 +13,12 @@ export const TaskQuerySchema = Type.Object({
 
 export const TaskSchema = Type.Object({
   id: Type.String({ examples: ['5f0c6d9e-8d5b-4a51-9a39-2f3b1c0e7a10'] }),
-  kind: Type.String({ examples: ['send-message'] }),
+  kind: Type.String({ description: '`send-message`, `edit-message` or `delete-message`', examples: ['send-message'] }),
   state: TaskStateSchema,
   attempts: Type.Integer({ minimum: 0, description: 'How many times a worker has taken the task up', examples: [1] }),
   createdAt: DateTimeSchema,
   finishedAt: Type.Union([DateTimeSchema, Type.Null()]),
-  result: Type.Union([MessageSchema, Type.Null()], { description: 'The stored message, once completed' }),
+  result: Type.Union([MessageSchema, Type.Null()], { description: 'The message, once completed: as stored by a send, or as an edit or delete left it' }),
   error: Type.Union([Type.Object({
     code: Type.String({ examples: ['NOT_A_MEMBER'] }),
     message: Type.String({ examples: ['The sender is not a member of the room.'] })

@@ -38,6 +38,8 @@ export interface RoomsTable {
   name: string | null
   direct_key: string | null
   last_seq: ColumnType<number, number | undefined, number>
+  /** The room's last change (insert, edit or delete) number: every change takes the next one under the room lock. */
+  last_change_seq: ColumnType<number, number | undefined, number>
   created_by: number | null
   created_at: CreatedAt
   visibility: RoomVisibility | null
@@ -56,11 +58,22 @@ export interface MessagesTable {
   room_id: number
   seq: number
   sender_id: number | null
-  text: string
+  /** null once deleted: a tombstone keeps its seq, never its text. */
+  text: string | null
   task_id: string
+  /** The room's change number of the message's last insert, edit or delete. */
+  change_seq: number
   created_at: CreatedAt
   edited_at: Date | null
   deleted_at: Date | null
+}
+
+/** Each move of a read watermark: when a member's reading passed a message. */
+export interface ReadMarksTable {
+  room_id: number
+  user_id: number
+  up_to_seq: number
+  read_at: CreatedAt
 }
 
 export type TaskState = 'queued' | 'active' | 'completed' | 'failed'
@@ -91,6 +104,7 @@ export interface Database {
   room_members: RoomMembersTable
   messages: MessagesTable
   tasks: TasksTable
+  read_marks: ReadMarksTable
 }
 
 export type User = Selectable<UsersTable>

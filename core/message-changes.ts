@@ -1,0 +1,122 @@
+import { sql } from 'kysely'
+import type { Db } from './db/connect.js'
+import type { Message } from './db/schema.js'
+import { failTasks, lockTasks } from './tasks.js'
+
+/** An edit (`text`) or a delete (`text` null) of one message, asked for by `editorId` through task `taskId`. */
+export interface MessageChange { taskId: string, messageId: number, editorId: number, text: string | null }
+
+export const changeRefusals = {
+  MESSAGE_NOT_FOUND: 'There is no such message in a room you are in.',
+  NOT_THE_AUTHOR: 'Only the sender of a message may edit or delete it.',
+  MESSAGE_DELETED: 'The message was deleted; a deleted message cannot be edited.'
+} as const
+export type ChangeRefusalCode = keyof typeof changeRefusals
+
+export type ChangeOutcome =
+  /** `changed` false: a repeated run, or a delete of a message already deleted; nobody needs waking for it. */
+  | { kind: 'applied', message: Message, changed: boolean, memberIds: number[] }
+  | { kind: 'refused', code: ChangeRefusalCode, reason: string }
+  /** The task finished another way (failed at its deadline, say), or was never accepted: nothing to do. */
+  | { kind: 'gone' }
+
+/** Why `userId` may not change the message, if anything forbids it: the route asks before accepting, the worker again under the locks. */
+export function refusalFor (message: Pick<Message, 'sender_id' | 'deleted_at'> | undefined, userId: number, isEdit: boolean): ChangeRefusalCode | undefined {
+  if (message === undefined) return 'MESSAGE_NOT_FOUND'
+  if (message.sender_id !== userId) return 'NOT_THE_AUTHOR'
+  if (isEdit && message.deleted_at !== null) return 'MESSAGE_DELETED'
+  return undefined
+}
+
+/**
+ * Applies an edit or a delete once, whatever the retries, and records the task's outcome with it.
+ *
+ * The task row is locked first (a second run waits, then finds it finished), then the room row, as a send does:
+ * every insert, edit and delete of the room takes its change number under that lock, so two edits end in one
+ * of them, and an edit that comes after a delete finds the tombstone and is refused: the text never comes back.
+ */
+export async function applyMessageChange (db: Db, change: MessageChange): Promise<ChangeOutcome> {
+  return await db.transaction().execute(async (trx): Promise<ChangeOutcome> => {
+    const [task] = await lockTasks(trx, [change.taskId])
+    if (task === undefined || task.state === 'failed') return { kind: 'gone' }
+    const roomOf = await trx.selectFrom('messages').select('room_id').where('id', '=', change.messageId).executeTakeFirst()
+    const memberIds = roomOf === undefined ? [] : await memberIdsOf(trx, roomOf.room_id)
+    if (task.state === 'completed') {
+      const message = await trx.selectFrom('messages').selectAll().where('id', '=', change.messageId).executeTakeFirst()
+      return message === undefined ? { kind: 'gone' } : { kind: 'applied', message, changed: false, memberIds }
+    }
+
+    const refuse = async (code: ChangeRefusalCode): Promise<ChangeOutcome> => {
+      await failTasks(trx, [change.taskId], { code, message: changeRefusals[code] })
+      await forgetTexts(trx, [change.taskId])
+      return { kind: 'refused', code, reason: changeRefusals[code] }
+    }
+    // FOR SHARE: as for a send, a leave waits for the change, and a change after the leave sees it.
+    const member = roomOf === undefined
+      ? undefined
+      : await trx.selectFrom('room_members').select('user_id')
+        .where('room_id', '=', roomOf.room_id).where('user_id', '=', change.editorId).forShare().executeTakeFirst()
+    if (roomOf === undefined || member === undefined) return await refuse('MESSAGE_NOT_FOUND')
+
+    const room = await trx.selectFrom('rooms').select('last_change_seq').where('id', '=', roomOf.room_id).forUpdate().executeTakeFirstOrThrow()
+    // Read again under the room lock: no other change of this room can land until COMMIT.
+    const current = await trx.selectFrom('messages').selectAll().where('id', '=', change.messageId).executeTakeFirstOrThrow()
+    const isEdit = change.text !== null
+    const refusal = refusalFor(current, change.editorId, isEdit)
+    if (refusal !== undefined) return await refuse(refusal)
+
+    let message = current
+    const changed = isEdit || current.deleted_at === null
+    if (changed) {
+      const changeSeq = room.last_change_seq + 1
+      await trx.updateTable('rooms').set({ last_change_seq: changeSeq }).where('id', '=', roomOf.room_id).execute()
+      message = await trx.updateTable('messages')
+        .set(isEdit
+          ? { text: change.text, edited_at: sql`now()`, change_seq: changeSeq }
+          : { text: null, deleted_at: sql`now()`, change_seq: changeSeq })
+        .where('id', '=', change.messageId).returningAll().executeTakeFirstOrThrow()
+    }
+    await trx.updateTable('tasks').set({ state: 'completed', finished_at: sql`now()`, message_id: change.messageId })
+      .where('id', '=', change.taskId).execute()
+    // The message row holds the text now: a finished task keeps none (no earlier version survives in a payload),
+    // and a delete takes it from its send's task as well.
+    await forgetTexts(trx, isEdit ? [change.taskId] : [change.taskId, current.task_id])
+    return { kind: 'applied', message, changed, memberIds }
+  })
+}
+
+/** Removes the text from these tasks' payloads: finished tasks need it no more (their result is the message row). */
+async function forgetTexts (db: Db, taskIds: string[]): Promise<void> {
+  await db.updateTable('tasks').set({ payload: sql<string>`payload - 'text'` }).where('id', 'in', taskIds).execute()
+}
+
+async function memberIdsOf (db: Db, roomId: number): Promise<number[]> {
+  const rows = await db.selectFrom('room_members').select('user_id').where('room_id', '=', roomId).execute()
+  return rows.map((row) => row.user_id)
+}
+
+/** A message as a member of its room may see it; undefined for anyone else (and for a missing one). */
+export async function findMessageForMember (db: Db, messageId: number, userId: number): Promise<Message | undefined> {
+  return await db.selectFrom('messages as m').selectAll('m')
+    .where('m.id', '=', messageId)
+    .where((eb) => eb.exists(eb.selectFrom('room_members as rm').select('rm.user_id')
+      .whereRef('rm.room_id', '=', 'm.room_id').where('rm.user_id', '=', userId)))
+    .executeTakeFirst()
+}
+
+export interface SeenBy { userId: number, seenAt: Date | null }
+
+/**
+ * The members other than its sender whose read watermark passed the message, with when it first did
+ * (null when it passed on joining the room, or before watermark moves were timed).
+ */
+export async function seenByOf (db: Db, message: Pick<Message, 'room_id' | 'seq' | 'sender_id'>): Promise<SeenBy[]> {
+  const rows = await db.selectFrom('room_members as rm')
+    .select((eb) => ['rm.user_id', eb.selectFrom('read_marks as r').select((eb) => eb.fn.min('r.read_at').as('at'))
+      .whereRef('r.room_id', '=', 'rm.room_id').whereRef('r.user_id', '=', 'rm.user_id').where('r.up_to_seq', '>=', message.seq)
+      .as('seen_at')])
+    .where('rm.room_id', '=', message.room_id).where('rm.last_read_seq', '>=', message.seq)
+    .where(sql<boolean>`rm.user_id is distinct from ${message.sender_id}`)
+    .orderBy('rm.user_id').execute()
+  return rows.map((row) => ({ userId: row.user_id, seenAt: row.seen_at === null ? null : new Date(row.seen_at as unknown as string) }))
+}

@@ -1,0 +1,47 @@
+import { UnrecoverableError, type Job } from 'bullmq'
+import type { Redis } from 'ioredis'
+import { Value } from 'typebox/value'
+import type { Db } from '../../core/db/connect.js'
+import type { Log } from '../../core/log.js'
+import { applyMessageChange } from '../../core/message-changes.js'
+import { ChangeMessagePayloadSchema, type ChangeMessagePayload } from '../../core/queue.js'
+import { startAttempts, taskFinished, taskKinds, TaskRefusal } from '../../core/tasks.js'
+import { publishWakeups, type Wakeup } from '../../core/wakeups.js'
+import type { PersistMessageResult } from './persist-message.js'
+
+/**
+ * Applies an edit or a delete (the job's name says which), records the task's outcome, then wakes the room's
+ * pollers so they fetch the change. Anything thrown but a refusal is transient: BullMQ retries it, as for a send.
+ */
+export function createChangeMessage ({ db, redis, redisPrefix, log }: { db: Db, redis: Redis, redisPrefix: string, log: Log }) {
+  return async (job: Job<ChangeMessagePayload>): Promise<PersistMessageResult | null> => {
+    const isEdit = job.name === taskKinds.editMessage
+    if (job.id === undefined || !Value.Check(ChangeMessagePayloadSchema, job.data) || isEdit !== (job.data.text !== undefined)) {
+      throw new UnrecoverableError('INVALID_PAYLOAD: the job does not carry a valid edit or delete')
+    }
+    const { messageId, editorId, requestId } = job.data
+    await startAttempts(db, [job.id])
+    const outcome = await applyMessageChange(db, { taskId: job.id, messageId, editorId, text: job.data.text ?? null })
+    if (outcome.kind === 'gone') {
+      log.info({ reqId: requestId, taskId: job.id }, 'task already finished or unknown: nothing to do')
+      return null
+    }
+
+    // After COMMIT; published again on a retry too: a lost wake-up would cost a poller the change until its next poll.
+    const wakeups: Wakeup[] = [taskFinished({ id: job.id, ownerId: editorId })]
+    if (outcome.kind === 'applied' && outcome.changed) {
+      const { message } = outcome
+      const userIds = outcome.memberIds.filter((id) => id !== editorId)
+      wakeups.unshift({ type: 'room-message', roomId: message.room_id, seq: message.seq, userIds, acceptedAt: job.timestamp })
+    }
+    await publishWakeups(redis, redisPrefix, wakeups)
+
+    if (outcome.kind === 'refused') {
+      log.info({ reqId: requestId, taskId: job.id, messageId, editorId, code: outcome.code }, 'change refused')
+      throw new TaskRefusal(outcome.code, outcome.reason)
+    }
+    const { message } = outcome
+    log.info({ reqId: requestId, taskId: job.id, messageId, changeSeq: message.change_seq, kind: job.name }, 'message changed')
+    return { messageId: message.id, roomId: message.room_id, seq: message.seq }
+  }
+}
