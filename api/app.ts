@@ -18,6 +18,7 @@ import roomRoutes from './routes/rooms.js'
 import sendRoutes from './routes/sends.js'
 import taskRoutes from './routes/tasks.js'
 import unseenRoutes from './routes/unseen.js'
+import eventRoutes from './routes/events.js'
 
 export interface AppOptions {
   config: Config
@@ -51,4 +52,5 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(sendRoutes, { prefix: '/v1' })
   await fastify.register(taskRoutes, { prefix: '/v1/tasks' })
   await fastify.register(unseenRoutes, { prefix: '/v1/messages' })
+  await fastify.register(eventRoutes, { prefix: '/v1' })
 }

@@ -30,7 +30,13 @@ export const ConfigSchema = Type.Object({
   /** How long an Idempotency-Key keeps answering with its task. */
   IDEMPOTENCY_KEY_TTL_SECONDS: Type.Integer({ default: 48 * 3600, minimum: 1 }),
   USERS_CACHE_TTL_SECONDS: Type.Integer({ default: 300, minimum: 1 }),
-  BODY_LIMIT_BYTES: Type.Integer({ default: 64 * 1024, minimum: 1024 })
+  BODY_LIMIT_BYTES: Type.Integer({ default: 64 * 1024, minimum: 1024 }),
+  /** A comment line on an idle event stream or socket this often, so proxies keep it open and dead peers show. */
+  PUSH_HEARTBEAT_SECONDS: Type.Number({ default: 15, exclusiveMinimum: 0 }),
+  /** A stream or socket whose unsent output passes this is closed (slow consumer), rather than growing memory. */
+  PUSH_BUFFER_LIMIT_BYTES: Type.Integer({ default: 1024 * 1024, minimum: 1024 }),
+  /** A WebSocket with no token in its handshake must send one in its first frame within this time. */
+  WS_AUTH_TIMEOUT_SECONDS: Type.Number({ default: 5, exclusiveMinimum: 0 })
 })
 
 export type Config = Static<typeof ConfigSchema> & { jwtSecretGenerated: boolean }

@@ -1,34 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyRequest } from 'fastify'
-import { listUnseen } from '../../core/messages.js'
-import { addWithin } from '../../core/queue.js'
-import { isConnected } from '../../core/redis.js'
-import { watermarksOf } from '../../core/rooms.js'
 import { decodeSeenCursor, encodeSeenCursor } from '../cursor.js'
-import { hangUpSignal, longPoll } from '../long-poll.js'
+import { readFeed } from '../feed.js'
+import { hangUpSignal } from '../long-poll.js'
 import { bearer, problems } from '../schemas/common.js'
 import { toMessageView, UnseenQuerySchema, UnseenSchema } from '../schemas/messages.js'
-
-/** The acknowledgements (room → seq) that the stored watermarks of the user's rooms do not hold yet. */
-function unapplied (acked: Map<number, number>, stored: Map<number, number>): Map<number, number> {
-  return new Map([...acked].filter(([roomId, seq]) => stored.has(roomId) && seq > (stored.get(roomId) ?? 0)))
-}
 
 const unseenRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { db, queues, wakeups } = fastify
   fastify.addHook('onRequest', fastify.authenticate)
-
-  /**
-   * Hands acknowledgements the database does not hold yet to a worker. If Redis is away they stay in
-   * the cursor and go again with the next poll, so nothing is lost and nothing is marked seen early.
-   */
-  async function acknowledge (request: FastifyRequest, userId: number, pending: Map<number, number>) {
-    if (pending.size === 0 || !isConnected(queues.connection)) return
-    const add = queues.markSeen.add('mark-seen', { userId, seenUpTo: Object.fromEntries(pending), requestId: String(request.id) })
-    // Acknowledgements are idempotent (watermarks only move forward), so a slow add may finish in the background.
-    await addWithin(add, 2000)
-      .catch((error: unknown) => request.log.warn({ err: error }, 'could not enqueue an acknowledgement; the cursor keeps it'))
-  }
 
   fastify.get('/unseen', {
     schema: {
@@ -47,34 +26,17 @@ const unseenRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     const { cursor, limit, wait } = request.query
-    const userId = request.userId
-    const acked = cursor === undefined ? new Map<number, number>() : decodeSeenCursor(cursor)
-
-    // Hand the acknowledgement to a worker before waiting, so unread counts move on at once, not after the poll.
-    let watermarks: Map<number, number> | undefined = await watermarksOf(db, userId)
-    await acknowledge(request, userId, unapplied(acked, watermarks))
-
-    const result = await longPoll({
-      waiters: wakeups.feeds,
-      key: userId,
-      seconds: wait,
+    const page = await readFeed({ db, queues, feeds: wakeups.feeds, log: request.log }, {
+      userId: request.userId,
+      seenUpTo: cursor === undefined ? new Map() : decodeSeenCursor(cursor),
+      acknowledge: true,
+      limit,
+      wait,
       signal: hangUpSignal(reply),
-      ready: (page) => page.items.length > 0,
-      query: async () => {
-        // The first query reuses the watermarks just read; after a wake-up (a join or a leave, say) they are read again.
-        const stored = watermarks ?? await watermarksOf(db, userId)
-        watermarks = undefined
-        // What the cursor acknowledges counts as seen now, whether or not a worker has applied it yet.
-        const pending = unapplied(acked, stored)
-        const effective = new Map([...stored].map(([roomId, seq]) => [roomId, Math.max(seq, pending.get(roomId) ?? 0)]))
-        return { pending, items: await listUnseen(db, userId, effective, limit) }
-      }
+      requestId: String(request.id)
     })
-
-    if (result.items.length === 0 && cursor !== undefined) return { items: [], cursor }
-    const next = new Map(result.pending)
-    for (const message of result.items) next.set(message.room_id, Math.max(next.get(message.room_id) ?? 0, message.seq))
-    return { items: result.items.map(toMessageView), cursor: encodeSeenCursor(next) }
+    if (page.events.length === 0 && cursor !== undefined) return { items: [], cursor }
+    return { items: page.events.map((event) => toMessageView(event.message)), cursor: encodeSeenCursor(page.seenUpTo) }
   })
 }
 

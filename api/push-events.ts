@@ -1,0 +1,31 @@
+import { encodeSeenCursor } from './cursor.js'
+import type { FeedEvent } from './feed.js'
+import { toMessageView } from './schemas/messages.js'
+import type { TaskView } from './task-view.js'
+
+/**
+ * What a push channel (Server-Sent Events, WebSocket) sends: an event name, the same JSON a REST route
+ * answers, and for feed events the cursor to resume from. A new feed event (an edit, a delete) is one
+ * more case in `fromFeedEvent`.
+ */
+export type PushEvent =
+  | { type: 'message.created', cursor: string, data: ReturnType<typeof toMessageView> }
+  | { type: 'task.finished', data: TaskView }
+
+export function fromFeedEvent (event: FeedEvent): PushEvent {
+  switch (event.type) {
+    case 'message.created':
+      return { type: event.type, cursor: encodeSeenCursor(event.seenUpTo), data: toMessageView(event.message) }
+  }
+}
+
+/** One Server-Sent Events frame: the cursor is the event id, so a reconnect's Last-Event-ID resumes after it. */
+export function toSseFrame (event: PushEvent): string {
+  const id = 'cursor' in event ? `id: ${event.cursor}\n` : ''
+  return `${id}event: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`
+}
+
+/** One WebSocket text frame: `{ type, cursor?, data }`. */
+export function toSocketFrame (event: PushEvent): string {
+  return JSON.stringify(event)
+}
