@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net'
-import t from 'tap'
+import t, { type Test as Tap } from 'tap'
 import { createUser, isProblem, testApp, testConfig, testWorkers, type TestUser } from './helper.js'
 import { createGroupRoom, eventually, getUnseen, sendAndStore, type MessageBody } from './messaging-helper.js'
 import { openSse, type SseStream } from './sse-client.js'
@@ -15,7 +15,7 @@ async function user (): Promise<TestUser> {
   return await createUser(app, `listener_${++users}`)
 }
 
-async function stream (listener: TestUser, headers: Record<string, string> = {}, query = ''): Promise<SseStream> {
+async function stream (t: Tap, listener: TestUser, headers: Record<string, string> = {}, query = ''): Promise<SseStream> {
   const opened = await openSse(`${base}/v1/events?seconds=60${query}`, { ...listener.auth, ...headers })
   t.teardown(opened.close)
   return opened
@@ -28,7 +28,7 @@ function messageOf (event: { data?: string } | undefined): MessageBody {
 t.test('a stream pushes each new message with the feed cursor as its id', async (t) => {
   const [alice, bob] = [await user(), await user()]
   const room = await createGroupRoom(app, alice, 'sse', [bob])
-  const events = await stream(bob)
+  const events = await stream(t, bob)
   t.equal(events.status, 200)
   t.match(events.headers.get('content-type'), /^text\/event-stream/)
   t.same(await events.next(), { retry: 3000 }, 'a retry hint comes first')
@@ -47,7 +47,7 @@ t.test('a stream pushes each new message with the feed cursor as its id', async 
 t.test('Last-Event-ID after a dropped connection resumes exactly: nothing lost, nothing repeated', async (t) => {
   const [alice, bob] = [await user(), await user()]
   const room = await createGroupRoom(app, alice, 'resume', [bob])
-  const first = await stream(bob)
+  const first = await stream(t, bob)
   for (const text of ['one', 'two', 'three', 'four']) await sendAndStore(app, alice, room.id, text)
   const one = await first.nextEvent()
   const two = await first.nextEvent()
@@ -55,7 +55,7 @@ t.test('Last-Event-ID after a dropped connection resumes exactly: nothing lost, 
   // The connection drops after two events (the other two may be on the wire, never read); EventSource sends the last id it saw.
   first.close()
 
-  const second = await stream(bob, { 'last-event-id': String(two?.id) })
+  const second = await stream(t, bob, { 'last-event-id': String(two?.id) })
   const three = await second.nextEvent()
   const four = await second.nextEvent()
   t.same([messageOf(three).text, messageOf(four).text], ['three', 'four'], 'resumes right after the last event read')
@@ -71,7 +71,7 @@ t.test('?cursor= starts from an unseen-feed cursor when there is no Last-Event-I
   await sendAndStore(app, alice, room.id, 'already polled')
   const { cursor } = (await getUnseen(app, bob)).json()
   await sendAndStore(app, alice, room.id, 'new')
-  const events = await stream(bob, {}, `&cursor=${cursor}`)
+  const events = await stream(t, bob, {}, `&cursor=${cursor}`)
   t.equal(messageOf(await events.nextEvent()).text, 'new')
 })
 
@@ -79,7 +79,7 @@ t.test('a user who leaves a room stops getting its events', async (t) => {
   const [alice, bob] = [await user(), await user()]
   const left = await createGroupRoom(app, alice, 'left', [bob])
   const kept = await createGroupRoom(app, alice, 'kept', [bob])
-  const events = await stream(bob)
+  const events = await stream(t, bob)
   await sendAndStore(app, alice, left.id, 'before leaving')
   t.equal(messageOf(await events.nextEvent()).text, 'before leaving')
 
@@ -94,10 +94,11 @@ t.test('a user who leaves a room stops getting its events', async (t) => {
 t.test('a browser EventSource passes its token as access_token', async (t) => {
   const bob = await user()
   const events = await openSse(`${base}/v1/events?seconds=1&access_token=${bob.accessToken}`)
+  t.teardown(events.close)
   t.equal(events.status, 200)
   const noToken = await openSse(`${base}/v1/events?seconds=1`)
+  t.teardown(noToken.close)
   t.equal(noToken.status, 401)
-  events.close()
 })
 
 t.test('the stream ends after ?seconds; a malformed Last-Event-ID is 400', async (t) => {
@@ -109,3 +110,4 @@ t.test('the stream ends after ?seconds; a malformed Last-Event-ID is 400', async
   t.ok(isProblem(broken, 400))
   t.equal(broken.json().code, 'INVALID_CURSOR')
 })
+

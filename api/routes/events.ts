@@ -54,7 +54,9 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
       // Proxies such as nginx would otherwise hold events back to fill their buffer.
-      'x-accel-buffering': 'no'
+      'x-accel-buffering': 'no',
+      // A stream ends for a reason (time, shutdown, a slow reader): the client reconnects on a fresh connection.
+      connection: 'close'
     })
     stream.write(`retry: ${retryMs}\n\n`)
 
