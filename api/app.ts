@@ -4,6 +4,7 @@ import type { Config } from '../core/config.js'
 import swagger from './plugins/external/swagger.js'
 import jwt from './plugins/external/jwt.js'
 import etag from './plugins/external/etag.js'
+import websocket from './plugins/external/websocket.js'
 import problemDetails from './plugins/app/problem-details.js'
 import services from './plugins/app/services.js'
 import authenticate from './plugins/app/authenticate.js'
@@ -19,6 +20,7 @@ import sendRoutes from './routes/sends.js'
 import taskRoutes from './routes/tasks.js'
 import unseenRoutes from './routes/unseen.js'
 import eventRoutes from './routes/events.js'
+import socketRoutes from './routes/socket.js'
 
 export interface AppOptions {
   config: Config
@@ -31,6 +33,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(swagger)
   await fastify.register(jwt, { config: opts.config })
   await fastify.register(etag)
+  await fastify.register(websocket, { config: opts.config })
 
   // JSON only: any other body is 415, not a confusing schema error.
   fastify.removeContentTypeParser('text/plain')
@@ -53,4 +56,5 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(taskRoutes, { prefix: '/v1/tasks' })
   await fastify.register(unseenRoutes, { prefix: '/v1/messages' })
   await fastify.register(eventRoutes, { prefix: '/v1' })
+  await fastify.register(socketRoutes, { prefix: '/v1' })
 }

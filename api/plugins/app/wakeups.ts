@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events'
 import fp from 'fastify-plugin'
 import { createPatientRedis } from '../../../core/redis.js'
 import { publishWakeups, wakeupChannel, type Wakeup } from '../../../core/wakeups.js'
@@ -10,6 +11,8 @@ declare module 'fastify' {
       feeds: Waiters<number>
       /** Waiters on a task's outcome. */
       tasks: Waiters<string>
+      /** Wake-ups about one user, emitted under their id as a string: what push sockets send beside the feed. */
+      userEvents: EventEmitter
       /** Tells every API process that the user's rooms changed, so their waiting polls re-read them. */
       membershipChanged: (userId: number) => Promise<void>
     }
@@ -25,6 +28,8 @@ export default fp(async (fastify) => {
   const feeds = createWaiters<number>()
   const tasks = createWaiters<string>()
   const channel = wakeupChannel(config.REDIS_PREFIX)
+  // One listener per open socket of a user: no limit.
+  const userEvents = new EventEmitter().setMaxListeners(0)
 
   const subscriber = createPatientRedis(config.REDIS_URL, 'pigeon-subscriber')
   subscriber.on('error', (error) => log.warn({ err: error }, 'wake-up subscriber error'))
@@ -44,6 +49,7 @@ export default fp(async (fastify) => {
       metrics.woken.inc({ kind: 'feed' }, feeds.wake(wakeup.userId))
     } else if (wakeup.type === 'task-finished') {
       metrics.woken.inc({ kind: 'task' }, tasks.wake(wakeup.taskId))
+      userEvents.emit(String(wakeup.ownerId), wakeup)
     }
   })
   // Not awaited: with Redis down the API still starts; ioredis subscribes once connected, and again after reconnects.
@@ -52,6 +58,7 @@ export default fp(async (fastify) => {
   fastify.decorate('wakeups', {
     feeds,
     tasks,
+    userEvents,
     async membershipChanged (userId: number) {
       await publishWakeups(fastify.redis, config.REDIS_PREFIX, [{ type: 'membership-changed', userId }])
         .catch((error: unknown) => log.warn({ err: error }, 'could not publish a membership change'))
