@@ -139,6 +139,7 @@ t.test('every route of the OpenAPI document answers the same over the socket as 
 t.test('a slow consumer is closed with 4429 instead of growing memory', async (t) => {
   const [alice, bob] = [await user(), await user()]
   const room = await createGroupRoom(app, alice, 'slow', [bob])
+  for (let i = 0; i < 19; i++) await sendToRoom(app, alice, room.id, 'x'.repeat(4000))
   await sendAndStore(app, alice, room.id, 'x'.repeat(4000))
   const client = await connect(t, bob)
   // Bob stops reading; his requests' answers pile up in the server's buffer for him.
