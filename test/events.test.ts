@@ -110,4 +110,3 @@ t.test('the stream ends after ?seconds; a malformed Last-Event-ID is 400', async
   t.ok(isProblem(broken, 400))
   t.equal(broken.json().code, 'INVALID_CURSOR')
 })
-

@@ -29,11 +29,11 @@ const socketRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   }
 
   const { websocketServer } = fastify
-  new Gauge({
+  const openGauge = new Gauge({
     name: 'pigeon_websockets_open',
     help: 'WebSockets open on this process (closing ones, such as a slow consumer being cut off, not counted)',
     registers: [fastify.metrics.registry],
-    collect () { this.set([...websocketServer.clients].filter((socket) => socket.readyState === socket.OPEN).length) }
+    collect () { openGauge.set([...websocketServer.clients].filter((socket) => socket.readyState === socket.OPEN).length) }
   })
 
   fastify.get('/ws', { websocket: true, schema: { hide: true } }, (socket, request) => {
