@@ -21,6 +21,7 @@ import taskRoutes from './routes/tasks.js'
 import unseenRoutes from './routes/unseen.js'
 import eventRoutes from './routes/events.js'
 import socketRoutes from './routes/socket.js'
+import demoRoutes from './routes/demo.js'
 
 export interface AppOptions {
   config: Config
@@ -57,4 +58,5 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(unseenRoutes, { prefix: '/v1/messages' })
   await fastify.register(eventRoutes, { prefix: '/v1' })
   await fastify.register(socketRoutes, { prefix: '/v1' })
+  await fastify.register(demoRoutes)
 }
