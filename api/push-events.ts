@@ -1,3 +1,4 @@
+import type { Wakeup } from '../core/wakeups.js'
 import { encodeSeenCursor } from './cursor.js'
 import type { FeedEvent } from './feed.js'
 import { toMessageView } from './schemas/messages.js'
@@ -11,12 +12,23 @@ import type { TaskView } from './task-view.js'
 export type PushEvent =
   | { type: 'message.created', cursor: string, data: ReturnType<typeof toMessageView> }
   | { type: 'task.finished', data: TaskView }
+  | { type: 'member.joined' | 'member.left', data: { roomId: number, userId: number } }
+  | { type: 'read.updated', data: { roomId: number, seq: number } }
 
 export function fromFeedEvent (event: FeedEvent): PushEvent {
   switch (event.type) {
     case 'message.created':
       return { type: event.type, cursor: encodeSeenCursor(event.seenUpTo), data: toMessageView(event.message) }
   }
+}
+
+/** What a wake-up about one user tells that user's sockets, if anything (a finished task is read from the database first). */
+export function fromUserWakeup (wakeup: Wakeup): PushEvent | undefined {
+  if (wakeup.type === 'membership-changed' && wakeup.room !== undefined) {
+    return { type: wakeup.room.change === 'joined' ? 'member.joined' : 'member.left', data: { roomId: wakeup.room.id, userId: wakeup.userId } }
+  }
+  if (wakeup.type === 'read-updated') return { type: 'read.updated', data: { roomId: wakeup.roomId, seq: wakeup.seq } }
+  return undefined
 }
 
 /** One Server-Sent Events frame: the cursor is the event id, so a reconnect's Last-Event-ID resumes after it. */

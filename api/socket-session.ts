@@ -5,7 +5,7 @@ import { findTask } from '../core/tasks.js'
 import type { Wakeup } from '../core/wakeups.js'
 import { decodeSeenCursor } from './cursor.js'
 import { readFeed, type FeedDeps } from './feed.js'
-import { fromFeedEvent, toSocketFrame, type PushEvent } from './push-events.js'
+import { fromFeedEvent, fromUserWakeup, toSocketFrame, type PushEvent } from './push-events.js'
 import { toTaskView } from './task-view.js'
 
 /** Close codes a client can act on. */
@@ -68,6 +68,8 @@ export function runSocketSession (deps: SocketSessionDeps, socket: WebSocket, ha
   const push = (event: PushEvent) => send(toSocketFrame(event))
 
   const onUserWakeup = (wakeup: Wakeup) => {
+    const event = fromUserWakeup(wakeup)
+    if (event !== undefined) push(event)
     if (wakeup.type !== 'task-finished') return
     findTask(deps.db, wakeup.taskId)
       .then((found) => { if (found?.task.owner_id === userId) push({ type: 'task.finished', data: toTaskView(found.task, found.message) }) })

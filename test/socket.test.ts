@@ -104,6 +104,30 @@ t.test('a user who leaves a room stops getting its events', async (t) => {
   t.equal((await client.next((frame) => frame.type === 'message.created')).data.text, 'in the room bob kept')
 })
 
+t.test('members joining and leaving, and read watermarks moving, are pushed to those concerned', async (t) => {
+  const [alice, bob] = [await user(), await user()]
+  const room = await createGroupRoom(app, alice, 'members')
+  const aliceSocket = await connect(t, alice)
+  const bobSocket = await connect(t, bob)
+
+  t.equal((await bobSocket.request({ method: 'PUT', path: `/v1/rooms/${room.id}/members/me` })).status, 200)
+  t.same((await aliceSocket.next((frame) => frame.type === 'member.joined')).data, { roomId: room.id, userId: bob.id })
+  t.same((await bobSocket.next((frame) => frame.type === 'member.joined')).data, { roomId: room.id, userId: bob.id }, 'the joiner too')
+
+  const sent = await sendAndStore(app, alice, room.id, 'read me')
+  t.equal((await bobSocket.request({ method: 'POST', path: `/v1/rooms/${room.id}/read`, body: { seq: sent.seq } })).status, 200)
+  t.same((await bobSocket.next((frame) => frame.type === 'read.updated')).data, { roomId: room.id, seq: sent.seq })
+
+  // An acknowledgement through a cursor, applied by a worker, is pushed the same way.
+  const second = await sendAndStore(app, alice, room.id, 'acknowledge me')
+  const { cursor } = (await getUnseen(app, bob)).json()
+  await getUnseen(app, bob, { cursor })
+  t.same((await bobSocket.next((frame) => frame.type === 'read.updated')).data, { roomId: room.id, seq: second.seq })
+
+  t.equal((await bobSocket.request({ method: 'DELETE', path: `/v1/rooms/${room.id}/members/me` })).status, 204)
+  t.same((await aliceSocket.next((frame) => frame.type === 'member.left')).data, { roomId: room.id, userId: bob.id })
+})
+
 t.test('every route of the OpenAPI document answers the same over the socket as over HTTP', async (t) => {
   const [alice, bob] = [await user(), await user()]
   const room = await createGroupRoom(app, alice, 'table', [bob])

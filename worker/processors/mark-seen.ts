@@ -5,15 +5,20 @@ import { createGroupCommit } from '../../core/group-commit.js'
 import type { Log } from '../../core/log.js'
 import { MarkSeenPayloadSchema, type MarkSeenPayload } from '../../core/queue.js'
 import { markSeenMany } from '../../core/rooms.js'
+import { publishWakeups } from '../../core/wakeups.js'
+import type { Redis } from 'ioredis'
 
 /**
  * Applies acknowledgements from the unseen feed: each room's watermark moves up to the acknowledged seq.
  * Acknowledgements running at once are applied together, in one statement.
  */
-export function createMarkSeen ({ db, log, maxBatch }: { db: Db, log: Log, maxBatch: number }) {
+export function createMarkSeen ({ db, redis, redisPrefix, log, maxBatch }: { db: Db, redis: Redis, redisPrefix: string, log: Log, maxBatch: number }) {
   const apply = createGroupCommit(async (payloads: MarkSeenPayload[]) => {
     const acks = payloads.flatMap(({ userId, seenUpTo }) => Object.entries(seenUpTo).map(([roomId, seq]) => ({ userId, roomId: Number(roomId), seq })))
-    await markSeenMany(db, acks)
+    const applied = await markSeenMany(db, acks)
+    // After the statement committed: the users' sockets learn where their watermarks are. Losing this tells no one late.
+    await publishWakeups(redis, redisPrefix, applied.map(({ userId, roomId, seq }) => ({ type: 'read-updated' as const, userId, roomId, seq })))
+      .catch((error: unknown) => log.warn({ err: error }, 'could not publish read updates'))
     return payloads.map(() => undefined)
   }, { maxBatch })
 

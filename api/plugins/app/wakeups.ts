@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events'
 import fp from 'fastify-plugin'
 import { createPatientRedis } from '../../../core/redis.js'
+import { memberIdsOf } from '../../../core/rooms.js'
 import { publishWakeups, wakeupChannel, type Wakeup } from '../../../core/wakeups.js'
 import { createWaiters, type Waiters } from '../../waiters.js'
 
@@ -13,8 +14,10 @@ declare module 'fastify' {
       tasks: Waiters<string>
       /** Wake-ups about one user, emitted under their id as a string: what push sockets send beside the feed. */
       userEvents: EventEmitter
-      /** Tells every API process that the user's rooms changed, so their waiting polls re-read them. */
-      membershipChanged: (userId: number) => Promise<void>
+      /** Tells every API process that the user's rooms changed, so their waiting polls re-read them (and, given the room, its members). */
+      membershipChanged: (userId: number, room?: { id: number, change: 'joined' | 'left' }) => Promise<void>
+      /** Tells the user's sockets, on every API process, that a read watermark moved. */
+      readUpdated: (userId: number, roomId: number, seq: number) => Promise<void>
     }
   }
 }
@@ -47,6 +50,9 @@ export default fp(async (fastify) => {
       metrics.woken.inc({ kind: 'feed' }, woken)
     } else if (wakeup.type === 'membership-changed') {
       metrics.woken.inc({ kind: 'feed' }, feeds.wake(wakeup.userId))
+      for (const userId of wakeup.room?.memberIds ?? []) userEvents.emit(String(userId), wakeup)
+    } else if (wakeup.type === 'read-updated') {
+      userEvents.emit(String(wakeup.userId), wakeup)
     } else if (wakeup.type === 'task-finished') {
       metrics.woken.inc({ kind: 'task' }, tasks.wake(wakeup.taskId))
       userEvents.emit(String(wakeup.ownerId), wakeup)
@@ -59,9 +65,19 @@ export default fp(async (fastify) => {
     feeds,
     tasks,
     userEvents,
-    async membershipChanged (userId: number) {
-      await publishWakeups(fastify.redis, config.REDIS_PREFIX, [{ type: 'membership-changed', userId }])
-        .catch((error: unknown) => log.warn({ err: error }, 'could not publish a membership change'))
+    async membershipChanged (userId: number, room?: { id: number, change: 'joined' | 'left' }) {
+      try {
+        // Those who are in the room now, and the one who just left it.
+        const memberIds = room === undefined ? [] : [...new Set([...await memberIdsOf(fastify.db, room.id), userId])]
+        const wakeup: Wakeup = { type: 'membership-changed', userId, ...(room !== undefined && { room: { ...room, memberIds } }) }
+        await publishWakeups(fastify.redis, config.REDIS_PREFIX, [wakeup])
+      } catch (error) {
+        log.warn({ err: error }, 'could not publish a membership change')
+      }
+    },
+    async readUpdated (userId: number, roomId: number, seq: number) {
+      await publishWakeups(fastify.redis, config.REDIS_PREFIX, [{ type: 'read-updated', userId, roomId, seq }])
+        .catch((error: unknown) => log.warn({ err: error }, 'could not publish a read update'))
     }
   })
 
