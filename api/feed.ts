@@ -35,6 +35,12 @@ export interface FeedRead {
   requestId: string
 }
 
+/**
+ * How long a push channel waits on its feed before reading it again anyway. Wake-ups end a wait at once; this only
+ * bounds what a lost one could delay. Heartbeats run on their own timer, so idle channels cost no queries.
+ */
+export const idleRereadSeconds = 300
+
 /** One event of the feed: what happened, and the cursor that acknowledges it and everything before it. */
 export type FeedEvent = { type: 'message.created', message: Message, seenUpTo: Map<number, number> }
 

@@ -4,7 +4,7 @@ import type { Config } from '../core/config.js'
 import { findTask } from '../core/tasks.js'
 import type { Wakeup } from '../core/wakeups.js'
 import { decodeSeenCursor } from './cursor.js'
-import { readFeed, type FeedDeps } from './feed.js'
+import { idleRereadSeconds, readFeed, type FeedDeps } from './feed.js'
 import { fromFeedEvent, fromUserWakeup, toSocketFrame, type PushEvent } from './push-events.js'
 import { toTaskView } from './task-view.js'
 
@@ -82,12 +82,11 @@ export function runSocketSession (deps: SocketSessionDeps, socket: WebSocket, ha
     let acknowledge = true
     while (!ended.signal.aborted) {
       const page = await readFeed(deps, {
-        userId, seenUpTo, acknowledge, limit: 100, wait: config.PUSH_HEARTBEAT_SECONDS, signal: ended.signal, requestId: handshake.requestId
+        userId, seenUpTo, acknowledge, limit: 100, wait: idleRereadSeconds, signal: ended.signal, requestId: handshake.requestId
       })
       acknowledge = false
       seenUpTo = page.seenUpTo
       for (const event of page.events) push(fromFeedEvent(event))
-      if (page.events.length === 0 && socket.readyState === socket.OPEN) socket.ping()
     }
   }
 
@@ -128,6 +127,8 @@ export function runSocketSession (deps: SocketSessionDeps, socket: WebSocket, ha
     send(JSON.stringify({ id, status: response.statusCode, body: response.body === '' ? null : isJson ? response.json() : response.body }))
   }
 
+  // A ping keeps proxies from closing an idle socket; the client's pong needs no handling.
+  const heartbeat = setInterval(() => { if (socket.readyState === socket.OPEN) socket.ping() }, config.PUSH_HEARTBEAT_SECONDS * 1000)
   const authTimer = setTimeout(() => socket.close(CloseCode.authTimeout, 'no access token in time'), config.WS_AUTH_TIMEOUT_SECONDS * 1000)
 
   socket.on('message', (data) => {
@@ -148,6 +149,7 @@ export function runSocketSession (deps: SocketSessionDeps, socket: WebSocket, ha
     ended.abort()
     clearTimeout(authTimer)
     clearTimeout(expiryTimer)
+    clearInterval(heartbeat)
     deps.userEvents.off(String(userId), onUserWakeup)
   })
 

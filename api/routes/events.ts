@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { decodeSeenCursor } from '../cursor.js'
-import { readFeed } from '../feed.js'
+import { idleRereadSeconds, readFeed } from '../feed.js'
 import { hangUpSignal } from '../long-poll.js'
 import { fromFeedEvent, toSseFrame } from '../push-events.js'
 import { bearer, problems } from '../schemas/common.js'
@@ -58,12 +58,18 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       // A stream ends for a reason (time, shutdown, a slow reader): the client reconnects on a fresh connection.
       connection: 'close'
     })
-    stream.write(`retry: ${retryMs}\n\n`)
+    // A client that reads too slowly is cut off rather than buffered for; it reconnects from its last event id.
+    const write = (text: string) => {
+      stream.write(text)
+      if (stream.writableLength > config.PUSH_BUFFER_LIMIT_BYTES) stream.destroy()
+    }
+    write(`retry: ${retryMs}\n\n`)
+    const heartbeat = setInterval(() => write(': heartbeat\n\n'), config.PUSH_HEARTBEAT_SECONDS * 1000)
 
     // Only what the client passed in is an acknowledgement; what this stream sends is acknowledged by the next reconnect.
     let acknowledge = true
     try {
-      while (!signal.aborted && stream.writableLength <= config.PUSH_BUFFER_LIMIT_BYTES) {
+      while (!signal.aborted) {
         const remaining = (deadline - Date.now()) / 1000
         if (remaining <= 0) break
         const page = await readFeed({ db, queues, feeds: wakeups.feeds, log: request.log }, {
@@ -71,19 +77,20 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
           seenUpTo,
           acknowledge,
           limit: 100,
-          wait: Math.min(config.PUSH_HEARTBEAT_SECONDS, remaining),
+          wait: Math.min(idleRereadSeconds, remaining),
           signal,
           requestId: String(request.id)
         })
         acknowledge = false
         seenUpTo = page.seenUpTo
         if (signal.aborted) break
-        stream.write(page.events.length === 0 ? ': heartbeat\n\n' : page.events.map((event) => toSseFrame(fromFeedEvent(event))).join(''))
+        if (page.events.length > 0) write(page.events.map((event) => toSseFrame(fromFeedEvent(event))).join(''))
       }
     } catch (error) {
       // The status line is gone: end the stream, and the client reconnects from its last event.
       request.log.warn({ err: error }, 'event stream ended by an error')
     }
+    clearInterval(heartbeat)
     stream.end()
   })
 }
