@@ -4,6 +4,7 @@ import t, { type Test as TapTest } from 'tap'
 import { createUser, testApp, testConfig, testWorkers, type TestUser } from './helper.js'
 import { createGroupRoom, eventually, getUnseen, sendAndStore, sendToRoom } from './messaging-helper.js'
 import { openSocket, type SocketClient } from './socket-client.js'
+import { openSse } from './sse-client.js'
 
 const config = await testConfig(t, { PUSH_HEARTBEAT_SECONDS: '0.5', WS_AUTH_TIMEOUT_SECONDS: '0.5', PUSH_BUFFER_LIMIT_BYTES: '65536' })
 const app = await testApp(t, config)
@@ -173,4 +174,17 @@ t.test('a slow consumer is closed with 4429 instead of growing memory', async (t
   await eventually(openSockets, (open) => open === 0, 20_000)
   raw.resume()
   t.equal(await client.closed, 4429)
+})
+
+t.test('shutting the server down closes sockets with 1001 and ends event streams', async (t) => {
+  const bob = await user()
+  const client = await connect(t, bob)
+  const events = await openSse(`${wsUrl.replace('ws:', 'http:').replace('/v1/ws', '/v1/events')}?seconds=60`, bob.auth)
+  t.teardown(events.close)
+  t.same(await events.next(), { retry: 3000 })
+  await app.close()
+  t.equal(await client.closed, 1001, 'going away: reconnect elsewhere with the last cursor')
+  let ended = await events.next()
+  while (ended !== undefined && ended.comment === 'heartbeat') ended = await events.next()
+  t.equal(ended, undefined, 'the event stream ended')
 })
