@@ -27,7 +27,7 @@ const bearerPrefix = 'bearer.'
 export interface SocketSessionDeps extends FeedDeps {
   config: Config
   /** Verifies an access token: the user id and when it expires (ms), or undefined. */
-  verifyAccessToken: (token: string) => { userId: number, expiresAt: number } | undefined
+  verifyAccessToken: (token: string) => { userId: number, expiresAt: number, familyId?: string } | undefined
   /** Runs a request through the same routes as HTTP. */
   inject: (options: InjectOptions) => Promise<LightMyRequestResponse>
   userEvents: NodeJS.EventEmitter
@@ -58,6 +58,7 @@ export function runSocketSession (deps: SocketSessionDeps, socket: WebSocket, ha
   const ended = new AbortController()
   let token: string | undefined
   let userId = 0
+  let familyId: string | undefined
   let expiryTimer: NodeJS.Timeout | undefined
 
   const send = (frame: string) => {
@@ -68,6 +69,7 @@ export function runSocketSession (deps: SocketSessionDeps, socket: WebSocket, ha
   const push = (event: PushEvent) => send(toSocketFrame(event))
 
   const onUserWakeup = (wakeup: Wakeup) => {
+    if (wakeup.type === 'family-revoked' && wakeup.familyId === familyId) socket.close(CloseCode.unauthorized, 'logged out')
     const event = fromUserWakeup(wakeup)
     if (event !== undefined) push(event)
     if (wakeup.type !== 'task-finished') return
@@ -99,6 +101,7 @@ export function runSocketSession (deps: SocketSessionDeps, socket: WebSocket, ha
     clearTimeout(authTimer)
     token = candidate
     userId = verified.userId
+    familyId = verified.familyId
     // An expired token ends the socket; the client refreshes it and reconnects with its last cursor.
     expiryTimer = setTimeout(() => socket.close(CloseCode.unauthorized, 'the access token expired'), Math.max(0, verified.expiresAt - Date.now()))
     deps.userEvents.on(String(userId), onUserWakeup)

@@ -14,6 +14,8 @@ export type Wakeup =
    * (the room's members, and the one who left): push sockets send it on as member.joined / member.left.
    */
   | { type: 'membership-changed', userId: number, room?: { id: number, change: 'joined' | 'left', memberIds: number[] } }
+  /** A login's refresh tokens were revoked (logout, or a reused token): the sockets its access tokens opened close. */
+  | { type: 'family-revoked', userId: number, familyId: string }
   /** The user's read watermark in a room moved (a read, or an acknowledgement applied): their sockets are told. */
   | { type: 'read-updated', userId: number, roomId: number, seq: number }
 

@@ -176,6 +176,19 @@ t.test('a slow consumer is closed with 4429 instead of growing memory', async (t
   t.equal(await client.closed, 4429)
 })
 
+t.test('logging out closes the sockets of that login only', async (t) => {
+  const bob = await user()
+  const otherLogin = (await app.inject({ method: 'POST', url: '/v1/auth/token', payload: { username: bob.username, password: bob.password } })).json()
+  const loggedOut = await connect(t, bob)
+  const kept = await openSocket(wsUrl, ['pigeon.v1', `bearer.${otherLogin.accessToken}`])
+  t.teardown(() => kept.socket.terminate())
+  await kept.next()
+  const logout = await app.inject({ method: 'POST', url: '/v1/auth/logout', payload: { refreshToken: bob.refreshToken } })
+  t.equal(logout.statusCode, 204)
+  t.equal(await loggedOut.closed, 4401)
+  t.equal((await kept.request({ method: 'GET', path: '/v1/users/me' })).status, 200, 'the other login goes on')
+})
+
 t.test('shutting the server down closes sockets with 1001 and ends event streams', async (t) => {
   const bob = await user()
   const client = await connect(t, bob)

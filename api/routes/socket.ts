@@ -21,7 +21,7 @@ const socketRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     verifyAccessToken (token: string) {
       try {
         const payload = fastify.jwt.verify<(AccessTokenPayload | RefreshTokenPayload) & { exp: number }>(token)
-        return payload.typ === 'access' ? { userId: Number(payload.sub), expiresAt: payload.exp * 1000 } : undefined
+        return payload.typ === 'access' ? { userId: Number(payload.sub), expiresAt: payload.exp * 1000, familyId: payload.fam } : undefined
       } catch {
         return undefined
       }

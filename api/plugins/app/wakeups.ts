@@ -16,6 +16,8 @@ declare module 'fastify' {
       userEvents: EventEmitter
       /** Tells every API process that the user's rooms changed, so their waiting polls re-read them (and, given the room, its members). */
       membershipChanged: (userId: number, room?: { id: number, change: 'joined' | 'left' }) => Promise<void>
+      /** Tells every API process that a login ended, so the sockets it opened close. */
+      familyRevoked: (userId: number, familyId: string) => Promise<void>
       /** Tells the user's sockets, on every API process, that a read watermark moved. */
       readUpdated: (userId: number, roomId: number, seq: number) => Promise<void>
     }
@@ -51,7 +53,7 @@ export default fp(async (fastify) => {
     } else if (wakeup.type === 'membership-changed') {
       metrics.woken.inc({ kind: 'feed' }, feeds.wake(wakeup.userId))
       for (const userId of wakeup.room?.memberIds ?? []) userEvents.emit(String(userId), wakeup)
-    } else if (wakeup.type === 'read-updated') {
+    } else if (wakeup.type === 'read-updated' || wakeup.type === 'family-revoked') {
       userEvents.emit(String(wakeup.userId), wakeup)
     } else if (wakeup.type === 'task-finished') {
       metrics.woken.inc({ kind: 'task' }, tasks.wake(wakeup.taskId))
@@ -74,6 +76,10 @@ export default fp(async (fastify) => {
       } catch (error) {
         log.warn({ err: error }, 'could not publish a membership change')
       }
+    },
+    async familyRevoked (userId: number, familyId: string) {
+      await publishWakeups(fastify.redis, config.REDIS_PREFIX, [{ type: 'family-revoked', userId, familyId }])
+        .catch((error: unknown) => log.warn({ err: error }, 'could not publish a revoked login'))
     },
     async readUpdated (userId: number, roomId: number, seq: number) {
       await publishWakeups(fastify.redis, config.REDIS_PREFIX, [{ type: 'read-updated', userId, roomId, seq }])

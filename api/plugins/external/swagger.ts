@@ -51,7 +51,7 @@ export default fp(async (fastify) => {
           '  to the room\'s members), `read.updated` (`{ roomId, seq }`, my watermark moved).',
           '- A request `{ "id": 7, "method": "POST", "path": "/v1/rooms/3/messages", "body": { … } }` is answered',
           '  `{ "id": 7, "status": 202, "body": { … } }`, through the same routes as HTTP (same validation, errors and bodies).',
-          '- Close codes: 4401 no valid token or it expired (refresh, reconnect), 4408 no token in time, 4429 the client read too',
+          '- Close codes: 4401 no valid token, it expired (refresh, reconnect) or its login was logged out or revoked, 4408 no token in time, 4429 the client read too',
           '  slowly (reconnect with the last cursor), 1001 the server is shutting down (reconnect with the last cursor).'
         ].join('\n')
       },
