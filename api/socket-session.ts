@@ -1,9 +1,11 @@
+import { METHODS } from 'node:http'
 import type { InjectOptions, LightMyRequestResponse } from 'fastify'
 import type { WebSocket } from 'ws'
 import type { Config } from '../core/config.js'
 import { findTask } from '../core/tasks.js'
 import type { Wakeup } from '../core/wakeups.js'
 import { decodeSeenCursor } from './cursor.js'
+import { problem } from './errors.js'
 import { idleRereadSeconds, readFeed, type FeedDeps } from './feed.js'
 import { fromFeedEvent, fromUserWakeup, toSocketFrame, type PushEvent } from './push-events.js'
 import { toTaskView } from './task-view.js'
@@ -115,8 +117,8 @@ export function runSocketSession (deps: SocketSessionDeps, socket: WebSocket, ha
 
   async function answer (request: SocketRequest): Promise<void> {
     const { id, method, path, body, headers } = request
-    if (typeof method !== 'string' || typeof path !== 'string' || !path.startsWith('/')) {
-      send(JSON.stringify({ id, status: 400, body: { type: 'about:blank', title: 'Bad Request', status: 400, detail: 'A request frame needs a method and a path starting with /.', code: 'VALIDATION_FAILED' } }))
+    if (typeof method !== 'string' || !METHODS.includes(method.toUpperCase()) || typeof path !== 'string' || !path.startsWith('/')) {
+      send(JSON.stringify({ id, status: 400, body: problem(400, 'A request frame needs an HTTP method and a path starting with /.', 'VALIDATION_FAILED') }))
       return
     }
     const extra = typeof headers === 'object' && headers !== null ? Object.fromEntries(Object.entries(headers).filter(([, value]) => typeof value === 'string')) as Record<string, string> : {}
@@ -142,10 +144,13 @@ export function runSocketSession (deps: SocketSessionDeps, socket: WebSocket, ha
       return
     }
     if (frame === undefined) {
-      send(JSON.stringify({ type: 'error', detail: 'a frame must be a JSON object' }))
+      send(JSON.stringify({ type: 'error', body: problem(400, 'A frame must be a JSON object.', 'INVALID_JSON') }))
       return
     }
-    answer(frame).catch((error: unknown) => log.warn({ err: error }, 'a socket request failed'))
+    answer(frame).catch((error: unknown) => {
+      log.warn({ err: error }, 'a socket request could not be run')
+      send(JSON.stringify({ id: frame.id, status: 400, body: problem(400, 'That request cannot be made over HTTP.', 'MALFORMED_REQUEST') }))
+    })
   })
 
   socket.on('close', () => {

@@ -159,6 +159,13 @@ t.test('every route of the OpenAPI document answers the same over the socket as 
   t.ok(compared >= 20, `${compared} routes compared`)
   const sent = await client.request({ method: 'POST', path: `/v1/rooms/${room.id}/messages`, body: { text: 'sent over the socket' } })
   t.match(sent, { status: 202, body: { state: 'queued' } })
+
+  // Frames that are not requests answer a problem, and the socket goes on.
+  t.match(await client.request({ method: 'GET' } as never), { status: 400, body: { code: 'VALIDATION_FAILED' } })
+  t.match(await client.request({ method: 'NOT A METHOD', path: '/v1/rooms' }), { status: 400, body: { code: 'VALIDATION_FAILED' } })
+  client.socket.send('not json')
+  t.match(await client.next((frame) => frame.type === 'error'), { body: { status: 400, code: 'INVALID_JSON' } })
+  t.equal((await client.request({ method: 'GET', path: '/v1/users/me' })).status, 200)
 })
 
 t.test('a slow consumer is closed with 4429 instead of growing memory', async (t) => {
