@@ -5,6 +5,7 @@ import swagger from './plugins/external/swagger.js'
 import jwt from './plugins/external/jwt.js'
 import etag from './plugins/external/etag.js'
 import securityHeaders from './plugins/external/security-headers.js'
+import websocket from './plugins/external/websocket.js'
 import problemDetails from './plugins/app/problem-details.js'
 import services from './plugins/app/services.js'
 import authenticate from './plugins/app/authenticate.js'
@@ -23,6 +24,9 @@ import sendRoutes from './routes/sends.js'
 import taskRoutes from './routes/tasks.js'
 import unseenRoutes from './routes/unseen.js'
 import messageRoutes from './routes/messages.js'
+import eventRoutes from './routes/events.js'
+import socketRoutes from './routes/socket.js'
+import demoRoutes from './routes/demo.js'
 
 export interface AppOptions {
   config: Config
@@ -36,6 +40,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(jwt, { config: opts.config })
   await fastify.register(etag)
   await fastify.register(securityHeaders, { config: opts.config })
+  await fastify.register(websocket, { config: opts.config })
 
   // JSON only: any other body is 415, not a confusing schema error.
   fastify.removeContentTypeParser('text/plain')
@@ -61,4 +66,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(taskRoutes, { prefix: '/v1/tasks' })
   await fastify.register(unseenRoutes, { prefix: '/v1/messages' })
   await fastify.register(messageRoutes, { prefix: '/v1/messages' })
+  await fastify.register(eventRoutes, { prefix: '/v1' })
+  await fastify.register(socketRoutes, { prefix: '/v1' })
+  await fastify.register(demoRoutes)
 }

@@ -12,7 +12,17 @@ export async function buildApp (config: Config, options: Omit<AppOptions, 'confi
   const server = Fastify({
     logger: {
       level: config.LOG_LEVEL,
-      redact: ['req.headers.authorization', 'req.headers.cookie']
+      redact: ['req.headers.authorization', 'req.headers.cookie'],
+      // A browser's EventSource sends its token in the URL (`access_token`): it stays out of the logs too.
+      serializers: {
+        req: (request) => ({
+          method: request.method,
+          url: request.url.replace(/([?&]access_token=)[^&]*/, '$1[redacted]'),
+          host: request.host,
+          remoteAddress: request.ip,
+          remotePort: request.socket?.remotePort
+        })
+      }
     },
     bodyLimit: config.BODY_LIMIT_BYTES,
     // `/v1/rooms` and `/v1/rooms/` are one route.

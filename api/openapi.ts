@@ -36,6 +36,10 @@ const ifNoneMatch: Parameter = {
   example: headers.etag.example
 }
 
+// A stream is never the same answer twice: it has no ETag and no 304.
+const isCacheable = (method: string, operation: Operation) =>
+  method === 'get' && operation.responses['200']?.content?.['text/event-stream'] === undefined
+
 const needsToken = (operation: Operation) => (operation.security ?? []).some((requirement) => 'bearerAuth' in requirement)
 
 /** The answers a route gives because of what it is (it takes a body, needs a token, …), whatever its handler does. */
@@ -47,7 +51,7 @@ function answersOf (method: string, operation: Operation): Record<string, Respon
     content: { [problemContentType]: { schema: { $ref: '#/components/schemas/Problem' } } }
   })
   return {
-    ...(method === 'get' && { 304: { description: 'Not Modified: the `If-None-Match` sent is still this answer\'s ETag; no body' } }),
+    ...(isCacheable(method, operation) && { 304: { description: 'Not Modified: the `If-None-Match` sent is still this answer\'s ETag; no body' } }),
     ...((hasBody || parameterIn('query') || parameterIn('path') || parameterIn('header')) &&
       { 400: problem(400, 'the request does not match the schema (`VALIDATION_FAILED`, each error in `errors[]`), or its URL or JSON is broken') }),
     ...(needsToken(operation) && { 401: problem(401, 'no valid bearer access token (`UNAUTHORIZED`)') }),
@@ -64,7 +68,7 @@ function headersOf (method: string, status: string, operation: Operation): Recor
   return {
     // Node's HTTP parser answers a 431 before there is a request, so it has no request id.
     ...(status !== '431' && { 'x-request-id': headers.requestId }),
-    ...(method === 'get' && (status === '200' || status === '304') && { ETag: headers.etag }),
+    ...(isCacheable(method, operation) && (status === '200' || status === '304') && { ETag: headers.etag }),
     ...((status === '201' || status === '202') && { Location: headers.location }),
     ...(status === '401' && needsToken(operation) && { 'WWW-Authenticate': headers.wwwAuthenticate }),
     ...(status === '429' && {
@@ -98,7 +102,7 @@ export function completeDocument<D extends OpenApiDocument> (document: D): D {
     for (const [method, operation] of Object.entries(methods)) {
       relaxDefaults(operation)
       operation.responses = { ...answersOf(method, operation), ...operation.responses }
-      if (method === 'get') operation.parameters = [...(operation.parameters ?? []), ifNoneMatch]
+      if (isCacheable(method, operation)) operation.parameters = [...(operation.parameters ?? []), ifNoneMatch]
       for (const [status, response] of Object.entries(operation.responses)) {
         response.headers = { ...headersOf(method, status, operation), ...response.headers }
       }

@@ -52,7 +52,13 @@ export const ConfigSchema = Type.Object({
   ADMIN_AUTH_LIMIT_PER_ADDRESS: Type.Integer({ default: 10, minimum: 1 }),
   ADMIN_AUTH_LIMIT_WINDOW_SECONDS: Type.Integer({ default: 15 * 60, minimum: 1 }),
   /** Unseen-feed long polls one user may hold open on one API instance; a new one beyond it answers the oldest at once. */
-  LONG_POLLS_PER_USER: Type.Integer({ default: 10, minimum: 1 })
+  LONG_POLLS_PER_USER: Type.Integer({ default: 10, minimum: 1 }),
+  /** A comment line on an idle event stream or socket this often, so proxies keep it open and dead peers show. */
+  PUSH_HEARTBEAT_SECONDS: Type.Number({ default: 15, exclusiveMinimum: 0 }),
+  /** A stream or socket whose unsent output passes this is closed (slow consumer), rather than growing memory. */
+  PUSH_BUFFER_LIMIT_BYTES: Type.Integer({ default: 1024 * 1024, minimum: 1024 }),
+  /** A WebSocket with no token in its handshake must send one in its first frame within this time. */
+  WS_AUTH_TIMEOUT_SECONDS: Type.Number({ default: 5, exclusiveMinimum: 0 })
 })
 
 export type Config = Static<typeof ConfigSchema> & { jwtSecretGenerated: boolean }

@@ -108,6 +108,12 @@ export async function ensureDirectRoom (db: Db, userId: number, otherId: number)
   })
 }
 
+/** Who is in a room now. */
+export async function memberIdsOf (db: Db, roomId: number): Promise<number[]> {
+  const rows = await db.selectFrom('room_members').select('user_id').where('room_id', '=', roomId).orderBy('user_id').execute()
+  return rows.map((row) => row.user_id)
+}
+
 export type JoinOutcome = 'joined' | 'already-member' | 'not-found'
 
 /** Joins a public group room; a new member starts with the room's history already seen. A private room is not found. */

@@ -9,8 +9,15 @@ export type Wakeup =
   | { type: 'room-message', roomId: number, seq: number, userIds: number[], acceptedAt: number }
   /** A task finished (completed or failed): wake its owner's task waiters. */
   | { type: 'task-finished', taskId: string, ownerId: number }
-  /** The user joined or left a room: their feed waiters re-read which rooms to wait on. */
-  | { type: 'membership-changed', userId: number }
+  /**
+   * The user joined or left a room: their feed waiters re-read which rooms to wait on. `room` names who to tell
+   * (the room's members, and the one who left): push sockets send it on as member.joined / member.left.
+   */
+  | { type: 'membership-changed', userId: number, room?: { id: number, change: 'joined' | 'left', memberIds: number[] } }
+  /** A login's refresh tokens were revoked (logout, or a reused token): the sockets its access tokens opened close. */
+  | { type: 'family-revoked', userId: number, familyId: string }
+  /** The user's read watermark in a room moved (a read, or an acknowledgement applied): their sockets are told. */
+  | { type: 'read-updated', userId: number, roomId: number, seq: number }
 
 export function wakeupChannel (redisPrefix: string): string {
   return `${redisPrefix}:wakeups`

@@ -420,6 +420,16 @@ const walkThrough: Folder[] = [
           '});',
           saveEnv('unseenCursor', 'feed.cursor')
         ]
+      },
+      {
+        operationId: 'streamEvents',
+        name: 'The same feed as Server-Sent Events, for one second',
+        query: { seconds: '1', cursor: '{{unseenCursor}}' },
+        test: [
+          status(200),
+          "pm.test('is an event stream', () => pm.expect(pm.response.headers.get('Content-Type')).to.include('text/event-stream'));",
+          "pm.test('starts with a retry hint', () => pm.expect(pm.response.text()).to.match(/^retry: \\d+\\n\\n/));"
+        ]
       }
     ]
   },

@@ -16,8 +16,8 @@ interface Operation { responses?: Record<string, Response> }
 export interface Document { paths: Record<string, Record<string, Operation>>, components?: { schemas?: Record<string, object> } }
 
 // Pages of third-party UIs that the document leaves out on purpose: Swagger UI and its assets, and the bull-board
-// dashboard and its own API. They are not part of Pigeon's HTTP API.
-const outsideTheApi = [/^\/docs(\/|$)/, /^\/admin\/queues(\/|$)/]
+// dashboard and its own API, and the /demo chat page. They are not part of Pigeon's HTTP API.
+const outsideTheApi = [/^\/docs(\/|$)/, /^\/admin\/queues(\/|$)/, /^\/demo(\/|$)/]
 
 const documentId = 'https://pigeon.invalid/openapi.json'
 

@@ -46,7 +46,7 @@ export function startWorkers ({ config, db, log, registry }: { config: Config, d
       : await persistMessage(job as Job<SendMessagePayload>),
     common
   )
-  const markSeen = new Worker<MarkSeenPayload>(queueNames.markSeen, createMarkSeen({ db, log, maxBatch: config.WORKER_CONCURRENCY }), common)
+  const markSeen = new Worker<MarkSeenPayload>(queueNames.markSeen, createMarkSeen({ db, redis: connection, redisPrefix: config.REDIS_PREFIX, log, maxBatch: config.WORKER_CONCURRENCY }), common)
   const reconciler = createTaskReconciler({ config, db, redis: connection, log })
 
   const jobDuration = new Histogram({

@@ -23,7 +23,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     })
     const sub = String(userId)
     return {
-      accessToken: fastify.jwt.sign({ sub, typ: 'access' }, { expiresIn: config.ACCESS_TOKEN_TTL_SECONDS }),
+      accessToken: fastify.jwt.sign({ sub, typ: 'access', fam: familyId }, { expiresIn: config.ACCESS_TOKEN_TTL_SECONDS }),
       refreshToken: fastify.jwt.sign({ sub, typ: 'refresh', jti, fam: familyId }, { expiresIn: config.REFRESH_TOKEN_TTL_SECONDS }),
       tokenType: 'Bearer' as const,
       expiresIn: config.ACCESS_TOKEN_TTL_SECONDS
@@ -105,6 +105,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const outcome = await consumeRefreshToken(db, payload.jti, userId)
     if (outcome === 'reused') {
       request.log.warn({ userId, family: payload.fam }, 'refresh token reused: family revoked')
+      await fastify.wakeups.familyRevoked(userId, payload.fam)
     }
     if (outcome !== 'rotated') throw invalidRefreshToken()
     return await issueTokens(userId, payload.fam)
@@ -123,6 +124,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request, reply) => {
     const payload = verifyRefreshToken(request.body.refreshToken)
     await revokeFamily(db, payload.fam)
+    await fastify.wakeups.familyRevoked(Number(payload.sub), payload.fam)
     return reply.code(204).send(null)
   })
 }

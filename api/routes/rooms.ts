@@ -79,7 +79,7 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request) => {
     const roomId = request.params.id
     const outcome = await joinGroupRoom(db, roomId, request.userId)
-    if (outcome === 'joined') await fastify.wakeups.membershipChanged(request.userId)
+    if (outcome === 'joined') await fastify.wakeups.membershipChanged(request.userId, { id: roomId, change: 'joined' })
     // Not a group room: 404, unless it is a direct room of mine, which I am in already.
     return await memberRoom(roomId, request.userId)
   })
@@ -99,7 +99,7 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const outcome = await leaveRoom(db, roomId, request.userId)
     if (outcome === 'not-member') throw notFound.room(roomId)
     if (outcome === 'direct') throw new HttpProblem(409, 'A direct room cannot be left.', 'CANNOT_LEAVE_DIRECT_ROOM')
-    await fastify.wakeups.membershipChanged(request.userId)
+    await fastify.wakeups.membershipChanged(request.userId, { id: roomId, change: 'left' })
     return reply.code(204).send(null)
   })
 
@@ -138,6 +138,7 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const roomId = request.params.id
     const moved = await markSeenUpTo(db, request.userId, new Map([[roomId, request.body.seq]]))
     if (!moved.has(roomId)) throw notFound.room(roomId)
+    await fastify.wakeups.readUpdated(request.userId, roomId, moved.get(roomId) ?? request.body.seq)
     return await memberRoom(roomId, request.userId)
   })
 }

@@ -5,14 +5,19 @@ import { createGroupCommit } from '../../core/group-commit.js'
 import type { Log } from '../../core/log.js'
 import { MarkSeenPayloadSchema, type MarkSeenPayload } from '../../core/queue.js'
 import { markSeenMany } from '../../core/rooms.js'
+import { publishWakeups } from '../../core/wakeups.js'
+import type { Redis } from 'ioredis'
 
 /**
  * Applies acknowledgements from the unseen feed: each room's watermark moves up to the acknowledged seq.
  * The API sends them in bulk, and jobs running at once are applied together, in one statement.
  */
-export function createMarkSeen ({ db, log, maxBatch }: { db: Db, log: Log, maxBatch: number }) {
+export function createMarkSeen ({ db, redis, redisPrefix, log, maxBatch }: { db: Db, redis: Redis, redisPrefix: string, log: Log, maxBatch: number }) {
   const apply = createGroupCommit(async (payloads: MarkSeenPayload[]) => {
-    await markSeenMany(db, payloads.flatMap((payload) => payload.acks))
+    const applied = await markSeenMany(db, payloads.flatMap((payload) => payload.acks))
+    // After the statement committed: the users' sockets learn where their watermarks are. Losing this tells no one late.
+    await publishWakeups(redis, redisPrefix, applied.map(({ userId, roomId, seq }) => ({ type: 'read-updated' as const, userId, roomId, seq })))
+      .catch((error: unknown) => log.warn({ err: error }, 'could not publish read updates'))
     return payloads.map(() => undefined)
   }, { maxBatch })
 

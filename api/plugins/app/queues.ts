@@ -1,10 +1,13 @@
 import fp from 'fastify-plugin'
 import { closeQueues, createQueues, type Queues } from '../../../core/queue.js'
 import { closeRedis, createPatientRedis, readyWithin } from '../../../core/redis.js'
+import { createAcknowledgements } from '../../acknowledgements.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     queues: Queues
+    /** Hands the unseen feed's acknowledgements (room → seq) to a worker, in bulk; never fails, never waits. */
+    acknowledge: (userId: number, seenUpTo: ReadonlyMap<number, number>) => void
   }
 }
 
@@ -24,6 +27,7 @@ export default fp(async (fastify) => {
   queues.sendMessage.on('error', logError)
   queues.markSeen.on('error', logError)
   fastify.decorate('queues', queues)
+  fastify.decorate('acknowledge', createAcknowledgements(queues, fastify.log))
   fastify.addHook('onClose', async () => {
     await closeQueues(queues)
     await closeRedis(connection)

@@ -1,5 +1,7 @@
+import { EventEmitter } from 'node:events'
 import fp from 'fastify-plugin'
 import { createPatientRedis } from '../../../core/redis.js'
+import { memberIdsOf } from '../../../core/rooms.js'
 import { publishWakeups, wakeupChannel, type Wakeup } from '../../../core/wakeups.js'
 import { createWaiters, type Waiters } from '../../waiters.js'
 
@@ -10,8 +12,14 @@ declare module 'fastify' {
       feeds: Waiters<number>
       /** Waiters on a task's outcome. */
       tasks: Waiters<string>
-      /** Tells every API process that the user's rooms changed, so their waiting polls re-read them. */
-      membershipChanged: (userId: number) => Promise<void>
+      /** Wake-ups about one user, emitted under their id as a string: what push sockets send beside the feed. */
+      userEvents: EventEmitter
+      /** Tells every API process that the user's rooms changed, so their waiting polls re-read them (and, given the room, its members). */
+      membershipChanged: (userId: number, room?: { id: number, change: 'joined' | 'left' }) => Promise<void>
+      /** Tells every API process that a login ended, so the sockets it opened close. */
+      familyRevoked: (userId: number, familyId: string) => Promise<void>
+      /** Tells the user's sockets, on every API process, that a read watermark moved. */
+      readUpdated: (userId: number, roomId: number, seq: number) => Promise<void>
     }
   }
 }
@@ -26,6 +34,8 @@ export default fp(async (fastify) => {
   const feeds = createWaiters<number>({ maxPerKey: config.LONG_POLLS_PER_USER })
   const tasks = createWaiters<string>()
   const channel = wakeupChannel(config.REDIS_PREFIX)
+  // One listener per open socket of a user: no limit.
+  const userEvents = new EventEmitter().setMaxListeners(0)
 
   const subscriber = createPatientRedis(config.REDIS_URL, 'pigeon-subscriber')
   subscriber.on('error', (error) => log.warn({ err: error }, 'wake-up subscriber error'))
@@ -43,8 +53,12 @@ export default fp(async (fastify) => {
       metrics.woken.inc({ kind: 'feed' }, woken)
     } else if (wakeup.type === 'membership-changed') {
       metrics.woken.inc({ kind: 'feed' }, feeds.wake(wakeup.userId))
+      for (const userId of wakeup.room?.memberIds ?? []) userEvents.emit(String(userId), wakeup)
+    } else if (wakeup.type === 'read-updated' || wakeup.type === 'family-revoked') {
+      userEvents.emit(String(wakeup.userId), wakeup)
     } else if (wakeup.type === 'task-finished') {
       metrics.woken.inc({ kind: 'task' }, tasks.wake(wakeup.taskId))
+      userEvents.emit(String(wakeup.ownerId), wakeup)
     }
   })
   // Not awaited: with Redis down the API still starts; ioredis subscribes once connected, and again after reconnects.
@@ -53,9 +67,24 @@ export default fp(async (fastify) => {
   fastify.decorate('wakeups', {
     feeds,
     tasks,
-    async membershipChanged (userId: number) {
-      await publishWakeups(fastify.redis, config.REDIS_PREFIX, [{ type: 'membership-changed', userId }])
-        .catch((error: unknown) => log.warn({ err: error }, 'could not publish a membership change'))
+    userEvents,
+    async membershipChanged (userId: number, room?: { id: number, change: 'joined' | 'left' }) {
+      try {
+        // Those who are in the room now, and the one who just left it.
+        const memberIds = room === undefined ? [] : [...new Set([...await memberIdsOf(fastify.db, room.id), userId])]
+        const wakeup: Wakeup = { type: 'membership-changed', userId, ...(room !== undefined && { room: { ...room, memberIds } }) }
+        await publishWakeups(fastify.redis, config.REDIS_PREFIX, [wakeup])
+      } catch (error) {
+        log.warn({ err: error }, 'could not publish a membership change')
+      }
+    },
+    async familyRevoked (userId: number, familyId: string) {
+      await publishWakeups(fastify.redis, config.REDIS_PREFIX, [{ type: 'family-revoked', userId, familyId }])
+        .catch((error: unknown) => log.warn({ err: error }, 'could not publish a revoked login'))
+    },
+    async readUpdated (userId: number, roomId: number, seq: number) {
+      await publishWakeups(fastify.redis, config.REDIS_PREFIX, [{ type: 'read-updated', userId, roomId, seq }])
+        .catch((error: unknown) => log.warn({ err: error }, 'could not publish a read update'))
     }
   })
 

@@ -2,7 +2,8 @@ import fp from 'fastify-plugin'
 import jwt from '@fastify/jwt'
 import type { Config } from '../../../core/config.js'
 
-export interface AccessTokenPayload { sub: string, typ: 'access' }
+/** `fam`: the login (refresh-token family) it came from, so a logout can end the sockets it opened. */
+export interface AccessTokenPayload { sub: string, typ: 'access', fam?: string }
 export interface RefreshTokenPayload { sub: string, typ: 'refresh', jti: string, fam: string }
 
 declare module '@fastify/jwt' {

@@ -44,7 +44,19 @@ export default fp(async (fastify) => {
           '  the task is 24 h old (then it fails with `SEND_FAILED`); only the sender\'s own refusals (`NOT_A_MEMBER`) fail at once.',
           '- While Redis cannot be reached a send answers 503 `QUEUE_UNAVAILABLE` at once and nothing is recorded;',
           '  while Postgres cannot be reached any route that needs it answers 503 `DATABASE_UNAVAILABLE`.',
-          '- Idempotency keys are kept in Postgres for 48 h; finished tasks stay answerable for 24 h (both configurable).'
+          '- Idempotency keys are kept in Postgres for 48 h; finished tasks stay answerable for 24 h (both configurable).',
+          '',
+          '**Push.** `GET /v1/events` streams the unseen feed as Server-Sent Events (documented below). `GET /v1/ws` is a WebSocket',
+          '(not an HTTP answer this document can describe):',
+          '- Authenticate with `Sec-WebSocket-Protocol: pigeon.v1, bearer.<accessToken>`, or send `{ "type": "auth", "token": "…" }`',
+          '  as the first frame within 5 s. `?cursor=` (or `cursor` in the auth frame) resumes the feed and acknowledges what it covers.',
+          '- The server sends `{ "type": "ready", "userId" }`, then events `{ type, cursor?, data }`: `message.created` (data: a Message;',
+          '  `cursor`: the feed cursor after it), `task.finished` (a Task of mine), `member.joined` / `member.left` (`{ roomId, userId }`,',
+          '  to the room\'s members), `read.updated` (`{ roomId, seq }`, my watermark moved).',
+          '- A request `{ "id": 7, "method": "POST", "path": "/v1/rooms/3/messages", "body": { … } }` is answered',
+          '  `{ "id": 7, "status": 202, "body": { … } }`, through the same routes as HTTP (same validation, errors and bodies).',
+          '- Close codes: 4401 no valid token, it expired (refresh, reconnect) or its login was logged out or revoked, 4408 no token in time, 4429 the client read too',
+          '  slowly (reconnect with the last cursor), 1001 the server is shutting down (reconnect with the last cursor).'
         ].join('\n')
       },
       // Relative: the API is wherever this document was fetched from.

@@ -1,0 +1,138 @@
+import type { Db } from '../core/db/connect.js'
+import type { Message } from '../core/db/schema.js'
+import { watermarksOf } from '../core/rooms.js'
+import { readFeed as readFeedPage, type FeedPage as StoredPage } from '../core/unseen-feed.js'
+import { longPoll } from './long-poll.js'
+import type { Waiters } from './waiters.js'
+
+/**
+ * The unseen feed, written once for every way of reading it: a long poll, a Server-Sent Events stream and a
+ * WebSocket. Each reader keeps a position (per room: the highest seq it was given, and the change number up to
+ * which it was told of edits and deletes) and passes it back; what a position acknowledges counts as seen at once
+ * and is handed to a worker.
+ */
+
+export interface FeedDeps {
+  db: Db
+  /** Waiters on a user's feed, woken by the wake-ups of every API process. */
+  feeds: Waiters<number>
+  /** Hands acknowledgements (room → seq) to a worker, in bulk (api/acknowledgements.ts). */
+  acknowledge: (userId: number, seenUpTo: ReadonlyMap<number, number>) => void
+}
+
+/** Where a reader stands. `changesAfter` undefined: a cursor from before changes were told; its rooms start now. */
+export interface FeedPosition {
+  seenUpTo: ReadonlyMap<number, number>
+  changesAfter: ReadonlyMap<number, number> | undefined
+}
+
+export interface FeedRead {
+  userId: number
+  /** What the reader already holds: the cursor it passed (or, in a stream, everything sent so far). */
+  position: FeedPosition
+  /** Hand `position.seenUpTo` to a worker as an acknowledgement (a client passed it back), or only read past it. */
+  acknowledge: boolean
+  limit: number
+  /** Seconds to wait for something new when nothing is unseen; 0 answers at once. */
+  wait: number
+  signal: AbortSignal
+}
+
+/**
+ * How long a push channel waits on its feed before reading it again anyway. Wake-ups end a wait at once; this only
+ * bounds what a lost one could delay. Heartbeats run on their own timer, so idle channels cost no queries.
+ */
+export const idleRereadSeconds = 300
+
+/**
+ * One event of the feed, and the position that acknowledges it and everything before it: a new message, or an edit
+ * or a delete of one the reader already has (the message as it is now).
+ */
+export interface FeedEvent {
+  type: 'message.created' | 'message.edited' | 'message.deleted'
+  message: Message
+  position: { seenUpTo: Map<number, number>, changesAfter: Map<number, number> }
+}
+
+export interface FeedResult {
+  /** Changes first, then new messages: so a reader resuming from any event's position misses nothing. */
+  events: FeedEvent[]
+  /** The position after the last event; with no events, the one passed in, its change numbers brought up to date. */
+  position: { seenUpTo: Map<number, number>, changesAfter: Map<number, number> }
+  /** Whether the position passed in had a change number for every room of the user. */
+  coveredRooms: boolean
+}
+
+/** The acknowledgements (room → seq) that the stored watermarks of the user's rooms do not hold yet. */
+function unapplied (acked: ReadonlyMap<number, number>, stored: Map<number, number>): Map<number, number> {
+  return new Map([...acked].filter(([roomId, seq]) => stored.has(roomId) && seq > (stored.get(roomId) ?? 0)))
+}
+
+/**
+ * Reads what is unseen (and what changed) past `position`, waiting up to `wait` seconds when there is nothing.
+ * Membership is read at every query, so a room the user left gives nothing more, and a room just joined is included.
+ */
+export async function readFeed (deps: FeedDeps, read: FeedRead): Promise<FeedResult> {
+  const { db } = deps
+  // Hand the acknowledgement to a worker before waiting, so unread counts move on at once, not after the wait.
+  let watermarks: Map<number, number> | undefined = await watermarksOf(db, read.userId)
+  if (read.acknowledge) deps.acknowledge(read.userId, unapplied(read.position.seenUpTo, watermarks))
+  const coveredRooms = read.position.changesAfter !== undefined && [...watermarks.keys()].every((roomId) => read.position.changesAfter?.has(roomId))
+  let changesAfter = new Map(read.position.changesAfter ?? [])
+
+  const result = await longPoll({
+    waiters: deps.feeds,
+    key: read.userId,
+    seconds: read.wait,
+    signal: read.signal,
+    ready: ({ page }) => page.items.length > 0 || page.changes.length > 0,
+    query: async () => {
+      // The first query reuses the watermarks just read; after a wake-up (a join or a leave, say) they are read again.
+      const stored = watermarks ?? await watermarksOf(db, read.userId)
+      watermarks = undefined
+      // What the position acknowledges counts as seen now, whether or not a worker has applied it yet.
+      const pending = unapplied(read.position.seenUpTo, stored)
+      const seenUpTo = new Map([...stored].map(([roomId, seq]) => [roomId, Math.max(seq, pending.get(roomId) ?? 0)]))
+      const askedAfter = changesAfter
+      const page = await readFeedPage(db, read.userId, { seenUpTo, changesAfter }, read.limit)
+      // Nothing for me up to these change numbers: a read woken later asks only for what came after them.
+      if (page.items.length === 0 && page.changes.length === 0) changesAfter = page.changesUpTo
+      return { pending, askedAfter, page }
+    }
+  })
+
+  const { page, pending, askedAfter } = result
+  if (page.items.length === 0 && page.changes.length === 0) {
+    return { events: [], position: { seenUpTo: new Map(read.position.seenUpTo), changesAfter }, coveredRooms }
+  }
+  return { events: toEvents(page, pending, askedAfter), position: positionAfter(page, pending), coveredRooms }
+}
+
+/** The position after a whole page: every message it gave, every change it told (up to where a full page stopped). */
+function positionAfter (page: StoredPage, pending: Map<number, number>) {
+  const seenUpTo = new Map(pending)
+  for (const message of page.items) seenUpTo.set(message.room_id, Math.max(seenUpTo.get(message.room_id) ?? 0, message.seq))
+  return { seenUpTo, changesAfter: new Map(page.changesUpTo) }
+}
+
+/**
+ * A page as events, each with the position that acknowledges it. Changes (in room, change-number order) come first:
+ * after one, its room is told up to it, the rooms before it up to the page's end, the rooms after it as asked. Then
+ * the new messages, each raising its room's seq; they already hold every change up to the page's change numbers.
+ */
+function toEvents (page: StoredPage, pending: Map<number, number>, askedAfter: ReadonlyMap<number, number>): FeedEvent[] {
+  const events: FeedEvent[] = page.changes.map((message) => {
+    const changesAfter = new Map([...page.changesUpTo].map(([roomId, upTo]) => {
+      const asked = askedAfter.get(roomId)
+      if (roomId < message.room_id || asked === undefined) return [roomId, upTo]
+      return [roomId, roomId === message.room_id ? message.change_seq : asked]
+    }))
+    return { type: message.deleted_at === null ? 'message.edited' : 'message.deleted', message, position: { seenUpTo: new Map(pending), changesAfter } }
+  })
+  const seenUpTo = new Map(pending)
+  for (const message of page.items) {
+    seenUpTo.set(message.room_id, Math.max(seenUpTo.get(message.room_id) ?? 0, message.seq))
+    events.push({ type: 'message.created', message, position: { seenUpTo: new Map(seenUpTo), changesAfter: new Map(page.changesUpTo) } })
+  }
+  return events
+}

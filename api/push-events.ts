@@ -1,0 +1,40 @@
+import type { Wakeup } from '../core/wakeups.js'
+import { encodeFeedCursor } from './cursor.js'
+import type { FeedEvent } from './feed.js'
+import { toMessageView } from './schemas/messages.js'
+import type { TaskView } from './task-view.js'
+
+/**
+ * What a push channel (Server-Sent Events, WebSocket) sends: an event name, the same JSON a REST route
+ * answers, and for feed events the cursor to resume from.
+ */
+export type PushEvent =
+  | { type: 'message.created' | 'message.edited' | 'message.deleted', cursor: string, data: ReturnType<typeof toMessageView> }
+  | { type: 'task.finished', data: TaskView }
+  | { type: 'member.joined' | 'member.left', data: { roomId: number, userId: number } }
+  | { type: 'read.updated', data: { roomId: number, seq: number } }
+
+/** A feed event: a new message, or an edit or delete of one the reader has (the message as it is now). */
+export function fromFeedEvent (event: FeedEvent): PushEvent {
+  return { type: event.type, cursor: encodeFeedCursor(event.position), data: toMessageView(event.message) }
+}
+
+/** What a wake-up about one user tells that user's sockets, if anything (a finished task is read from the database first). */
+export function fromUserWakeup (wakeup: Wakeup): PushEvent | undefined {
+  if (wakeup.type === 'membership-changed' && wakeup.room !== undefined) {
+    return { type: wakeup.room.change === 'joined' ? 'member.joined' : 'member.left', data: { roomId: wakeup.room.id, userId: wakeup.userId } }
+  }
+  if (wakeup.type === 'read-updated') return { type: 'read.updated', data: { roomId: wakeup.roomId, seq: wakeup.seq } }
+  return undefined
+}
+
+/** One Server-Sent Events frame: the cursor is the event id, so a reconnect's Last-Event-ID resumes after it. */
+export function toSseFrame (event: PushEvent): string {
+  const id = 'cursor' in event ? `id: ${event.cursor}\n` : ''
+  return `${id}event: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`
+}
+
+/** One WebSocket text frame: `{ type, cursor?, data }`. */
+export function toSocketFrame (event: PushEvent): string {
+  return JSON.stringify(event)
+}

@@ -1,0 +1,97 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { decodeFeedCursor } from '../cursor.js'
+import { idleRereadSeconds, readFeed, type FeedPosition } from '../feed.js'
+import { hangUpSignal } from '../long-poll.js'
+import { fromFeedEvent, toSseFrame } from '../push-events.js'
+import { bearer, problems } from '../schemas/common.js'
+import { EventStreamSchema, EventsHeadersSchema, EventsQuerySchema } from '../schemas/events.js'
+
+/** How long an EventSource waits before reconnecting after the stream ends or drops. */
+const retryMs = 3000
+
+const eventRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  const { config, db, wakeups } = fastify
+  const closing = new AbortController()
+  fastify.addHook('preClose', async () => closing.abort())
+
+  // A browser's EventSource cannot send headers: its token comes in the query string instead.
+  fastify.addHook('onRequest', async (request) => {
+    const token = (request.query as { access_token?: unknown }).access_token
+    if (request.headers.authorization === undefined && typeof token === 'string') request.headers.authorization = `Bearer ${token}`
+  })
+  fastify.addHook('onRequest', fastify.authenticate)
+
+  fastify.get('/events', {
+    schema: {
+      tags: ['messages'],
+      operationId: 'streamEvents',
+      summary: 'The unseen feed as Server-Sent Events',
+      description: [
+        'The same messages as `GET /v1/messages/unseen`, pushed as they arrive. Each event\'s `id` is a feed cursor: reconnecting',
+        'with it as `Last-Event-ID` (or `?cursor=`) resumes right after that event and acknowledges everything up to it, as',
+        'passing a cursor to the long poll does. Nothing is lost when a stream drops: what was not acknowledged comes again.',
+        'A heartbeat comment is sent while nothing happens; the stream ends after `seconds`, or when the client reads too',
+        'slowly, and EventSource reconnects by itself. A malformed cursor is 400.'
+      ].join(' '),
+      security: bearer,
+      querystring: EventsQuerySchema,
+      headers: EventsHeadersSchema,
+      response: {
+        200: { description: 'An event stream', content: { 'text/event-stream': { schema: EventStreamSchema } } },
+        ...problems(503)
+      }
+    }
+  }, async (request, reply) => {
+    const resumeFrom = request.headers['last-event-id'] ?? request.query.cursor
+    let position: FeedPosition = resumeFrom === undefined ? { seenUpTo: new Map(), changesAfter: undefined } : decodeFeedCursor(resumeFrom)
+    const signal = AbortSignal.any([hangUpSignal(reply), closing.signal])
+    const deadline = Date.now() + request.query.seconds * 1000
+
+    reply.hijack()
+    const stream = reply.raw
+    stream.writeHead(200, {
+      'x-request-id': String(request.id),
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      // Proxies such as nginx would otherwise hold events back to fill their buffer.
+      'x-accel-buffering': 'no',
+      // A stream ends for a reason (time, shutdown, a slow reader): the client reconnects on a fresh connection.
+      connection: 'close'
+    })
+    // A client that reads too slowly is cut off rather than buffered for; it reconnects from its last event id.
+    const write = (text: string) => {
+      stream.write(text)
+      if (stream.writableLength > config.PUSH_BUFFER_LIMIT_BYTES) stream.destroy()
+    }
+    write(`retry: ${retryMs}\n\n`)
+    const heartbeat = setInterval(() => write(': heartbeat\n\n'), config.PUSH_HEARTBEAT_SECONDS * 1000)
+
+    // Only what the client passed in is an acknowledgement; what this stream sends is acknowledged by the next reconnect.
+    let acknowledge = true
+    try {
+      while (!signal.aborted) {
+        const remaining = (deadline - Date.now()) / 1000
+        if (remaining <= 0) break
+        const page = await readFeed({ db, acknowledge: fastify.acknowledge, feeds: wakeups.feeds }, {
+          userId: request.userId,
+          position,
+          acknowledge,
+          limit: 100,
+          wait: Math.min(idleRereadSeconds, remaining),
+          signal
+        })
+        acknowledge = false
+        position = page.position
+        if (signal.aborted) break
+        if (page.events.length > 0) write(page.events.map((event) => toSseFrame(fromFeedEvent(event))).join(''))
+      }
+    } catch (error) {
+      // The status line is gone: end the stream, and the client reconnects from its last event.
+      request.log.warn({ err: error }, 'event stream ended by an error')
+    }
+    clearInterval(heartbeat)
+    stream.end()
+  })
+}
+
+export default eventRoutes

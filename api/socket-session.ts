@@ -1,0 +1,167 @@
+import { METHODS } from 'node:http'
+import type { FastifyBaseLogger, InjectOptions, LightMyRequestResponse } from 'fastify'
+import type { WebSocket } from 'ws'
+import type { Config } from '../core/config.js'
+import { findTask } from '../core/tasks.js'
+import type { Wakeup } from '../core/wakeups.js'
+import { decodeFeedCursor } from './cursor.js'
+import { problem } from './errors.js'
+import { idleRereadSeconds, readFeed, type FeedDeps, type FeedPosition } from './feed.js'
+import { fromFeedEvent, fromUserWakeup, toSocketFrame, type PushEvent } from './push-events.js'
+import { toTaskView } from './task-view.js'
+
+/** Close codes a client can act on. */
+export const CloseCode = {
+  /** The server is shutting down: reconnect (to another instance) with the last cursor. */
+  goingAway: 1001,
+  /** No valid access token, or it expired: refresh it and reconnect. */
+  unauthorized: 4401,
+  /** No token arrived within the time allowed after connecting. */
+  authTimeout: 4408,
+  /** The client read too slowly and the server's buffer for it passed its limit: reconnect with the last cursor. */
+  slowConsumer: 4429
+} as const
+
+/** The protocol name a client offers, beside `bearer.<access token>`, in `Sec-WebSocket-Protocol`. */
+export const socketProtocol = 'pigeon.v1'
+const bearerPrefix = 'bearer.'
+
+export interface SocketSessionDeps extends FeedDeps {
+  config: Config
+  log: FastifyBaseLogger
+  /** Verifies an access token: the user id and when it expires (ms), or undefined. */
+  verifyAccessToken: (token: string) => { userId: number, expiresAt: number, familyId?: string } | undefined
+  /** Runs a request through the same routes as HTTP. */
+  inject: (options: InjectOptions) => Promise<LightMyRequestResponse>
+  userEvents: NodeJS.EventEmitter
+}
+
+/** The token a client put in its handshake's `Sec-WebSocket-Protocol`, if any. */
+export function tokenFromProtocols (header: string | undefined): string | undefined {
+  return header?.split(',').map((protocol) => protocol.trim()).find((protocol) => protocol.startsWith(bearerPrefix))?.slice(bearerPrefix.length)
+}
+
+interface SocketRequest { id?: unknown, method?: unknown, path?: unknown, body?: unknown, headers?: unknown }
+
+function parseFrame (data: unknown): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(String(data))
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? value as Record<string, unknown> : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * One WebSocket: authenticate (handshake protocol or first frame), then push the user's feed and task
+ * outcomes, and answer requests `{ id, method, path, body }` by running them through the HTTP routes.
+ */
+export function runSocketSession (deps: SocketSessionDeps, socket: WebSocket, handshake: { protocols?: string, cursor?: string, requestId: string }): void {
+  const { config, log } = deps
+  const ended = new AbortController()
+  let token: string | undefined
+  let userId = 0
+  let familyId: string | undefined
+  let expiryTimer: NodeJS.Timeout | undefined
+
+  const send = (frame: string) => {
+    if (socket.readyState !== socket.OPEN) return
+    socket.send(frame)
+    if (socket.bufferedAmount > config.PUSH_BUFFER_LIMIT_BYTES) socket.close(CloseCode.slowConsumer, 'too slow: reconnect with your last cursor')
+  }
+  const push = (event: PushEvent) => send(toSocketFrame(event))
+
+  const onUserWakeup = (wakeup: Wakeup) => {
+    if (wakeup.type === 'family-revoked' && wakeup.familyId === familyId) socket.close(CloseCode.unauthorized, 'logged out')
+    const event = fromUserWakeup(wakeup)
+    if (event !== undefined) push(event)
+    if (wakeup.type !== 'task-finished') return
+    findTask(deps.db, wakeup.taskId)
+      .then((found) => { if (found?.task.owner_id === userId) push({ type: 'task.finished', data: toTaskView(found.task, found.message) }) })
+      .catch((error: unknown) => log.warn({ err: error }, 'could not read a finished task for a socket'))
+  }
+
+  async function pushFeed (cursor: string | undefined): Promise<void> {
+    let position: FeedPosition = cursor === undefined ? { seenUpTo: new Map(), changesAfter: undefined } : decodeFeedCursor(cursor)
+    // The cursor the client resumed with acknowledges what it covers; what this socket sends is acknowledged by the next resume.
+    let acknowledge = true
+    while (!ended.signal.aborted) {
+      const page = await readFeed(deps, {
+        userId, position, acknowledge, limit: 100, wait: idleRereadSeconds, signal: ended.signal
+      })
+      acknowledge = false
+      position = page.position
+      for (const event of page.events) push(fromFeedEvent(event))
+    }
+  }
+
+  function authenticate (candidate: string, cursor: string | undefined): void {
+    const verified = deps.verifyAccessToken(candidate)
+    if (verified === undefined) {
+      socket.close(CloseCode.unauthorized, 'a valid access token is required')
+      return
+    }
+    clearTimeout(authTimer)
+    token = candidate
+    userId = verified.userId
+    familyId = verified.familyId
+    // An expired token ends the socket; the client refreshes it and reconnects with its last cursor.
+    expiryTimer = setTimeout(() => socket.close(CloseCode.unauthorized, 'the access token expired'), Math.max(0, verified.expiresAt - Date.now()))
+    deps.userEvents.on(String(userId), onUserWakeup)
+    send(JSON.stringify({ type: 'ready', userId }))
+    pushFeed(cursor).catch((error: unknown) => {
+      // A malformed cursor is the client's; anything else ends the socket, and the client resumes from its cursor.
+      log.warn({ err: error }, 'socket feed ended by an error')
+      socket.close(1011, 'the feed failed: reconnect with your last cursor')
+    })
+  }
+
+  async function answer (request: SocketRequest): Promise<void> {
+    const { id, method, path, body, headers } = request
+    if (typeof method !== 'string' || !METHODS.includes(method.toUpperCase()) || typeof path !== 'string' || !path.startsWith('/')) {
+      send(JSON.stringify({ id, status: 400, body: problem(400, 'A request frame needs an HTTP method and a path starting with /.', 'VALIDATION_FAILED') }))
+      return
+    }
+    const extra = typeof headers === 'object' && headers !== null ? Object.fromEntries(Object.entries(headers).filter(([, value]) => typeof value === 'string')) as Record<string, string> : {}
+    const response = await deps.inject({
+      method: method.toUpperCase() as InjectOptions['method'],
+      url: path,
+      headers: { ...extra, authorization: `Bearer ${String(token)}`, ...(body !== undefined && { 'content-type': 'application/json' }) },
+      ...(body !== undefined && { payload: JSON.stringify(body) })
+    })
+    const isJson = /json/.test(String(response.headers['content-type']))
+    send(JSON.stringify({ id, status: response.statusCode, body: response.body === '' ? null : isJson ? response.json() : response.body }))
+  }
+
+  // A ping keeps proxies from closing an idle socket; the client's pong needs no handling.
+  const heartbeat = setInterval(() => { if (socket.readyState === socket.OPEN) socket.ping() }, config.PUSH_HEARTBEAT_SECONDS * 1000)
+  const authTimer = setTimeout(() => socket.close(CloseCode.authTimeout, 'no access token in time'), config.WS_AUTH_TIMEOUT_SECONDS * 1000)
+
+  socket.on('message', (data) => {
+    const frame = parseFrame(data)
+    if (token === undefined) {
+      if (frame?.type === 'auth' && typeof frame.token === 'string') authenticate(frame.token, typeof frame.cursor === 'string' ? frame.cursor : handshake.cursor)
+      else socket.close(CloseCode.unauthorized, 'the first frame must be { "type": "auth", "token": … }')
+      return
+    }
+    if (frame === undefined) {
+      send(JSON.stringify({ type: 'error', body: problem(400, 'A frame must be a JSON object.', 'INVALID_JSON') }))
+      return
+    }
+    answer(frame).catch((error: unknown) => {
+      log.warn({ err: error }, 'a socket request could not be run')
+      send(JSON.stringify({ id: frame.id, status: 400, body: problem(400, 'That request cannot be made over HTTP.', 'MALFORMED_REQUEST') }))
+    })
+  })
+
+  socket.on('close', () => {
+    ended.abort()
+    clearTimeout(authTimer)
+    clearTimeout(expiryTimer)
+    clearInterval(heartbeat)
+    deps.userEvents.off(String(userId), onUserWakeup)
+  })
+
+  const offered = tokenFromProtocols(handshake.protocols)
+  if (offered !== undefined) authenticate(offered, handshake.cursor)
+}

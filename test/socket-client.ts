@@ -1,0 +1,49 @@
+import { once } from 'node:events'
+import { WebSocket } from 'ws'
+
+export interface Frame { type?: string, id?: unknown, status?: number, body?: unknown, cursor?: string, data?: any, userId?: number }
+
+/** A test client of `/v1/ws`: frames are queued as they come; `next` takes them in order. */
+export interface SocketClient {
+  socket: WebSocket
+  next: (match?: (frame: Frame) => boolean) => Promise<Frame>
+  request: (request: { method: string, path: string, body?: unknown, headers?: Record<string, string> }) => Promise<{ status: number, body: unknown }>
+  /** Resolves with the close code once the server closed the socket. */
+  closed: Promise<number>
+}
+
+let requestIds = 0
+
+export async function openSocket (url: string, protocols: string[] = []): Promise<SocketClient> {
+  const socket = new WebSocket(url, protocols)
+  const frames: Frame[] = []
+  const waiting: Array<() => void> = []
+  socket.on('message', (data) => {
+    frames.push(JSON.parse(String(data)))
+    for (const wake of waiting.splice(0)) wake()
+  })
+  const closed = new Promise<number>((resolve) => socket.once('close', (code) => {
+    resolve(code)
+    for (const wake of waiting.splice(0)) wake()
+  }))
+  await Promise.race([once(socket, 'open'), once(socket, 'close')])
+  async function next (match: (frame: Frame) => boolean = () => true): Promise<Frame> {
+    for (;;) {
+      const index = frames.findIndex(match)
+      if (index >= 0) return frames.splice(index, 1)[0] as Frame
+      if (socket.readyState === socket.CLOSED) throw new Error('the socket closed before the frame came')
+      await new Promise<void>((resolve) => waiting.push(resolve))
+    }
+  }
+  return {
+    socket,
+    next,
+    closed,
+    async request (request) {
+      const id = ++requestIds
+      socket.send(JSON.stringify({ id, ...request }))
+      const { status, body } = await next((frame) => frame.id === id)
+      return { status: status as number, body }
+    }
+  }
+}

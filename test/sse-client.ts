@@ -1,0 +1,59 @@
+/** One Server-Sent Event as a client reads it; `comment` for a `:` line (a heartbeat). */
+export interface SseEvent { id?: string, event?: string, data?: string, retry?: number, comment?: string }
+
+/** An open event stream over fetch: read events one at a time, then drop the connection. */
+export interface SseStream {
+  status: number
+  headers: Headers
+  /** The next event (comments included), or undefined once the stream ended. */
+  next: () => Promise<SseEvent | undefined>
+  /** The next event that is not a comment nor a retry hint. */
+  nextEvent: () => Promise<SseEvent | undefined>
+  close: () => void
+}
+
+function parse (block: string): SseEvent {
+  const event: SseEvent = {}
+  for (const line of block.split('\n')) {
+    if (line.startsWith(':')) event.comment = line.slice(1).trim()
+    const match = /^(id|event|data|retry): ?(.*)$/.exec(line)
+    if (match === null) continue
+    const [, field, value] = match as unknown as [string, 'id' | 'event' | 'data' | 'retry', string]
+    if (field === 'retry') event.retry = Number(value)
+    else event[field] = value
+  }
+  return event
+}
+
+export async function openSse (url: string, headers: Record<string, string> = {}): Promise<SseStream> {
+  const controller = new AbortController()
+  const response = await fetch(url, { headers, signal: controller.signal })
+  const reader = response.body?.getReader()
+  const decoder = new TextDecoder()
+  let buffer = ''
+  const next = async (): Promise<SseEvent | undefined> => {
+    for (;;) {
+      const end = buffer.indexOf('\n\n')
+      if (end >= 0) {
+        const block = buffer.slice(0, end)
+        buffer = buffer.slice(end + 2)
+        return parse(block)
+      }
+      const chunk = await reader?.read().catch(() => undefined)
+      if (chunk === undefined || chunk.done) return undefined
+      buffer += decoder.decode(chunk.value, { stream: true })
+    }
+  }
+  return {
+    status: response.status,
+    headers: response.headers,
+    next,
+    async nextEvent () {
+      for (;;) {
+        const event = await next()
+        if (event === undefined || event.event !== undefined) return event
+      }
+    },
+    close: () => controller.abort()
+  }
+}
