@@ -1,6 +1,5 @@
 import type { Db } from '../core/db/connect.js'
 import type { Message } from '../core/db/schema.js'
-import { watermarksOf } from '../core/rooms.js'
 import { readFeed as readFeedPage, type FeedPage as StoredPage } from '../core/unseen-feed.js'
 import { longPoll } from './long-poll.js'
 import type { Waiters } from './waiters.js'
@@ -74,11 +73,9 @@ function unapplied (acked: ReadonlyMap<number, number>, stored: Map<number, numb
  */
 export async function readFeed (deps: FeedDeps, read: FeedRead): Promise<FeedResult> {
   const { db } = deps
-  // Hand the acknowledgement to a worker before waiting, so unread counts move on at once, not after the wait.
-  let watermarks: Map<number, number> | undefined = await watermarksOf(db, read.userId)
-  if (read.acknowledge) deps.acknowledge(read.userId, unapplied(read.position.seenUpTo, watermarks))
-  const coveredRooms = read.position.changesAfter !== undefined && [...watermarks.keys()].every((roomId) => read.position.changesAfter?.has(roomId))
   let changesAfter = new Map(read.position.changesAfter ?? [])
+  let first = true
+  let coveredRooms = false
 
   const result = await longPoll({
     waiters: deps.feeds,
@@ -87,14 +84,17 @@ export async function readFeed (deps: FeedDeps, read: FeedRead): Promise<FeedRes
     signal: read.signal,
     ready: ({ page }) => page.items.length > 0 || page.changes.length > 0,
     query: async () => {
-      // The first query reuses the watermarks just read; after a wake-up (a join or a leave, say) they are read again.
-      const stored = watermarks ?? await watermarksOf(db, read.userId)
-      watermarks = undefined
-      // What the position acknowledges counts as seen now, whether or not a worker has applied it yet.
-      const pending = unapplied(read.position.seenUpTo, stored)
-      const seenUpTo = new Map([...stored].map(([roomId, seq]) => [roomId, Math.max(seq, pending.get(roomId) ?? 0)]))
+      // One statement reads the user's rooms and watermarks with the page, at every query: after a wake-up (a join
+      // or a leave, say) the rooms are the current ones. What the position acknowledges counts as seen at once.
       const askedAfter = changesAfter
-      const page = await readFeedPage(db, read.userId, { seenUpTo, changesAfter }, read.limit)
+      const page = await readFeedPage(db, read.userId, { acked: read.position.seenUpTo, changesAfter }, read.limit)
+      const pending = unapplied(read.position.seenUpTo, page.watermarks)
+      if (first) {
+        first = false
+        // Handed to a worker before any wait, so unread counts move on at once, not after it.
+        if (read.acknowledge) deps.acknowledge(read.userId, pending)
+        coveredRooms = read.position.changesAfter !== undefined && [...page.watermarks.keys()].every((roomId) => read.position.changesAfter?.has(roomId))
+      }
       // Nothing for me up to these change numbers: a read woken later asks only for what came after them.
       if (page.items.length === 0 && page.changes.length === 0) changesAfter = page.changesUpTo
       return { pending, askedAfter, page }

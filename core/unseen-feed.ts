@@ -4,12 +4,13 @@ import type { Message } from './db/schema.js'
 import { messageFromJson } from './db/json-rows.js'
 
 /**
- * Where a client of the unseen feed stands. `seenUpTo`: per room, the seq up to which the user has the messages
- * (the watermark, raised by what the client acknowledged). `changesAfter`: per room, the change number up to which
- * the client was told of edits and deletes; a room without one starts at its current change number.
+ * Where a client of the unseen feed stands. `acked`: per room, the seq up to which the client acknowledged messages
+ * (its cursor); the user has the messages up to the higher of that and the stored read watermark. `changesAfter`: per
+ * room, the change number up to which the client was told of edits and deletes; a room without one starts at its
+ * current change number.
  */
 export interface FeedPosition {
-  seenUpTo: ReadonlyMap<number, number>
+  acked: ReadonlyMap<number, number>
   changesAfter: ReadonlyMap<number, number>
 }
 
@@ -20,23 +21,29 @@ export interface FeedPage {
   changes: Message[]
   /** Per room of the user, the change number this page brings the client up to: the next `changesAfter`. */
   changesUpTo: Map<number, number>
+  /** The user's rooms, each with its stored read watermark, as this page found them. */
+  watermarks: Map<number, number>
 }
 
 /**
  * One page of the feed, read in one statement (one snapshot) so that the items, the changes and the change numbers
  * agree: every change a page's messages already hold is at or below `changesUpTo`, and every later one comes once,
- * as a change. Plain functions over the database, so any transport (long-poll, push) can serve the same feed.
+ * as a change. The user's rooms and watermarks are read in the same statement: a poll is one round trip. Plain
+ * functions over the database, so any transport (long-poll, push) can serve the same feed.
  *
  * Items are ordered by message id: within one room ids grow with seq (both are taken under the room lock), so a
  * page holds, for each room, a gapless run from its watermark, and the page's highest seq per room is a safe ack.
  */
 export async function readFeed (db: Db, userId: number, position: FeedPosition, limit: number): Promise<FeedPage> {
-  const roomIds = [...position.seenUpTo.keys()]
-  if (roomIds.length === 0) return { items: [], changes: [], changesUpTo: new Map() }
-  const { rows: [page] } = await sql<{ latest: Array<[number, number]> | null, items: Array<Record<string, unknown>> | null, changes: Array<Record<string, unknown>> | null }>`
+  const { rows: [page] } = await sql<{ latest: Array<[number, number, number]> | null, items: Array<Record<string, unknown>> | null, changes: Array<Record<string, unknown>> | null }>`
     with w as (
-      select * from unnest(${roomIds}::bigint[], ${roomIds.map((id) => position.seenUpTo.get(id) ?? 0)}::bigint[],
-        ${roomIds.map((id) => position.changesAfter.get(id) ?? null)}::bigint[]) as w(room_id, up_to_seq, after_change)
+      select rm.room_id, rm.last_read_seq as stored, greatest(rm.last_read_seq, coalesce(a.seq, 0)) as up_to_seq, c.after_change
+      from room_members rm
+      left join unnest(${[...position.acked.keys()]}::bigint[], ${[...position.acked.values()]}::bigint[]) as a(room_id, seq)
+        on a.room_id = rm.room_id
+      left join unnest(${[...position.changesAfter.keys()]}::bigint[], ${[...position.changesAfter.values()]}::bigint[]) as c(room_id, after_change)
+        on c.room_id = rm.room_id
+      where rm.user_id = ${userId}
     ), items as (
       -- Each room gives at most limit rows, read along its (room_id, seq) index, so a page costs the same with 5 or
       -- 5,000 messages pending; within a room id order is seq order, so the first limit by id are among them.
@@ -53,7 +60,7 @@ export async function readFeed (db: Db, userId: number, position: FeedPosition, 
       order by m.room_id, m.change_seq limit ${limit + 1}
     )
     select
-      (select json_agg(json_build_array(r.id, r.last_change_seq)) from rooms r join w on r.id = w.room_id) as latest,
+      (select json_agg(json_build_array(r.id, r.last_change_seq, w.stored)) from rooms r join w on r.id = w.room_id) as latest,
       (select json_agg(i order by i.id) from items i) as items,
       (select json_agg(c order by c.room_id, c.change_seq) from changes c) as changes`.execute(db)
   const items = (page?.items ?? []).map(messageFromJson)
@@ -63,10 +70,12 @@ export async function readFeed (db: Db, userId: number, position: FeedPosition, 
   // A full page stops in one room: rooms before it are told everything, that room up to its last change given.
   const cut = found.length > limit ? changes.at(-1) : undefined
   const changesUpTo = new Map<number, number>()
-  for (const [roomId, last] of page?.latest ?? []) {
+  const watermarks = new Map<number, number>()
+  for (const [roomId, last, stored] of page?.latest ?? []) {
+    watermarks.set(roomId, stored)
     const after = position.changesAfter.get(roomId)
     if (after === undefined || cut === undefined || roomId < cut.room_id) changesUpTo.set(roomId, last)
     else changesUpTo.set(roomId, roomId === cut.room_id ? cut.change_seq : after)
   }
-  return { items, changes, changesUpTo }
+  return { items, changes, changesUpTo, watermarks }
 }
