@@ -24,12 +24,14 @@ async function send (sender: TestUser, roomId: number, text: string, target: Fas
   return response.json().taskId
 }
 
-/** One unseen-feed request, timed. */
+/**
+ * One unseen-feed request. A poll that ran out its wait answers what it read before waiting, so a poll with a long
+ * wait that answers a message sent after it started was woken by it: no clock needed to tell.
+ */
 async function poll (poller: TestUser, query: { wait?: number, cursor?: string } = {}) {
-  const started = Date.now()
   const response = await getUnseen(app, poller, query)
   const body: { items: MessageBody[], cursor: string } = response.json()
-  return { response, body, elapsed: Date.now() - started }
+  return { response, body }
 }
 
 function texts (body: { items: Array<{ text: string | null }> }): Array<string | null> {
@@ -39,15 +41,14 @@ function texts (body: { items: Array<{ text: string | null }> }): Array<string |
 t.test('a waiting poll returns as soon as a message arrives in one of my rooms', async (t) => {
   const [alice, bob] = [await user(), await user()]
   const roomId = await groupRoom(alice, [bob])
-  const polling = poll(bob, { wait: 10 })
+  const polling = poll(bob, { wait: 30 })
   await waitersReach(app, 'feed', 1)
   await send(alice, roomId, 'wake up, bob')
-  const { response, body, elapsed } = await polling
+  const { response, body } = await polling
   t.equal(response.statusCode, 200)
-  t.same(texts(body), ['wake up, bob'])
+  t.same(texts(body), ['wake up, bob'], 'woken by the message: a wait that ran out would answer nothing')
   t.match(body.items[0], { roomId, seq: 1, senderId: alice.id })
   t.type(body.cursor, 'string')
-  t.ok(elapsed < 5000, `returned after ${elapsed} ms, well before the 10 s wait ran out`)
 })
 
 t.test('nothing new: wait=1 answers 200, an empty list and the same cursor, after the wait', async (t) => {
@@ -57,17 +58,19 @@ t.test('nothing new: wait=1 answers 200, an empty list and the same cursor, afte
   const first = await poll(bob, { wait: 10 })
   t.same(texts(first.body), ['one'])
 
-  const second = await poll(bob, { wait: 1, cursor: first.body.cursor })
+  const held = poll(bob, { wait: 1, cursor: first.body.cursor })
+  await waitersReach(app, 'feed', 1)
+  const second = await held
   t.equal(second.response.statusCode, 200)
   t.same(second.body.items, [])
   t.equal(second.body.cursor, first.body.cursor, 'the very cursor that was passed')
-  t.ok(second.elapsed >= 950, `held ${second.elapsed} ms`)
-  t.ok(second.elapsed < 3000, `but not much longer (${second.elapsed} ms)`)
+  await waitersReach(app, 'feed', 0)
 
-  const withoutCursor = await poll(await user(), { wait: 1 })
+  const heldWithoutCursor = poll(await user(), { wait: 1 })
+  await waitersReach(app, 'feed', 1)
+  const withoutCursor = await heldWithoutCursor
   t.equal(withoutCursor.response.statusCode, 200)
   t.same(withoutCursor.body.items, [])
-  t.ok(withoutCursor.elapsed >= 950)
 })
 
 t.test('wait above 30 s is a 400 problem, on the feed and on tasks', async (t) => {
@@ -87,11 +90,10 @@ t.test('no lost wake-up: a message sent while the poll starts is always delivere
   for (let round = 1; round <= 8; round++) {
     // Stagger the send around the poll's query: before it, during it, after it.
     const [result] = await Promise.all([
-      poll(bob, cursor === undefined ? { wait: 5 } : { wait: 5, cursor }),
+      poll(bob, cursor === undefined ? { wait: 30 } : { wait: 30, cursor }),
       sleep(round % 4).then(() => send(alice, roomId, `round ${round}`))
     ])
-    t.same(texts(result.body), [`round ${round}`], `round ${round} delivered in ${result.elapsed} ms`)
-    t.ok(result.elapsed < 4500, `round ${round} did not wait for the time to run out`)
+    t.same(texts(result.body), [`round ${round}`], `round ${round} delivered (a lost wake-up would answer nothing)`)
     cursor = result.body.cursor
   }
 })
@@ -107,11 +109,10 @@ t.test('a message to a room wakes only its members', async (t) => {
 
   const bobs = await bobPoll
   t.same(texts(bobs.body), ['members only'])
-  t.notOk(carolDone, `the non-member is still waiting when the member woke (after ${bobs.elapsed} ms)`)
+  t.notOk(carolDone, 'the non-member is still waiting when the member woke')
   const carols = await carolPoll
   t.equal(carols.response.statusCode, 200)
-  t.same(carols.body.items, [])
-  t.ok(carols.elapsed >= 4950, `the non-member waited its full 5 s (${carols.elapsed} ms)`)
+  t.same(carols.body.items, [], 'and ran out its wait with nothing')
 })
 
 t.test('a client that hangs up leaves no waiter behind', async (t) => {
@@ -125,9 +126,9 @@ t.test('a client that hangs up leaves no waiter behind', async (t) => {
   await waitersReach(server, 'feed', 1)
   controller.abort()
   await t.rejects(request, { name: 'AbortError' })
-  const started = Date.now()
-  await waitersReach(server, 'feed', 0, 2000)
-  t.ok(Date.now() - started < 2000, 'the waiter is gone within moments, not when its 30 s run out')
+  // Its 30 s are far from over: only the hang-up can have removed it.
+  await waitersReach(server, 'feed', 0)
+  t.pass('the waiter is gone')
 })
 
 t.test('joining and leaving while a poll waits', async (t) => {
@@ -136,15 +137,14 @@ t.test('joining and leaving while a poll waits', async (t) => {
     const roomId = await groupRoom(alice, [walter])
     // Stored before the join, not only accepted: joining counts what the room holds then as seen.
     await waitForTask(app, alice, await send(alice, roomId, 'before the join'))
-    const polling = poll(ursula, { wait: 10 })
+    const polling = poll(ursula, { wait: 30 })
     await waitersReach(app, 'feed', 1)
 
     const join = await app.inject({ method: 'PUT', url: `/v1/rooms/${roomId}/members/me`, headers: ursula.auth })
     t.equal(join.statusCode, 200)
     await send(alice, roomId, 'after the join')
-    const { body, elapsed } = await polling
-    t.same(texts(body), ['after the join'], 'the earlier message counts as seen for a new member')
-    t.ok(elapsed < 5000, `woken after ${elapsed} ms`)
+    const { body } = await polling
+    t.same(texts(body), ['after the join'], 'woken by it; the earlier message counts as seen for a new member')
   })
 
   t.test('a waiting user who leaves a room is not woken by it', async (t) => {
@@ -161,8 +161,7 @@ t.test('joining and leaving while a poll waits', async (t) => {
 
     const victors = await victorPoll
     t.equal(victors.response.statusCode, 200)
-    t.same(victors.body.items, [])
-    t.ok(victors.elapsed >= 2950, `the leaver waited its full 3 s (${victors.elapsed} ms)`)
+    t.same(victors.body.items, [], 'the leaver ran out its wait with nothing')
   })
 })
 
@@ -171,21 +170,19 @@ t.test('task wait', async (t) => {
     const [alice, bob] = [await user(), await user()]
     const roomId = await groupRoom(alice, [bob])
     const taskId = await send(alice, roomId, 'tracked')
-    const started = Date.now()
-    const task = await waitForTask(app, alice, taskId, 10)
-    const elapsed = Date.now() - started
+    const task = await waitForTask(app, alice, taskId, 30)
     t.match(task, { id: taskId, state: 'completed', error: null, result: { roomId, seq: 1, senderId: alice.id, text: 'tracked' } })
-    t.ok(elapsed < 5000, `returned after ${elapsed} ms`)
   })
 
   t.test('someone else\'s task is 404 at once, not after the wait', async (t) => {
     const [alice, bob] = [await user(), await user()]
     const roomId = await groupRoom(alice, [bob])
     const taskId = await send(alice, roomId, 'mine')
-    const started = Date.now()
-    const response = await app.inject({ method: 'GET', url: `/v1/tasks/${taskId}?wait=10`, headers: bob.auth })
-    t.ok(isProblem(response, 404))
-    t.ok(Date.now() - started < 2000)
+    const response = app.inject({ method: 'GET', url: `/v1/tasks/${taskId}?wait=30`, headers: bob.auth })
+    // Either it answers, or it registers as a waiter on the task: whichever comes first says which it did.
+    const first = await Promise.race([response.then(() => 'answered'), waitersReach(app, 'task', 1, 30_000).then(() => 'waited')])
+    t.equal(first, 'answered', 'answered without waiting')
+    t.ok(isProblem(await response, 404))
   })
 
   t.test('returns when the send fails, with state failed and the reason', async (t) => {
@@ -201,14 +198,10 @@ t.test('task wait', async (t) => {
     const queued = await own.inject({ method: 'GET', url: `/v1/tasks/${taskId}?wait=1`, headers: alice.auth })
     t.equal(queued.json().state, 'queued', 'with no worker, wait=1 ends with the task still queued')
 
-    const started = Date.now()
-    const outcome = waitForTask(own, alice, taskId, 10)
+    const outcome = waitForTask(own, alice, taskId, 30)
     await waitersReach(own, 'task', 1)
     testWorkers(t, ownConfig)
-    const task = await outcome
-    const elapsed = Date.now() - started
-    t.match(task, { id: taskId, state: 'failed', result: null, error: { code: 'NOT_A_MEMBER' } })
-    t.ok(elapsed < 5000, `returned after ${elapsed} ms`)
+    t.match(await outcome, { id: taskId, state: 'failed', result: null, error: { code: 'NOT_A_MEMBER' } }, 'woken by the failure')
   })
 })
 
@@ -227,5 +220,6 @@ t.test('closing the server answers a waiting poll with 200 and an empty list fir
   const body = await response.json() as { items: unknown[], cursor: string }
   t.same(body.items, [])
   t.type(body.cursor, 'string')
-  t.ok(Date.now() - started < 5000, 'answered at shutdown, not after 30 s')
+  // The one thing a clock tells here: the poll did not run out its own 30 s wait, the shutdown answered it.
+  t.ok(Date.now() - started < 30_000, 'answered at shutdown, before its wait ran out')
 })
