@@ -14,79 +14,79 @@ export type PersistOutcome =
 const notAMember = { code: 'NOT_A_MEMBER', reason: 'The sender is not a member of the room.' } as const
 
 /**
- * Stores the messages of many send tasks, each exactly once, and records each task's outcome with it: one
- * transaction per room (run side by side), answering one outcome per send, in order.
+ * Stores the messages of many send tasks, in any number of rooms, each exactly once, and records each task's
+ * outcome with it: one transaction for the lot, answering one outcome per send, in order.
  *
  * The task rows are locked first, so two runs of one task (a retry, a stalled job, a job re-created after Redis
- * lost it) take turns and the second finds it finished. The room row is locked once while a range of seqs is
- * taken and the messages inserted, so seqs are gapless and increase in commit order however many workers run.
+ * lost it) take turns and the second finds it finished. Then the rooms, in id order (as every transaction that
+ * locks several does, so none waits on another in a circle): while they are held a range of seqs is taken per room
+ * and the messages inserted, so seqs are gapless and increase in commit order however many workers run.
  */
 export async function persistMessages (db: Db, sends: SendToStore[]): Promise<PersistOutcome[]> {
-  const byRoom = new Map<number, SendToStore[]>()
-  for (const send of sends) {
-    const room = byRoom.get(send.roomId)
-    if (room === undefined) byRoom.set(send.roomId, [send])
-    else room.push(send)
-  }
-  const outcomes = new Map<string, PersistOutcome>()
-  await Promise.all([...byRoom].map(async ([roomId, roomSends]) => {
-    for (const [taskId, outcome] of await persistInRoom(db, roomId, roomSends)) outcomes.set(taskId, outcome)
-  }))
-  return sends.map((send) => outcomes.get(send.taskId) ?? { kind: 'gone' })
-}
-
-async function persistInRoom (db: Db, roomId: number, sends: SendToStore[]): Promise<Map<string, PersistOutcome>> {
-  return await db.transaction().execute(async (trx) => {
+  const outcomes = await db.transaction().execute(async (trx) => {
     const outcomes = new Map<string, PersistOutcome>()
     const tasks = new Map((await lockTasks(trx, sends.map((send) => send.taskId))).map((task) => [task.id, task]))
     const open = uniqueBy(sends, (send) => send.taskId)
       .filter((send) => { const task = tasks.get(send.taskId); return task !== undefined && isUnfinished(task.state) })
+    const roomIds = [...new Set(open.map((send) => send.roomId))].sort((a, b) => a - b)
+    if (roomIds.length > 0) await trx.selectFrom('rooms').select('id').where('id', 'in', roomIds).orderBy('id').forUpdate().execute()
 
     // FOR SHARE: a concurrent leave waits for these sends, and a send after the leave sees it.
     const members = new Set(open.length === 0
       ? []
-      : (await trx.selectFrom('room_members').select('user_id')
-          .where('room_id', '=', roomId).where('user_id', 'in', open.map((send) => send.senderId))
-          .forShare().execute()).map((row) => row.user_id))
-    const refused = open.filter((send) => !members.has(send.senderId))
+      : (await sql<{ room_id: number, user_id: number }>`
+          select m.room_id, m.user_id from room_members m
+          join unnest(${open.map((send) => send.roomId)}::bigint[], ${open.map((send) => send.senderId)}::bigint[]) as s(room_id, user_id)
+            on m.room_id = s.room_id and m.user_id = s.user_id
+          order by m.room_id, m.user_id
+          for share of m`.execute(trx)).rows.map((row) => `${row.room_id}:${row.user_id}`))
+    const isMember = (send: SendToStore) => members.has(`${send.roomId}:${send.senderId}`)
+    const refused = open.filter((send) => !isMember(send))
     await failTasks(trx, refused.map((send) => send.taskId), { code: notAMember.code, message: notAMember.reason })
     for (const send of refused) outcomes.set(send.taskId, { kind: 'refused', ...notAMember })
 
-    const storing = open.filter((send) => members.has(send.senderId))
-    const created = storing.length === 0 ? [] : await insertMessages(trx, roomId, storing)
+    const storing = open.filter(isMember)
+    const created = storing.length === 0 ? [] : await insertMessages(trx, storing)
 
     // Runs that come after the task was completed answer with the message it stored.
     const done = [...tasks.values()].filter((task) => task.state === 'completed').map((task) => task.id)
     const earlier = done.length === 0 ? [] : await trx.selectFrom('messages').selectAll().where('task_id', 'in', done).execute()
-    if (created.length + earlier.length > 0) {
-      const memberIds = await memberIdsOf(trx, roomId)
-      for (const message of created) outcomes.set(message.task_id, { kind: 'stored', message, created: true, memberIds })
-      for (const message of earlier) outcomes.set(message.task_id, { kind: 'stored', message, created: false, memberIds })
-    }
+    const memberIds = await memberIdsOf(trx, [...new Set([...created, ...earlier].map((message) => message.room_id))])
+    for (const message of created) outcomes.set(message.task_id, { kind: 'stored', message, created: true, memberIds: memberIds.get(message.room_id) ?? [] })
+    for (const message of earlier) outcomes.set(message.task_id, { kind: 'stored', message, created: false, memberIds: memberIds.get(message.room_id) ?? [] })
     return outcomes
   })
+  return sends.map((send) => outcomes.get(send.taskId) ?? { kind: 'gone' })
 }
 
 /**
- * Takes the room's next seqs and change numbers (one locked update for them all), inserts the messages in that order and marks their
- * tasks completed: one statement, one round trip.
+ * Takes each room's next seqs and change numbers (one update per room, the rooms locked already), inserts the
+ * messages in that order and marks their tasks completed: one statement, one round trip, for every room at once.
  */
-async function insertMessages (trx: Db, roomId: number, sends: SendToStore[]): Promise<Message[]> {
+async function insertMessages (trx: Db, sends: SendToStore[]): Promise<Message[]> {
   const { rows } = await sql<Message>`
-    with room as (
-      update rooms set last_seq = last_seq + ${sends.length}, last_change_seq = last_change_seq + ${sends.length}
-      where id = ${roomId} returning last_seq, last_change_seq
+    with s as (
+      -- i: the send's place among its room's sends in this batch, in the order they came.
+      select *, row_number() over (partition by room_id order by n) as i
+      from unnest(${sends.map((send) => send.roomId)}::bigint[], ${sends.map((send) => send.senderId)}::bigint[],
+        ${sends.map((send) => send.text)}::text[], ${sends.map((send) => send.taskId)}::text[])
+        with ordinality as u(room_id, sender_id, text, task_id, n)
+    ), counts as (
+      select room_id, count(*) as k from s group by room_id
+    ), room as (
+      update rooms r set last_seq = r.last_seq + counts.k, last_change_seq = r.last_change_seq + counts.k
+      from counts where r.id = counts.room_id
+      returning r.id, r.last_seq - counts.k as seq_before, r.last_change_seq - counts.k as change_before
     ), stored as (
       insert into messages (room_id, seq, change_seq, sender_id, text, task_id)
-      select ${roomId}, room.last_seq - ${sends.length} + s.n, room.last_change_seq - ${sends.length} + s.n, s.sender_id, s.text, s.task_id
-      from room, unnest(${sends.map((send) => send.senderId)}::bigint[], ${sends.map((send) => send.text)}::text[],
-        ${sends.map((send) => send.taskId)}::text[]) with ordinality as s(sender_id, text, task_id, n)
+      select s.room_id, room.seq_before + s.i, room.change_before + s.i, s.sender_id, s.text, s.task_id
+      from s join room on room.id = s.room_id
       returning *
     ), completed as (
       update tasks set state = 'completed', finished_at = now(), message_id = stored.id
       from stored where tasks.id = stored.task_id
     )
-    select * from stored order by seq`.execute(trx)
+    select * from stored order by room_id, seq`.execute(trx)
   return rows
 }
 
@@ -94,9 +94,13 @@ function uniqueBy<T, K> (items: T[], key: (item: T) => K): T[] {
   return [...new Map(items.map((item) => [key(item), item])).values()]
 }
 
-async function memberIdsOf (db: Db, roomId: number): Promise<number[]> {
-  const rows = await db.selectFrom('room_members').select('user_id').where('room_id', '=', roomId).execute()
-  return rows.map((row) => row.user_id)
+/** Each room's members, for its wake-up. */
+async function memberIdsOf (db: Db, roomIds: number[]): Promise<Map<number, number[]>> {
+  if (roomIds.length === 0) return new Map()
+  const rows = await db.selectFrom('room_members').select(['room_id', 'user_id']).where('room_id', 'in', roomIds).execute()
+  const byRoom = new Map<number, number[]>()
+  for (const row of rows) byRoom.set(row.room_id, [...(byRoom.get(row.room_id) ?? []), row.user_id])
+  return byRoom
 }
 
 /** History, newest first: messages with seq below `beforeSeq`, as they are now (a deleted one keeps its slot, without text). */

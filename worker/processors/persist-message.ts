@@ -37,7 +37,7 @@ function wakeupsFor (requests: StoreRequest[], outcomes: PersistOutcome[]): Wake
 
 /**
  * Stores sent messages (each once, whatever the retries), records each task's outcome, then wakes the rooms'
- * pollers. Jobs running at once are stored together (group commit): one transaction per room and batch.
+ * pollers. Jobs running at once are stored together (group commit): one transaction per batch, whatever its rooms.
  * Anything thrown but a refusal is transient (Postgres or Redis away): BullMQ retries it until the task's deadline.
  */
 export function createPersistMessage ({ db, redis, redisPrefix, log, maxBatch }: { db: Db, redis: Redis, redisPrefix: string, log: Log, maxBatch: number }) {
