@@ -2,6 +2,7 @@ import { sql } from 'kysely'
 import type { Db } from './db/connect.js'
 import type { Message } from './db/schema.js'
 import { failTasks, isUnfinished, lockTasks } from './tasks.js'
+import { pageOf } from './paging.js'
 
 export interface SendToStore { taskId: string, roomId: number, senderId: number, text: string }
 
@@ -108,5 +109,5 @@ export async function listRoomMessages (db: Db, roomId: number, beforeSeq: numbe
   const rows = await db.selectFrom('messages').selectAll()
     .where('room_id', '=', roomId).where('seq', '<', beforeSeq)
     .orderBy('seq', 'desc').limit(limit + 1).execute()
-  return { rows: rows.slice(0, limit), hasMore: rows.length > limit }
+  return pageOf(rows, limit)
 }

@@ -3,6 +3,7 @@ import { jsonObjectFrom } from 'kysely/helpers/postgres'
 import type { Db } from './db/connect.js'
 import { messageFromJson } from './db/json-rows.js'
 import type { MessagesTable, RoomKind, RoomVisibility } from './db/schema.js'
+import { pageOf } from './paging.js'
 
 export interface RoomSummary {
   id: number
@@ -41,8 +42,8 @@ export async function findRoomForMember (db: Db, roomId: number, userId: number)
 }
 
 export async function listRoomsForMember (db: Db, userId: number, afterId: number, limit: number): Promise<{ rows: RoomSummary[], hasMore: boolean }> {
-  const rows = await roomSummaries(db, userId).where('r.id', '>', afterId).orderBy('r.id').limit(limit + 1).execute()
-  return { rows: rows.slice(0, limit).map(normalise), hasMore: rows.length > limit }
+  const page = pageOf(await roomSummaries(db, userId).where('r.id', '>', afterId).orderBy('r.id').limit(limit + 1).execute(), limit)
+  return { rows: page.rows.map(normalise), hasMore: page.hasMore }
 }
 
 // JSON built by Postgres carries timestamps as strings and bigints as numbers; make them Dates again.

@@ -2,6 +2,7 @@ import { sql } from 'kysely'
 import type { Db } from './db/connect.js'
 import { hashPassword, verifyPassword } from './password.js'
 import type { NewUser, User, UserUpdate } from './db/schema.js'
+import { pageOf } from './paging.js'
 
 export const publicUserColumns = ['id', 'username', 'display_name', 'status', 'status_message', 'created_at'] as const
 export type PublicUserRow = Pick<User, typeof publicUserColumns[number]>
@@ -49,7 +50,7 @@ export async function listUsers (db: Db, afterId: number, limit: number): Promis
     .orderBy('id')
     .limit(limit + 1)
     .execute()
-  return { rows: rows.slice(0, limit), hasMore: rows.length > limit }
+  return pageOf(rows, limit)
 }
 
 export async function usersExist (db: Db, ids: readonly number[]): Promise<boolean> {
