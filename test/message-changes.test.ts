@@ -3,18 +3,12 @@ import t from 'tap'
 import { applyMessageChange } from '../core/message-changes.js'
 import { persistMessages } from '../core/messages.js'
 import { createTasks, failOverdueTasks, taskKinds } from '../core/tasks.js'
-import { createUser, isProblem, testApp, testConfig, testDb, testWorkers, type TestUser } from './helper.js'
+import { createUser, isProblem, testWorkers, type TestUser } from './helper.js'
 import {
-  changeAndApply, changeMessage, createGroupRoom, getUnseen, pausedDeployment, sendAllAndStore, sendAndStore, waitersReach, waitForTask
+  changeAndApply, changeMessage, createGroupRoom, getUnseen, pausedDeployment, runningDeployment, sendAllAndStore, sendAndStore, waitersReach, waitForTask
 } from './messaging-helper.js'
 
-const config = await testConfig(t)
-const app = await testApp(t, config)
-const db = testDb(t, config)
-testWorkers(t, config)
-
-const [ann, bob, cat] = await Promise.all(['ann', 'bob', 'cat'].map((name) => createUser(app, name)))
-if (ann === undefined || bob === undefined || cat === undefined) throw new Error('users')
+const { app, db, ann, bob, cat } = await runningDeployment(t)
 // ann and bob share the room; cat is not in it.
 const room = await createGroupRoom(app, ann, 'changes', [bob])
 

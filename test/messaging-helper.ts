@@ -1,6 +1,6 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import type { Db } from '../core/db/connect.js'
-import { createUser, testApp, testConfig, testDb, type TestUser } from './helper.js'
+import { createUser, testApp, testConfig, testDb, testWorkers, type TestUser } from './helper.js'
 
 /** A message as the API shows it. */
 export interface MessageBody {
@@ -103,6 +103,16 @@ export async function countMessages (db: Db, roomId?: number): Promise<number> {
   if (roomId !== undefined) query = query.where('room_id', '=', roomId)
   const { n } = await query.executeTakeFirstOrThrow()
   return Number(n)
+}
+
+/** A deployment of its own with its workers running, and three users (ann, bob, cat): how most messaging tests start. */
+export async function runningDeployment (t: { teardown: (fn: () => unknown) => void }) {
+  const config = await testConfig(t)
+  const app = await testApp(t, config)
+  const db = testDb(t, config)
+  testWorkers(t, config)
+  const [ann, bob, cat] = await Promise.all(['ann', 'bob', 'cat'].map((name) => createUser(app, name))) as [TestUser, TestUser, TestUser]
+  return { config, app, db, ann, bob, cat }
 }
 
 /** A deployment of its own whose workers are not running (start them with testWorkers when the test wants): dan and eve share a group room. */

@@ -1,15 +1,11 @@
 import t from 'tap'
 import { encodeCursor } from '../api/cursor.js'
-import { createUser, isProblem, testApp, testConfig, testDb, testWorkers } from './helper.js'
-import { createGroupRoom, readWatermark, sendAllAndStore, sendAndStore, sendToRoom, sendToUser, waitForTask } from './messaging-helper.js'
+import { createUser, isProblem } from './helper.js'
+import {
+  createGroupRoom, readWatermark, runningDeployment, sendAllAndStore, sendAndStore, sendToRoom, sendToUser, waitForTask
+} from './messaging-helper.js'
 
-const config = await testConfig(t)
-const app = await testApp(t, config)
-const db = testDb(t, config)
-testWorkers(t, config)
-
-const [ann, bob, cat] = await Promise.all(['ann', 'bob', 'cat'].map((name) => createUser(app, name)))
-if (ann === undefined || bob === undefined || cat === undefined) throw new Error('users')
+const { app, db, ann, bob, cat } = await runningDeployment(t)
 
 async function memberIdsStored (roomId: number): Promise<number[]> {
   const rows = await db.selectFrom('room_members').select('user_id').where('room_id', '=', roomId).orderBy('user_id').execute()

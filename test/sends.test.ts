@@ -1,14 +1,8 @@
 import t from 'tap'
-import { createUser, isProblem, testApp, testConfig, testDb, testWorkers } from './helper.js'
-import { countMessages, createGroupRoom, pausedDeployment, sendToRoom, sendToUser, waitForTask } from './messaging-helper.js'
+import { createUser, isProblem } from './helper.js'
+import { countMessages, createGroupRoom, pausedDeployment, runningDeployment, sendToRoom, sendToUser, waitForTask } from './messaging-helper.js'
 
-const config = await testConfig(t)
-const app = await testApp(t, config)
-const db = testDb(t, config)
-testWorkers(t, config)
-
-const [ann, bob, cat] = await Promise.all(['ann', 'bob', 'cat'].map((name) => createUser(app, name)))
-if (ann === undefined || bob === undefined || cat === undefined) throw new Error('users')
+const { app, db, ann, bob, cat } = await runningDeployment(t)
 const room = await createGroupRoom(app, ann, 'sends', [bob, cat])
 
 async function messagesOfTask (taskId: string) {

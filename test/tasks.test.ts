@@ -4,15 +4,9 @@ import t from 'tap'
 import { bullPrefix, queueNames, type SendMessagePayload } from '../core/queue.js'
 import { createPersistMessage } from '../worker/processors/persist-message.js'
 import { createUser, isProblem, testApp, testConfig, testDb, testWorkers } from './helper.js'
-import { countMessages, createGroupRoom, eventually, pausedDeployment, sendToRoom, waitForTask } from './messaging-helper.js'
+import { countMessages, createGroupRoom, eventually, pausedDeployment, runningDeployment, sendToRoom, waitForTask } from './messaging-helper.js'
 
-const config = await testConfig(t)
-const app = await testApp(t, config)
-const db = testDb(t, config)
-testWorkers(t, config)
-
-const [ann, bob, cat] = await Promise.all(['ann', 'bob', 'cat'].map((name) => createUser(app, name)))
-if (ann === undefined || bob === undefined || cat === undefined) throw new Error('users')
+const { config, app, db, ann, bob, cat } = await runningDeployment(t)
 const room = await createGroupRoom(app, ann, 'tasks', [bob])
 
 /** The send queue as an operator (or BullMQ's retention) sees it. */
