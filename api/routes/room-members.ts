@@ -1,13 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { grantOwner, listPublicRooms, membershipOf, updateGroupRoom } from '../../core/room-members.js'
-import { addToGroupRoom, findRoomForMember, removeFromGroupRoom } from '../../core/rooms.js'
+import { addToGroupRoom, removeFromGroupRoom } from '../../core/rooms.js'
 import { findUserById } from '../../core/users.js'
 import { decodePositionCursor, encodeCursor, toPage } from '../cursor.js'
 import { HttpProblem, notFound } from '../errors.js'
+import { memberRoomView } from '../member-room.js'
 import { bearer, IdParamsSchema, PageSchema, problems } from '../schemas/common.js'
 import {
-  MemberParamsSchema, PublicRoomSchema, PublicRoomsQuerySchema, RoomSchema, toPublicRoomView, toRoomView, UpdateRoomBodySchema
+  MemberParamsSchema, PublicRoomSchema, PublicRoomsQuerySchema, RoomSchema, toPublicRoomView, UpdateRoomBodySchema
 } from '../schemas/rooms.js'
 
 /**
@@ -31,12 +32,6 @@ const roomMemberRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     if (await groupRoleOf(roomId, userId) !== 'owner') {
       throw new HttpProblem(403, 'Only an owner of this room may do that.', 'NOT_ROOM_OWNER')
     }
-  }
-
-  async function roomView (roomId: number, userId: number) {
-    const room = await findRoomForMember(db, roomId, userId)
-    if (room === undefined) throw notFound.room(roomId)
-    return toRoomView(room)
   }
 
   fastify.get('/public', {
@@ -72,7 +67,7 @@ const roomMemberRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     await requireOwner(roomId, request.userId)
     const { name, visibility } = request.body
     await updateGroupRoom(db, roomId, { name: name?.trim(), visibility })
-    return await roomView(roomId, request.userId)
+    return await memberRoomView(db, roomId, request.userId)
   })
 
   fastify.put('/:id/members/:userId', {
@@ -90,7 +85,7 @@ const roomMemberRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     await groupRoleOf(roomId, request.userId)
     if (await findUserById(db, userId) === undefined) throw notFound.user(userId)
     if (await addToGroupRoom(db, roomId, userId) === 'joined') await wakeups.membershipChanged(userId)
-    return await roomView(roomId, request.userId)
+    return await memberRoomView(db, roomId, request.userId)
   })
 
   fastify.delete('/:id/members/:userId', {
@@ -126,7 +121,7 @@ const roomMemberRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const { id: roomId, userId } = request.params
     await requireOwner(roomId, request.userId)
     if (!await grantOwner(db, roomId, userId)) throw new HttpProblem(404, `User ${userId} is not in room ${roomId}.`)
-    return await roomView(roomId, request.userId)
+    return await memberRoomView(db, roomId, request.userId)
   })
 }
 

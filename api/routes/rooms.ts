@@ -1,10 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { listRoomMessages } from '../../core/messages.js'
-import { createGroupRoom, findRoomForMember, isRoomMember, joinGroupRoom, leaveRoom, listRoomsForMember, markSeenUpTo } from '../../core/rooms.js'
+import { createGroupRoom, isRoomMember, joinGroupRoom, leaveRoom, listRoomsForMember, markSeenUpTo } from '../../core/rooms.js'
 import { usersExist } from '../../core/users.js'
 import { decodePositionCursor, encodeCursor, toPage } from '../cursor.js'
 import { HttpProblem, notFound } from '../errors.js'
+import { memberRoomView } from '../member-room.js'
 import { bearer, IdParamsSchema, PageQuerySchema, PageSchema, problems } from '../schemas/common.js'
 import { HistoryQuerySchema, MessageSchema, toMessageView } from '../schemas/messages.js'
 import { CreateRoomBodySchema, ReadBodySchema, RoomSchema, toRoomView } from '../schemas/rooms.js'
@@ -12,13 +13,6 @@ import { CreateRoomBodySchema, ReadBodySchema, RoomSchema, toRoomView } from '..
 const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { db } = fastify
   fastify.addHook('onRequest', fastify.authenticate)
-
-  /** A room the caller is in; any other room is 404, the same as a missing one. */
-  async function memberRoom (roomId: number, userId: number) {
-    const room = await findRoomForMember(db, roomId, userId)
-    if (room === undefined) throw notFound.room(roomId)
-    return toRoomView(room)
-  }
 
   fastify.get('', {
     schema: {
@@ -51,7 +45,7 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const { name, memberIds, visibility } = request.body
     if (!await usersExist(db, memberIds)) throw new HttpProblem(422, 'Some memberIds are not users.', 'UNKNOWN_USERS')
     const roomId = await createGroupRoom(db, { name: name.trim(), creatorId: request.userId, memberIds, visibility })
-    return reply.code(201).header('location', `/v1/rooms/${roomId}`).send(await memberRoom(roomId, request.userId))
+    return reply.code(201).header('location', `/v1/rooms/${roomId}`).send(await memberRoomView(db, roomId, request.userId))
   })
 
   fastify.get('/:id', {
@@ -64,7 +58,7 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       params: IdParamsSchema,
       response: { 200: RoomSchema, ...problems(404, 503) }
     }
-  }, async (request) => await memberRoom(request.params.id, request.userId))
+  }, async (request) => await memberRoomView(db, request.params.id, request.userId))
 
   fastify.put('/:id/members/me', {
     schema: {
@@ -81,7 +75,7 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const outcome = await joinGroupRoom(db, roomId, request.userId)
     if (outcome === 'joined') await fastify.wakeups.membershipChanged(request.userId, { id: roomId, change: 'joined' })
     // Not a group room: 404, unless it is a direct room of mine, which I am in already.
-    return await memberRoom(roomId, request.userId)
+    return await memberRoomView(db, roomId, request.userId)
   })
 
   fastify.delete('/:id/members/me', {
@@ -139,7 +133,7 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const moved = await markSeenUpTo(db, request.userId, new Map([[roomId, request.body.seq]]))
     if (!moved.has(roomId)) throw notFound.room(roomId)
     await fastify.wakeups.readUpdated(request.userId, roomId, moved.get(roomId) ?? request.body.seq)
-    return await memberRoom(roomId, request.userId)
+    return await memberRoomView(db, roomId, request.userId)
   })
 }
 
