@@ -48,6 +48,9 @@ export const ConfigSchema = Type.Object({
   SEND_LIMIT_BURST_WINDOW_SECONDS: Type.Integer({ default: 10, minimum: 1 }),
   SEND_LIMIT_SUSTAINED: Type.Integer({ default: 600, minimum: 1 }),
   SEND_LIMIT_SUSTAINED_WINDOW_SECONDS: Type.Integer({ default: 600, minimum: 1 }),
+  /** Rooms created and members added per user: each puts other people in a room, and its messages in their feeds. */
+  ROOM_LIMIT_PER_USER: Type.Integer({ default: 30, minimum: 1 }),
+  ROOM_LIMIT_WINDOW_SECONDS: Type.Integer({ default: 3600, minimum: 1 }),
   /** Queue-dashboard requests per address with credentials not already proven an admin's (each costs a password check). */
   ADMIN_AUTH_LIMIT_PER_ADDRESS: Type.Integer({ default: 10, minimum: 1 }),
   ADMIN_AUTH_LIMIT_WINDOW_SECONDS: Type.Integer({ default: 15 * 60, minimum: 1 }),

@@ -85,6 +85,19 @@ t.test('edits and deletes count with sends towards the same per-user limit', asy
   isRateLimited(t, await change('DELETE'), 3)
 })
 
+t.test('rooms created and members added per user: the limit bites, then releases', async (t) => {
+  const app = await limited(t, { ROOM_LIMIT_PER_USER: '2', ROOM_LIMIT_WINDOW_SECONDS: '5' })
+  const [ann, bob, cat] = await Promise.all(['ann_rooms', 'bob_rooms', 'cat_rooms'].map((name) => createUser(app, name))) as [TestUser, TestUser, TestUser]
+  const create = (user: TestUser, name: string) => app.inject({ method: 'POST', url: '/v1/rooms', headers: user.auth, payload: { name, memberIds: [] } })
+  const room = (await create(ann, 'first')).json()
+  const add = () => app.inject({ method: 'PUT', url: `/v1/rooms/${room.id}/members/${bob.id}`, headers: ann.auth })
+  t.equal((await add()).statusCode, 200, 'an add is the second')
+  isRateLimited(t, await create(ann, 'third'), 2)
+  isRateLimited(t, await app.inject({ method: 'PUT', url: `/v1/rooms/${room.id}/members/${cat.id}`, headers: ann.auth }), 2)
+  t.equal((await create(bob, 'bob\'s own')).statusCode, 201, 'another user still creates rooms')
+  t.equal((await released(() => create(ann, 'later'))).statusCode, 201)
+})
+
 t.test('the queue dashboard: unproven credentials per address; an admin\'s own polling is not counted', async (t) => {
   const config = await testConfig(t, { ADMIN_AUTH_LIMIT_PER_ADDRESS: '3', ADMIN_AUTH_LIMIT_WINDOW_SECONDS: '2' })
   const app = await testApp(t, config)

@@ -17,7 +17,7 @@ import {
  * other members owners. Its creator is its first owner. A room I am not in is 404 here, as everywhere.
  */
 const roomMemberRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { db, wakeups } = fastify
+  const { db, limits, wakeups } = fastify
   fastify.addHook('onRequest', fastify.authenticate)
 
   /** The caller's role in a group room they are in; 404 if they are not in it, 409 for a direct room. */
@@ -71,14 +71,15 @@ const roomMemberRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.put('/:id/members/:userId', {
+    preHandler: limits.roomWrites,
     schema: {
       tags: ['rooms'],
       operationId: 'addRoomMember',
       summary: 'Add someone to a group room I am in',
-      description: 'Any member may add people, to a public or a private room; the new member starts with the room\'s earlier messages counted as seen, and may leave at any time. Idempotent.',
+      description: 'Any member may add people, to a public or a private room; the new member starts with the room\'s earlier messages counted as seen, and may leave at any time. Idempotent. Rooms created and members added count towards a per-user limit (429 `RATE_LIMITED` with `Retry-After`).',
       security: bearer,
       params: MemberParamsSchema,
-      response: { 200: RoomSchema, ...problems(404, 409, 503) }
+      response: { 200: RoomSchema, ...problems(404, 409, 429, 503) }
     }
   }, async (request) => {
     const { id: roomId, userId } = request.params

@@ -11,7 +11,7 @@ import { HistoryQuerySchema, MessageSchema, toMessageView } from '../schemas/mes
 import { CreateRoomBodySchema, ReadBodySchema, RoomSchema, toRoomView } from '../schemas/rooms.js'
 
 const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { db } = fastify
+  const { db, limits } = fastify
   fastify.addHook('onRequest', fastify.authenticate)
 
   fastify.get('', {
@@ -32,14 +32,15 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.post('', {
+    preHandler: limits.roomWrites,
     schema: {
       tags: ['rooms'],
       operationId: 'createRoom',
       summary: 'Create a group room',
-      description: 'The creator is always a member, and the room\'s first owner. Every id in `memberIds` must be an existing user (422 otherwise); they are members at once (as when a Slack or Zulip user adds colleagues to a channel), and any of them may leave. `visibility` is `public` unless said otherwise.',
+      description: 'The creator is always a member, and the room\'s first owner. Every id in `memberIds` must be an existing user (422 otherwise); they are members at once (as when a Slack or Zulip user adds colleagues to a channel), and any of them may leave. `visibility` is `public` unless said otherwise. Rooms created and members added count towards a per-user limit (429 `RATE_LIMITED` with `Retry-After`).',
       security: bearer,
       body: CreateRoomBodySchema,
-      response: { 201: RoomSchema, ...problems(422, 503) }
+      response: { 201: RoomSchema, ...problems(422, 429, 503) }
     }
   }, async (request, reply) => {
     const { name, memberIds, visibility } = request.body

@@ -15,6 +15,7 @@ declare module 'fastify' {
       registerPerAddress: Limit
       sendBurst: Limit
       sendSustained: Limit
+      roomWrites: Limit
       adminAuthPerAddress: Limit
     }
   }
@@ -64,6 +65,7 @@ export default fp(async (fastify) => {
     registerPerAddress: limit('register-address', config.REGISTER_LIMIT_PER_ADDRESS, config.REGISTER_LIMIT_WINDOW_SECONDS, address, 'too many accounts created from this address'),
     sendBurst: limit('send-burst', config.SEND_LIMIT_BURST, config.SEND_LIMIT_BURST_WINDOW_SECONDS, user, 'too many sends in a short time'),
     sendSustained: limit('send-sustained', config.SEND_LIMIT_SUSTAINED, config.SEND_LIMIT_SUSTAINED_WINDOW_SECONDS, user, 'too many sends'),
+    roomWrites: limit('room-writes', config.ROOM_LIMIT_PER_USER, config.ROOM_LIMIT_WINDOW_SECONDS, user, 'too many rooms created or members added'),
     adminAuthPerAddress: limit('admin-auth', config.ADMIN_AUTH_LIMIT_PER_ADDRESS, config.ADMIN_AUTH_LIMIT_WINDOW_SECONDS, address, 'too many sign-in attempts on the queue dashboard')
   })
 }, { name: 'rate-limits', dependencies: ['services'] })
