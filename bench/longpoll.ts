@@ -2,7 +2,7 @@
  * Long-poll benchmark: what holding thousands of idle long polls costs the API process, in memory and in
  * send→delivered latency for the users who do get messages.
  *
- *   npm run bench:longpoll -- [--pollers=5000] [--rate=200] [--seconds=10] [--rooms=50] [--receivers=2]
+ *   npm run bench:longpoll -- [--pollers=5000] [--rate=200] [--seconds=10] [--rooms=50] [--receivers=2] [--profile=<folder>]
  *
  * Runs its own deployment (a fresh database and Redis prefix, dropped at the end): one API process and one
  * worker process, started from source as children so the API's memory can be read from /proc. Idle pollers
@@ -28,7 +28,9 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '10' },
     rooms: { type: 'string', default: '50' },
     receivers: { type: 'string', default: '2' },
-    warmup: { type: 'string', default: '5' }
+    warmup: { type: 'string', default: '5' },
+    /** A folder: the API and worker processes write CPU profiles there (node --cpu-prof) when they stop. */
+    profile: { type: 'string' }
   }
 })
 const settings = {
@@ -77,9 +79,10 @@ const cleanup: Array<() => unknown> = []
 async function main (): Promise<void> {
   progress(`settings: ${JSON.stringify(settings)}`)
   const config = await testConfig({ teardown: (fn) => cleanup.push(fn) }, { ACCESS_TOKEN_TTL_SECONDS: '3600', LOG_LEVEL: 'warn' })
-  const api = await startApi(config)
+  const nodeArgs = args.profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${args.profile}`]
+  const api = await startApi(config, {}, { nodeArgs })
   cleanup.push(() => api.stop())
-  const worker = startWorker(config)
+  const worker = startWorker(config, {}, nodeArgs)
   cleanup.push(() => worker.stop())
   progress(`API pid ${api.pid} at ${api.url}, worker pid ${worker.pid}, database and prefix ${config.REDIS_PREFIX}`)
 
