@@ -60,6 +60,41 @@ t.test('500 concurrent sends to one room get seqs 1..500 in order, none lost, no
   }
 })
 
+t.test('members leaving and joining while their sends are stored, across rooms: every answer clean, every task ends', async (t) => {
+  const members = await users(6)
+  const [owner, ...others] = members
+  if (owner === undefined) throw new Error('users')
+  // Several rooms, so a worker's batch spans rooms, and leaves lock the rooms the batches write to.
+  const rooms = await Promise.all(['a', 'b', 'c'].map((name) => createGroupRoom(app, owner, `churn ${name}`, others)))
+  const sends = members.flatMap((sender) => rooms.flatMap((room) => Array.from({ length: 10 }, (_, i) => ({ sender, room, text: `${sender.username} ${room.id} #${i}` }))))
+  const churn = others.slice(0, 3).flatMap((member) => rooms.map(async (room) => {
+    const answers: number[] = []
+    for (let round = 0; round < 5; round++) {
+      answers.push((await app.inject({ method: 'DELETE', url: `/v1/rooms/${room.id}/members/me`, headers: member.auth })).statusCode)
+      answers.push((await app.inject({ method: 'PUT', url: `/v1/rooms/${room.id}/members/me`, headers: member.auth })).statusCode)
+    }
+    return answers
+  }))
+  const [accepted, churned] = await Promise.all([
+    Promise.all(sends.map(({ sender, room, text }) => sendToRoom(app, sender, room.id, text))),
+    Promise.all(churn)
+  ])
+  t.same(new Set(churned.flat()), new Set([204, 200]), 'every leave and join answered as it should (no deadlock, no error)')
+  const taskIds = accepted.filter((res) => res.statusCode === 202).map((res) => res.json().taskId as string)
+  t.ok(accepted.every((res) => res.statusCode === 202 || res.statusCode === 404), 'a send is accepted, or 404 while its sender is out')
+
+  const finished = await eventually(
+    async () => await db.selectFrom('tasks').select(['state', 'error_code']).where('id', 'in', taskIds).execute(),
+    (rows) => rows.every((row) => row.state === 'completed' || row.state === 'failed'), 60_000)
+  t.same(new Set(finished.filter((row) => row.state === 'failed').map((row) => row.error_code)), new Set(finished.some((row) => row.state === 'failed') ? ['NOT_A_MEMBER'] : []),
+    'a task fails only because its sender had left')
+  for (const room of rooms) {
+    const seqs = (await db.selectFrom('messages').select('seq').where('room_id', '=', room.id).orderBy('seq').execute()).map((row) => row.seq)
+    t.same(seqs, Array.from({ length: seqs.length }, (_, i) => i + 1), `room ${room.id}: seqs gapless`)
+  }
+  for (const worker of workers) t.equal(worker.output().trim(), '', `worker ${worker.pid} logged no warnings or errors`)
+})
+
 t.test('two users sending each other their first message at once share one direct room', async (t) => {
   const pairs = 10
   const people = await users(pairs * 2)
