@@ -19,7 +19,7 @@ import { sql } from 'kysely'
 import { createDb } from '../core/db/connect.js'
 import { testConfig } from '../test/helper.js'
 import { startApi, startWorker } from '../test/processes.js'
-import { cheapPasswordHash, cpuSeconds, createClient, mapLimit, password, percentile, rssMiB } from './support.js'
+import { cheapPasswordHash, cpuSeconds, createClient, mapLimit, password, percentile, progress, rssMiB } from './support.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -40,11 +40,6 @@ const settings = {
   rooms: Number(args.rooms),
   receiversPerRoom: Number(args.receivers),
   warmupSeconds: Number(args.warmup)
-}
-
-const began = performance.now()
-function progress (message: string): void {
-  process.stderr.write(`[${((performance.now() - began) / 1000).toFixed(1).padStart(5)} s] ${message}\n`)
 }
 
 interface BenchUser { id: number, username: string, token: string }

@@ -18,7 +18,7 @@ import { sql } from 'kysely'
 import { createDb } from '../core/db/connect.js'
 import { testConfig } from '../test/helper.js'
 import { startApi, startWorker } from '../test/processes.js'
-import { cheapPasswordHash, cpuSeconds, createClient, mapLimit, password, percentile, type Client } from './support.js'
+import { cheapPasswordHash, cpuSeconds, createClient, mapLimit, password, percentile, progress, type Client } from './support.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -28,11 +28,6 @@ const { values: args } = parseArgs({
   }
 })
 const settings = { seconds: Number(args.seconds), apis: Number(args.apis), pending: Number(args.pending) }
-
-const began = performance.now()
-function progress (message: string): void {
-  process.stderr.write(`[${((performance.now() - began) / 1000).toFixed(1).padStart(5)} s] ${message}\n`)
-}
 
 interface Scenario {
   name: string

@@ -16,15 +16,10 @@ import { WebSocket } from 'ws'
 import { createDb } from '../core/db/connect.js'
 import { testConfig } from '../test/helper.js'
 import { startApi, startWorker } from '../test/processes.js'
-import { cheapPasswordHash, createClient, mapLimit, password, percentile, rssMiB } from './support.js'
+import { cheapPasswordHash, createClient, mapLimit, password, percentile, progress, rssMiB } from './support.js'
 
 const { values: args } = parseArgs({ options: { sockets: { type: 'string', default: '2000' } } })
 const sockets = Number(args.sockets)
-
-const began = performance.now()
-function progress (message: string): void {
-  process.stderr.write(`[${((performance.now() - began) / 1000).toFixed(1).padStart(5)} s] ${message}\n`)
-}
 
 const cleanup: Array<() => unknown> = []
 

@@ -2,6 +2,14 @@ import { execFileSync } from 'node:child_process'
 import { randomBytes, scryptSync } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import http from 'node:http'
+import { performance } from 'node:perf_hooks'
+
+const began = performance.now()
+
+/** A line on stderr with the seconds since the bench started: what it is doing now, apart from the results. */
+export function progress (message: string): void {
+  process.stderr.write(`[${((performance.now() - began) / 1000).toFixed(1).padStart(5)} s] ${message}\n`)
+}
 
 /** A keep-alive HTTP client for one API; each instance has its own socket pool. */
 export function createClient (baseUrl: string) {

@@ -24,7 +24,7 @@ import { sql } from 'kysely'
 import { createDb, type Db } from '../core/db/connect.js'
 import { testConfig } from '../test/helper.js'
 import { startApi, startWorker } from '../test/processes.js'
-import { bareQueueName, cheapPasswordHash, cpuSeconds, createClient, machineBusySeconds, mapLimit, password, percentile } from './support.js'
+import { bareQueueName, cheapPasswordHash, cpuSeconds, createClient, machineBusySeconds, mapLimit, password, percentile, progress } from './support.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -41,11 +41,6 @@ const { values: args } = parseArgs({
 })
 const settings = { sends: Number(args.sends), clients: Number(args.clients), rooms: Number(args.rooms), rounds: Number(args.rounds), apis: Number(args.apis) }
 const nodeArgs = args.profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${args.profile}`]
-
-const began = performance.now()
-function progress (message: string): void {
-  process.stderr.write(`[${((performance.now() - began) / 1000).toFixed(1).padStart(5)} s] ${message}\n`)
-}
 
 interface Run {
   name: string
