@@ -1,6 +1,7 @@
 import { sql } from 'kysely'
 import type { Db } from './db/connect.js'
 import type { Message } from './db/schema.js'
+import { memberIdsOf } from './rooms.js'
 import { failTasks, lockTasks } from './tasks.js'
 
 /** An edit (`text`) or a delete (`text` null) of one message, asked for by `editorId` through task `taskId`. */
@@ -88,11 +89,6 @@ export async function applyMessageChange (db: Db, change: MessageChange): Promis
 /** Removes the text from these tasks' payloads: finished tasks need it no more (their result is the message row). */
 async function forgetTexts (db: Db, taskIds: string[]): Promise<void> {
   await db.updateTable('tasks').set({ payload: sql<string>`payload - 'text'` }).where('id', 'in', taskIds).execute()
-}
-
-async function memberIdsOf (db: Db, roomId: number): Promise<number[]> {
-  const rows = await db.selectFrom('room_members').select('user_id').where('room_id', '=', roomId).execute()
-  return rows.map((row) => row.user_id)
 }
 
 /** A message as a member of its room may see it; undefined for anyone else (and for a missing one). */

@@ -3,6 +3,7 @@ import type { Db } from './db/connect.js'
 import type { Message } from './db/schema.js'
 import { failTasks, isUnfinished, lockTasks } from './tasks.js'
 import { pageOf } from './paging.js'
+import { memberIdsByRoom } from './rooms.js'
 
 export interface SendToStore { taskId: string, roomId: number, senderId: number, text: string }
 
@@ -52,7 +53,7 @@ export async function persistMessages (db: Db, sends: SendToStore[]): Promise<Pe
     // Runs that come after the task was completed answer with the message it stored.
     const done = [...tasks.values()].filter((task) => task.state === 'completed').map((task) => task.id)
     const earlier = done.length === 0 ? [] : await trx.selectFrom('messages').selectAll().where('task_id', 'in', done).execute()
-    const memberIds = await memberIdsOf(trx, [...new Set([...created, ...earlier].map((message) => message.room_id))])
+    const memberIds = await memberIdsByRoom(trx, [...new Set([...created, ...earlier].map((message) => message.room_id))])
     for (const message of created) outcomes.set(message.task_id, { kind: 'stored', message, created: true, memberIds: memberIds.get(message.room_id) ?? [] })
     for (const message of earlier) outcomes.set(message.task_id, { kind: 'stored', message, created: false, memberIds: memberIds.get(message.room_id) ?? [] })
     return outcomes
@@ -93,15 +94,6 @@ async function insertMessages (trx: Db, sends: SendToStore[]): Promise<Message[]
 
 function uniqueBy<T, K> (items: T[], key: (item: T) => K): T[] {
   return [...new Map(items.map((item) => [key(item), item])).values()]
-}
-
-/** Each room's members, for its wake-up. */
-async function memberIdsOf (db: Db, roomIds: number[]): Promise<Map<number, number[]>> {
-  if (roomIds.length === 0) return new Map()
-  const rows = await db.selectFrom('room_members').select(['room_id', 'user_id']).where('room_id', 'in', roomIds).execute()
-  const byRoom = new Map<number, number[]>()
-  for (const row of rows) byRoom.set(row.room_id, [...(byRoom.get(row.room_id) ?? []), row.user_id])
-  return byRoom
 }
 
 /** History, newest first: messages with seq below `beforeSeq`, as they are now (a deleted one keeps its slot, without text). */

@@ -111,8 +111,16 @@ export async function ensureDirectRoom (db: Db, userId: number, otherId: number)
 
 /** Who is in a room now. */
 export async function memberIdsOf (db: Db, roomId: number): Promise<number[]> {
-  const rows = await db.selectFrom('room_members').select('user_id').where('room_id', '=', roomId).orderBy('user_id').execute()
-  return rows.map((row) => row.user_id)
+  return (await memberIdsByRoom(db, [roomId])).get(roomId) ?? []
+}
+
+/** Each room's members, in user id order, in one query for any number of rooms. */
+export async function memberIdsByRoom (db: Db, roomIds: number[]): Promise<Map<number, number[]>> {
+  const byRoom = new Map<number, number[]>()
+  if (roomIds.length === 0) return byRoom
+  const rows = await db.selectFrom('room_members').select(['room_id', 'user_id']).where('room_id', 'in', roomIds).orderBy('user_id').execute()
+  for (const row of rows) byRoom.set(row.room_id, [...(byRoom.get(row.room_id) ?? []), row.user_id])
+  return byRoom
 }
 
 export type JoinOutcome = 'joined' | 'already-member' | 'not-found'
