@@ -41,10 +41,9 @@ export async function applyMessageChange (db: Db, change: MessageChange): Promis
     const [task] = await lockTasks(trx, [change.taskId])
     if (task === undefined || task.state === 'failed') return { kind: 'gone' }
     const roomOf = await trx.selectFrom('messages').select('room_id').where('id', '=', change.messageId).executeTakeFirst()
-    const memberIds = roomOf === undefined ? [] : await memberIdsOf(trx, roomOf.room_id)
     if (task.state === 'completed') {
       const message = await trx.selectFrom('messages').selectAll().where('id', '=', change.messageId).executeTakeFirst()
-      return message === undefined ? { kind: 'gone' } : { kind: 'applied', message, changed: false, memberIds }
+      return message === undefined ? { kind: 'gone' } : { kind: 'applied', message, changed: false, memberIds: await memberIdsOf(trx, message.room_id) }
     }
 
     const refuse = async (code: ChangeRefusalCode): Promise<ChangeOutcome> => {
@@ -82,7 +81,7 @@ export async function applyMessageChange (db: Db, change: MessageChange): Promis
     // The message row holds the text now: a finished task keeps none (no earlier version survives in a payload),
     // and a delete takes it from its send's task as well.
     await forgetTexts(trx, isEdit ? [change.taskId] : [change.taskId, current.task_id])
-    return { kind: 'applied', message, changed, memberIds }
+    return { kind: 'applied', message, changed, memberIds: await memberIdsOf(trx, roomOf.room_id) }
   })
 }
 

@@ -61,18 +61,6 @@ function normalise (row: RoomSummaryRow): RoomSummary {
   }
 }
 
-/** Whether the user is a member of the room: one primary-key look-up, for routes that need no room summary. */
-export async function isRoomMember (db: Db, roomId: number, userId: number): Promise<boolean> {
-  const row = await db.selectFrom('room_members').select('room_id').where('room_id', '=', roomId).where('user_id', '=', userId).executeTakeFirst()
-  return row !== undefined
-}
-
-/** Every room of the user with the seq up to which the user has seen it. */
-export async function watermarksOf (db: Db, userId: number): Promise<Map<number, number>> {
-  const rows = await db.selectFrom('room_members').select(['room_id', 'last_read_seq']).where('user_id', '=', userId).execute()
-  return new Map(rows.map((row) => [row.room_id, row.last_read_seq]))
-}
-
 /** A new group room's visibility when its creator does not say: public, as a new channel is in Slack or Zulip. */
 export const defaultVisibility: RoomVisibility = 'public'
 

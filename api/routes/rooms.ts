@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { listRoomMessages } from '../../core/messages.js'
-import { createGroupRoom, isRoomMember, joinGroupRoom, leaveRoom, listRoomsForMember, markSeenUpTo } from '../../core/rooms.js'
+import { membershipOf } from '../../core/room-members.js'
+import { createGroupRoom, joinGroupRoom, leaveRoom, listRoomsForMember, markSeenUpTo } from '../../core/rooms.js'
 import { usersExist } from '../../core/users.js'
 import { decodePositionCursor, encodeCursor, toPage } from '../cursor.js'
 import { HttpProblem, notFound } from '../errors.js'
@@ -111,7 +112,7 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request) => {
     const roomId = request.params.id
-    if (!await isRoomMember(db, roomId, request.userId)) throw notFound.room(roomId)
+    if (await membershipOf(db, roomId, request.userId) === undefined) throw notFound.room(roomId)
     const { cursor, limit } = request.query
     const beforeSeq = cursor === undefined ? Number.MAX_SAFE_INTEGER : decodePositionCursor(cursor, 'seq')
     const messages = await listRoomMessages(db, roomId, beforeSeq, limit)
