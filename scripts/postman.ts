@@ -417,15 +417,14 @@ const walkThrough: Folder[] = [
   }
 ]
 
-const environmentValues: PostmanEnvironment['values'] = [
-  { key: 'baseUrl', value: demoBaseUrl, type: 'default', enabled: true },
-  { key: 'username', value: 'user_1', type: 'default', enabled: true },
-  { key: 'password', value: 'Passw0rd!', type: 'secret', enabled: true },
-  // Filled in by the requests' test scripts as the walk-through runs.
-  ...['accessToken', 'refreshToken', 'newUserToken'].map((key) => ({ key, value: '', type: 'secret' as const, enabled: true as const })),
-  ...['myUserId', 'newUsername', 'newUserId', 'roomId', 'taskId', 'directTaskId', 'unseenCursor', 'unseenIds', 'authorTaskId', 'messageId']
-    .map((key) => ({ key, value: '', type: 'default' as const, enabled: true as const }))
-]
+const secretVariables = new Set(['password', 'accessToken', 'refreshToken', 'newUserToken'])
+
+/** What the user sets, then what the walk-through fills in, in the order it does. */
+function environmentValues (): PostmanEnvironment['values'] {
+  const filled = walkThrough.flatMap((folder) => folder.steps.flatMap((step) => Object.keys({ ...step.before, ...step.save })))
+  const values = { baseUrl: demoBaseUrl, username: 'user_1', password: 'Passw0rd!', ...Object.fromEntries(filled.map((key) => [key, ''])) }
+  return Object.entries(values).map(([key, value]) => ({ key, value, type: secretVariables.has(key) ? 'secret' : 'default', enabled: true }))
+}
 
 // ---------------------------------------------------------------------------------------------
 // Scripts: plain JavaScript for Postman's sandbox. Its jsonSchema assertion runs the Ajv 6 it bundles, which reads
@@ -641,7 +640,7 @@ export async function generatePostman (document?: OpenApiDocument): Promise<{ co
   const environment: PostmanEnvironment = {
     id: environmentId,
     name: 'Pigeon (local demo)',
-    values: environmentValues,
+    values: environmentValues(),
     _postman_variable_scope: 'environment'
   }
   return { collection, environment }
