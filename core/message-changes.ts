@@ -1,7 +1,7 @@
 import { sql } from 'kysely'
 import type { Db } from './db/connect.js'
 import type { Message } from './db/schema.js'
-import { memberIdsOf } from './rooms.js'
+import { memberIdsOf } from './memberships.js'
 import { failTasks, lockTasks } from './tasks.js'
 
 /** An edit (`text`) or a delete (`text` null) of one message, asked for by `editorId` through task `taskId`. */

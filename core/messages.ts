@@ -3,7 +3,7 @@ import type { Db } from './db/connect.js'
 import type { Message } from './db/schema.js'
 import { failTasks, isUnfinished, lockTasks } from './tasks.js'
 import { pageOf } from './paging.js'
-import { memberIdsByRoom } from './rooms.js'
+import { memberIdsByRoom } from './memberships.js'
 
 export interface SendToStore { taskId: string, roomId: number, senderId: number, text: string }
 
