@@ -98,20 +98,3 @@ export async function findMessageForMember (db: Db, messageId: number, userId: n
       .whereRef('rm.room_id', '=', 'm.room_id').where('rm.user_id', '=', userId)))
     .executeTakeFirst()
 }
-
-export interface SeenBy { userId: number, seenAt: Date | null }
-
-/**
- * The members other than its sender whose read watermark passed the message, with when it first did
- * (null when it passed on joining the room, or before watermark moves were timed).
- */
-export async function seenByOf (db: Db, message: Pick<Message, 'room_id' | 'seq' | 'sender_id'>): Promise<SeenBy[]> {
-  const rows = await db.selectFrom('room_members as rm')
-    .select((eb) => ['rm.user_id', eb.selectFrom('read_marks as r').select((eb) => eb.fn.min('r.read_at').as('at'))
-      .whereRef('r.room_id', '=', 'rm.room_id').whereRef('r.user_id', '=', 'rm.user_id').where('r.up_to_seq', '>=', message.seq)
-      .as('seen_at')])
-    .where('rm.room_id', '=', message.room_id).where('rm.last_read_seq', '>=', message.seq)
-    .where(sql<boolean>`rm.user_id is distinct from ${message.sender_id}`)
-    .orderBy('rm.user_id').execute()
-  return rows.map((row) => ({ userId: row.user_id, seenAt: row.seen_at === null ? null : new Date(row.seen_at as unknown as string) }))
-}
