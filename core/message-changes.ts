@@ -89,12 +89,3 @@ export async function applyMessageChange (db: Db, change: MessageChange): Promis
 async function forgetTexts (db: Db, taskIds: string[]): Promise<void> {
   await db.updateTable('tasks').set({ payload: sql<string>`payload - 'text'` }).where('id', 'in', taskIds).execute()
 }
-
-/** A message as a member of its room may see it; undefined for anyone else (and for a missing one). */
-export async function findMessageForMember (db: Db, messageId: number, userId: number): Promise<Message | undefined> {
-  return await db.selectFrom('messages as m').selectAll('m')
-    .where('m.id', '=', messageId)
-    .where((eb) => eb.exists(eb.selectFrom('room_members as rm').select('rm.user_id')
-      .whereRef('rm.room_id', '=', 'm.room_id').where('rm.user_id', '=', userId)))
-    .executeTakeFirst()
-}

@@ -103,3 +103,12 @@ export async function listRoomMessages (db: Db, roomId: number, beforeSeq: numbe
     .orderBy('seq', 'desc').limit(limit + 1).execute()
   return pageOf(rows, limit)
 }
+
+/** A message as a member of its room may see it; undefined for anyone else (and for a missing one). */
+export async function findMessageForMember (db: Db, messageId: number, userId: number): Promise<Message | undefined> {
+  return await db.selectFrom('messages as m').selectAll('m')
+    .where('m.id', '=', messageId)
+    .where((eb) => eb.exists(eb.selectFrom('room_members as rm').select('rm.user_id')
+      .whereRef('rm.room_id', '=', 'm.room_id').where('rm.user_id', '=', userId)))
+    .executeTakeFirst()
+}

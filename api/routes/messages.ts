@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { changeRefusals, findMessageForMember, refusalFor } from '../../core/message-changes.js'
+import { changeRefusals, refusalFor } from '../../core/message-changes.js'
+import { findMessageForMember } from '../../core/messages.js'
 import type { ChangeMessagePayload } from '../../core/queue.js'
 import { seenByOf } from '../../core/read-state.js'
 import { taskKinds } from '../../core/tasks.js'
