@@ -16,7 +16,7 @@ import {
  * people of one workspace add each other); owners rename the room, change its visibility, remove members and make
  * other members owners. Its creator is its first owner. A room I am not in is 404 here, as everywhere.
  */
-const roomMemberRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+const memberRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { db, limits, wakeups } = fastify
   fastify.addHook('onRequest', fastify.authenticate)
 
@@ -126,4 +126,4 @@ const roomMemberRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 }
 
-export default roomMemberRoutes
+export default memberRoutes
