@@ -19,7 +19,7 @@ import healthRoutes from './routes/health.js'
 import authRoutes from './routes/auth.js'
 import userRoutes from './routes/users.js'
 import roomRoutes from './routes/rooms.js'
-import roomMemberRoutes from './routes/room-members.js'
+import memberRoutes from './routes/members.js'
 import sendRoutes from './routes/sends.js'
 import taskRoutes from './routes/tasks.js'
 import unseenRoutes from './routes/unseen.js'
@@ -61,7 +61,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(authRoutes, { prefix: '/v1/auth' })
   await fastify.register(userRoutes, { prefix: '/v1/users' })
   await fastify.register(roomRoutes, { prefix: '/v1/rooms' })
-  await fastify.register(roomMemberRoutes, { prefix: '/v1/rooms' })
+  await fastify.register(memberRoutes, { prefix: '/v1/rooms' })
   await fastify.register(sendRoutes, { prefix: '/v1' })
   await fastify.register(taskRoutes, { prefix: '/v1/tasks' })
   await fastify.register(unseenRoutes, { prefix: '/v1/messages' })

@@ -1,3 +1,4 @@
+import type { FeedPosition } from '../core/unseen-feed.js'
 import { invalidCursor } from './errors.js'
 
 /** Opaque cursors: base64url JSON tagged with what they page over, so one list's cursor is refused by another. */
@@ -38,13 +39,15 @@ export function decodePositionCursor (cursor: string, kind: 'id' | 'seq'): numbe
  * number up to which it told of edits and deletes (`c`). A cursor from before changes were told (kind `seen`,
  * seqs only) is still read: its rooms start at their current change number.
  */
-export function encodeFeedCursor (position: { seenUpTo: ReadonlyMap<number, number>, changesAfter: ReadonlyMap<number, number> }): string {
+export function encodeFeedCursor (position: Required<FeedPosition>): string {
   return encodeCursor('feed', { s: Object.fromEntries(position.seenUpTo), c: Object.fromEntries(position.changesAfter) })
 }
 
-export function decodeFeedCursor (cursor: string): { seenUpTo: Map<number, number>, changesAfter: Map<number, number> | undefined } {
+/** No cursor is the start: nothing held beyond the stored watermarks, every room at its current change number. */
+export function decodeFeedCursor (cursor: string | undefined): FeedPosition {
+  if (cursor === undefined) return { seenUpTo: new Map() }
   const { k, v } = decodeAnyCursor(cursor)
-  if (k === 'seen') return { seenUpTo: roomNumbers(v), changesAfter: undefined }
+  if (k === 'seen') return { seenUpTo: roomNumbers(v) }
   if (k !== 'feed' || typeof v !== 'object' || v === null) throw invalidCursor()
   const { s, c } = v as { s?: unknown, c?: unknown }
   return { seenUpTo: roomNumbers(s), changesAfter: roomNumbers(c) }

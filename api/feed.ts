@@ -1,6 +1,6 @@
 import type { Db } from '../core/db/connect.js'
 import type { Message } from '../core/db/schema.js'
-import { readFeed as readFeedPage, type FeedPage as StoredPage } from '../core/unseen-feed.js'
+import { readUnseenPage, type FeedPosition, type UnseenPage } from '../core/unseen-feed.js'
 import { longPoll } from './long-poll.js'
 import type { Waiters } from './waiters.js'
 
@@ -17,12 +17,6 @@ export interface FeedDeps {
   feeds: Waiters<number>
   /** Hands acknowledgements (room → seq) to a worker, in bulk (api/acknowledgements.ts). */
   acknowledge: (userId: number, seenUpTo: ReadonlyMap<number, number>) => void
-}
-
-/** Where a reader stands. `changesAfter` undefined: a cursor from before changes were told; its rooms start now. */
-export interface FeedPosition {
-  seenUpTo: ReadonlyMap<number, number>
-  changesAfter: ReadonlyMap<number, number> | undefined
 }
 
 export interface FeedRead {
@@ -50,14 +44,14 @@ export const idleRereadSeconds = 300
 export interface FeedEvent {
   type: 'message.created' | 'message.edited' | 'message.deleted'
   message: Message
-  position: { seenUpTo: Map<number, number>, changesAfter: Map<number, number> }
+  position: Required<FeedPosition>
 }
 
 export interface FeedResult {
   /** Changes first, then new messages: so a reader resuming from any event's position misses nothing. */
   events: FeedEvent[]
   /** The position after the last event; with no events, the one passed in, its change numbers brought up to date. */
-  position: { seenUpTo: Map<number, number>, changesAfter: Map<number, number> }
+  position: Required<FeedPosition>
   /** Whether the position passed in had a change number for every room of the user. */
   coveredRooms: boolean
 }
@@ -87,7 +81,7 @@ export async function readFeed (deps: FeedDeps, read: FeedRead): Promise<FeedRes
       // One statement reads the user's rooms and watermarks with the page, at every query: after a wake-up (a join
       // or a leave, say) the rooms are the current ones. What the position acknowledges counts as seen at once.
       const askedAfter = changesAfter
-      const page = await readFeedPage(db, read.userId, { acked: read.position.seenUpTo, changesAfter }, read.limit)
+      const page = await readUnseenPage(db, read.userId, { seenUpTo: read.position.seenUpTo, changesAfter }, read.limit)
       const pending = unapplied(read.position.seenUpTo, page.watermarks)
       if (first) {
         first = false
@@ -109,7 +103,7 @@ export async function readFeed (deps: FeedDeps, read: FeedRead): Promise<FeedRes
 }
 
 /** The position after a whole page: every message it gave, every change it told (up to where a full page stopped). */
-function positionAfter (page: StoredPage, pending: Map<number, number>) {
+function positionAfter (page: UnseenPage, pending: Map<number, number>): Required<FeedPosition> {
   const seenUpTo = new Map(pending)
   for (const message of page.items) seenUpTo.set(message.room_id, Math.max(seenUpTo.get(message.room_id) ?? 0, message.seq))
   return { seenUpTo, changesAfter: new Map(page.changesUpTo) }
@@ -120,7 +114,7 @@ function positionAfter (page: StoredPage, pending: Map<number, number>) {
  * after one, its room is told up to it, the rooms before it up to the page's end, the rooms after it as asked. Then
  * the new messages, each raising its room's seq; they already hold every change up to the page's change numbers.
  */
-function toEvents (page: StoredPage, pending: Map<number, number>, askedAfter: ReadonlyMap<number, number>): FeedEvent[] {
+function toEvents (page: UnseenPage, pending: Map<number, number>, askedAfter: ReadonlyMap<number, number>): FeedEvent[] {
   const events: FeedEvent[] = page.changes.map((message) => {
     const changesAfter = new Map([...page.changesUpTo].map(([roomId, upTo]) => {
       const asked = askedAfter.get(roomId)

@@ -6,7 +6,7 @@ import { findTask } from '../core/tasks.js'
 import type { Wakeup } from '../core/wakeups.js'
 import { decodeFeedCursor } from './cursor.js'
 import { problem } from './errors.js'
-import { idleRereadSeconds, readFeed, type FeedDeps, type FeedPosition } from './feed.js'
+import { idleRereadSeconds, readFeed, type FeedDeps } from './feed.js'
 import { fromFeedEvent, fromUserWakeup, toSocketFrame, type PushEvent } from './push-events.js'
 import { toTaskView } from './task-view.js'
 
@@ -82,7 +82,7 @@ export function runSocketSession (deps: SocketSessionDeps, socket: WebSocket, ha
   }
 
   async function pushFeed (cursor: string | undefined): Promise<void> {
-    let position: FeedPosition = cursor === undefined ? { seenUpTo: new Map(), changesAfter: undefined } : decodeFeedCursor(cursor)
+    let position = decodeFeedCursor(cursor)
     // The cursor the client resumed with acknowledges what it covers; what this socket sends is acknowledged by the next resume.
     let acknowledge = true
     while (!ended.signal.aborted) {

@@ -1,7 +1,7 @@
 import { sql } from 'kysely'
 import type { Db } from './db/connect.js'
 import type { Message } from './db/schema.js'
-import { memberIdsOf } from './rooms.js'
+import { memberIdsOf } from './memberships.js'
 import { failTasks, lockTasks } from './tasks.js'
 
 /** An edit (`text`) or a delete (`text` null) of one message, asked for by `editorId` through task `taskId`. */
@@ -88,30 +88,4 @@ export async function applyMessageChange (db: Db, change: MessageChange): Promis
 /** Removes the text from these tasks' payloads: finished tasks need it no more (their result is the message row). */
 async function forgetTexts (db: Db, taskIds: string[]): Promise<void> {
   await db.updateTable('tasks').set({ payload: sql<string>`payload - 'text'` }).where('id', 'in', taskIds).execute()
-}
-
-/** A message as a member of its room may see it; undefined for anyone else (and for a missing one). */
-export async function findMessageForMember (db: Db, messageId: number, userId: number): Promise<Message | undefined> {
-  return await db.selectFrom('messages as m').selectAll('m')
-    .where('m.id', '=', messageId)
-    .where((eb) => eb.exists(eb.selectFrom('room_members as rm').select('rm.user_id')
-      .whereRef('rm.room_id', '=', 'm.room_id').where('rm.user_id', '=', userId)))
-    .executeTakeFirst()
-}
-
-export interface SeenBy { userId: number, seenAt: Date | null }
-
-/**
- * The members other than its sender whose read watermark passed the message, with when it first did
- * (null when it passed on joining the room, or before watermark moves were timed).
- */
-export async function seenByOf (db: Db, message: Pick<Message, 'room_id' | 'seq' | 'sender_id'>): Promise<SeenBy[]> {
-  const rows = await db.selectFrom('room_members as rm')
-    .select((eb) => ['rm.user_id', eb.selectFrom('read_marks as r').select((eb) => eb.fn.min('r.read_at').as('at'))
-      .whereRef('r.room_id', '=', 'rm.room_id').whereRef('r.user_id', '=', 'rm.user_id').where('r.up_to_seq', '>=', message.seq)
-      .as('seen_at')])
-    .where('rm.room_id', '=', message.room_id).where('rm.last_read_seq', '>=', message.seq)
-    .where(sql<boolean>`rm.user_id is distinct from ${message.sender_id}`)
-    .orderBy('rm.user_id').execute()
-  return rows.map((row) => ({ userId: row.user_id, seenAt: row.seen_at === null ? null : new Date(row.seen_at as unknown as string) }))
 }

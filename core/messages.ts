@@ -3,7 +3,7 @@ import type { Db } from './db/connect.js'
 import type { Message } from './db/schema.js'
 import { failTasks, isUnfinished, lockTasks } from './tasks.js'
 import { pageOf } from './paging.js'
-import { memberIdsByRoom } from './rooms.js'
+import { memberIdsByRoom } from './memberships.js'
 
 export interface SendToStore { taskId: string, roomId: number, senderId: number, text: string }
 
@@ -102,4 +102,13 @@ export async function listRoomMessages (db: Db, roomId: number, beforeSeq: numbe
     .where('room_id', '=', roomId).where('seq', '<', beforeSeq)
     .orderBy('seq', 'desc').limit(limit + 1).execute()
   return pageOf(rows, limit)
+}
+
+/** A message as a member of its room may see it; undefined for anyone else (and for a missing one). */
+export async function findMessageForMember (db: Db, messageId: number, userId: number): Promise<Message | undefined> {
+  return await db.selectFrom('messages as m').selectAll('m')
+    .where('m.id', '=', messageId)
+    .where((eb) => eb.exists(eb.selectFrom('room_members as rm').select('rm.user_id')
+      .whereRef('rm.room_id', '=', 'm.room_id').where('rm.user_id', '=', userId)))
+    .executeTakeFirst()
 }

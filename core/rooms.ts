@@ -61,6 +61,25 @@ function normalise (row: RoomSummaryRow): RoomSummary {
   }
 }
 
+export interface PublicRoomRow { id: number, name: string, member_count: number, created_at: Date, joined: boolean }
+
+/** Public group rooms in id order, with their member counts; `nameContains` filters by name in any letter case. */
+export async function listPublicRooms (db: Db, input: { userId: number, afterId: number, limit: number, nameContains?: string }): Promise<{ rows: PublicRoomRow[], hasMore: boolean }> {
+  let query = db.selectFrom('rooms as r')
+    .select([
+      'r.id', 'r.created_at',
+      sql<string>`r.name`.as('name'),
+      sql<number>`(select count(*) from room_members where room_id = r.id)::int`.as('member_count'),
+      sql<boolean>`exists (select 1 from room_members where room_id = r.id and user_id = ${input.userId})`.as('joined')
+    ])
+    .where('r.visibility', '=', 'public').where('r.id', '>', input.afterId)
+  if (input.nameContains !== undefined) {
+    // strpos, not LIKE: a `%` or `_` in the search text is matched as itself.
+    query = query.where(sql<boolean>`strpos(lower(r.name), lower(${input.nameContains})) > 0`)
+  }
+  return pageOf(await query.orderBy('r.id').limit(input.limit + 1).execute(), input.limit)
+}
+
 /** A new group room's visibility when its creator does not say: public, as a new channel is in Slack or Zulip. */
 export const defaultVisibility: RoomVisibility = 'public'
 
@@ -97,110 +116,7 @@ export async function ensureDirectRoom (db: Db, userId: number, otherId: number)
   })
 }
 
-/** Who is in a room now. */
-export async function memberIdsOf (db: Db, roomId: number): Promise<number[]> {
-  return (await memberIdsByRoom(db, [roomId])).get(roomId) ?? []
-}
-
-/** Each room's members, in user id order, in one query for any number of rooms. */
-export async function memberIdsByRoom (db: Db, roomIds: number[]): Promise<Map<number, number[]>> {
-  const byRoom = new Map<number, number[]>()
-  if (roomIds.length === 0) return byRoom
-  const rows = await db.selectFrom('room_members').select(['room_id', 'user_id']).where('room_id', 'in', roomIds).orderBy('user_id').execute()
-  for (const row of rows) byRoom.set(row.room_id, [...(byRoom.get(row.room_id) ?? []), row.user_id])
-  return byRoom
-}
-
-export type JoinOutcome = 'joined' | 'already-member' | 'not-found'
-
-/** Joins a public group room; a new member starts with the room's history already seen. A private room is not found. */
-export async function joinGroupRoom (db: Db, roomId: number, userId: number): Promise<JoinOutcome> {
-  const room = await db.selectFrom('rooms').select(['kind', 'visibility']).where('id', '=', roomId).executeTakeFirst()
-  if (room === undefined || room.kind !== 'group') return 'not-found'
-  // A member of a private room is in already; anyone else may not learn it exists.
-  if (room.visibility !== 'public') return 'not-found'
-  return await addToGroupRoom(db, roomId, userId)
-}
-
-/** Adds a user to a group room (whatever its visibility: the caller decided they may), history counted as seen. */
-export async function addToGroupRoom (db: Db, roomId: number, userId: number): Promise<JoinOutcome> {
-  const inserted = await db.insertInto('room_members')
-    .values({ room_id: roomId, user_id: userId, last_read_seq: sql`(select last_seq from rooms where id = ${roomId})` })
-    .onConflict((oc) => oc.columns(['room_id', 'user_id']).doNothing())
-    .returning('user_id').executeTakeFirst()
-  return inserted === undefined ? 'already-member' : 'joined'
-}
-
-export type LeaveOutcome = 'left' | 'not-member' | 'direct'
-
-export async function leaveRoom (db: Db, roomId: number, userId: number): Promise<LeaveOutcome> {
-  const room = await db.selectFrom('rooms as r').innerJoin('room_members as rm', 'rm.room_id', 'r.id')
-    .select('r.kind').where('r.id', '=', roomId).where('rm.user_id', '=', userId).executeTakeFirst()
-  if (room === undefined) return 'not-member'
-  if (room.kind === 'direct') return 'direct'
-  await removeFromGroupRoom(db, roomId, userId)
-  return 'left'
-}
-
-/**
- * Moves the user's watermarks forward to the given seqs, never back and never past the room's last message.
- * Idempotent: applying the same acknowledgement twice changes nothing. Rooms the user is not in are ignored.
- */
-export async function markSeenUpTo (db: Db, userId: number, seenUpTo: ReadonlyMap<number, number>): Promise<Map<number, number>> {
-  const moved = await markSeenMany(db, [...seenUpTo].map(([roomId, seq]) => ({ userId, roomId, seq })))
-  return new Map(moved.map((row) => [row.roomId, row.seq]))
-}
-
-/**
- * Many users' acknowledgements in one statement (the highest seq wins where they overlap); answers the watermarks
- * as they stand after it, for the rows it touched.
- */
-export async function markSeenMany (db: Db, acks: Array<{ userId: number, roomId: number, seq: number }>): Promise<Array<{ userId: number, roomId: number, seq: number }>> {
-  if (acks.length === 0) return []
-  // The rows are locked in (room, user) order first, so acknowledgements running at once (two clients of one user,
-  // a feed ack beside POST /read, batches of other workers) wait for each other instead of deadlocking.
-  const { rows } = await sql<{ room_id: number, user_id: number, last_read_seq: number }>`
-    with w as (
-      select room_id, user_id, max(seq) as seq
-      from unnest(${acks.map((ack) => ack.roomId)}::bigint[], ${acks.map((ack) => ack.userId)}::bigint[], ${acks.map((ack) => ack.seq)}::bigint[])
-        as w(room_id, user_id, seq)
-      group by room_id, user_id
-    ), locked as (
-      select rm.room_id, rm.user_id, rm.last_read_seq as before from room_members rm join w on w.room_id = rm.room_id and w.user_id = rm.user_id
-      order by rm.room_id, rm.user_id for update of rm
-    ), moved as (
-      update room_members rm
-      set last_read_seq = greatest(rm.last_read_seq, least(w.seq, r.last_seq))
-      from w, rooms r, locked
-      where rm.user_id = w.user_id and rm.room_id = w.room_id and r.id = w.room_id
-        and locked.room_id = rm.room_id and locked.user_id = rm.user_id
-      returning rm.room_id, rm.user_id, rm.last_read_seq, locked.before
-    ), marks as (
-      -- When each watermark moved, for "seen by whom, when".
-      insert into read_marks (room_id, user_id, up_to_seq)
-      select room_id, user_id, last_read_seq from moved where last_read_seq > before
-    )
-    select room_id, user_id, last_read_seq from moved`.execute(db)
-  return rows.map((row) => ({ userId: row.user_id, roomId: row.room_id, seq: row.last_read_seq }))
-}
-
-/**
- * Takes a user out of a group room. A room is never left without an owner while it has members: when its last owner
- * goes, its longest-standing member becomes one.
- */
-export async function removeFromGroupRoom (db: Db, roomId: number, userId: number): Promise<boolean> {
-  return await db.transaction().execute(async (trx) => {
-    // Under the room's lock, so two owners leaving at once cannot both see the other one stay.
-    await trx.selectFrom('rooms').select('id').where('id', '=', roomId).forUpdate().execute()
-    const removed = await trx.deleteFrom('room_members').where('room_id', '=', roomId).where('user_id', '=', userId)
-      .returning('role').executeTakeFirst()
-    if (removed?.role === 'owner') {
-      await sql`
-        update room_members set role = 'owner'
-        where room_id = ${roomId}
-          and not exists (select 1 from room_members where room_id = ${roomId} and role = 'owner')
-          and user_id = (select user_id from room_members where room_id = ${roomId} order by joined_at, user_id limit 1)`.execute(trx)
-    }
-    return removed !== undefined
-  })
+export async function updateGroupRoom (db: Db, roomId: number, change: { name?: string, visibility?: RoomVisibility }): Promise<void> {
+  if (change.name === undefined && change.visibility === undefined) return
+  await db.updateTable('rooms').set(change).where('id', '=', roomId).where('kind', '=', 'group').execute()
 }

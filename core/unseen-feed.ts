@@ -4,17 +4,17 @@ import type { Message } from './db/schema.js'
 import { messageFromJson } from './db/json-rows.js'
 
 /**
- * Where a client of the unseen feed stands. `acked`: per room, the seq up to which the client acknowledged messages
- * (its cursor); the user has the messages up to the higher of that and the stored read watermark. `changesAfter`: per
- * room, the change number up to which the client was told of edits and deletes; a room without one starts at its
- * current change number.
+ * Where a reader of the unseen feed stands (what its cursor holds). `seenUpTo`: per room, the highest seq the reader
+ * has; the user has the messages up to the higher of that and the stored read watermark. `changesAfter`: per
+ * room, the change number up to which the reader was told of edits and deletes; a room without one starts at its
+ * current change number, and so does every room when there is none at all (a cursor from before changes were told).
  */
 export interface FeedPosition {
-  acked: ReadonlyMap<number, number>
-  changesAfter: ReadonlyMap<number, number>
+  seenUpTo: ReadonlyMap<number, number>
+  changesAfter?: ReadonlyMap<number, number>
 }
 
-export interface FeedPage {
+export interface UnseenPage {
   /** Unseen messages, oldest first, as they are now: an edit made before they came is already in them. */
   items: Message[]
   /** Edits and deletes, after `changesAfter`, of messages at or below `seenUpTo` (ones the client has), as they are now. */
@@ -34,14 +34,15 @@ export interface FeedPage {
  * Items are ordered by message id: within one room ids grow with seq (both are taken under the room lock), so a
  * page holds, for each room, a gapless run from its watermark, and the page's highest seq per room is a safe ack.
  */
-export async function readFeed (db: Db, userId: number, position: FeedPosition, limit: number): Promise<FeedPage> {
+export async function readUnseenPage (db: Db, userId: number, position: FeedPosition, limit: number): Promise<UnseenPage> {
+  const changesAfter = position.changesAfter ?? new Map<number, number>()
   const { rows: [page] } = await sql<{ latest: Array<[number, number, number]> | null, items: Array<Record<string, unknown>> | null, changes: Array<Record<string, unknown>> | null }>`
     with w as (
       select rm.room_id, rm.last_read_seq as stored, greatest(rm.last_read_seq, coalesce(a.seq, 0)) as up_to_seq, c.after_change
       from room_members rm
-      left join unnest(${[...position.acked.keys()]}::bigint[], ${[...position.acked.values()]}::bigint[]) as a(room_id, seq)
+      left join unnest(${[...position.seenUpTo.keys()]}::bigint[], ${[...position.seenUpTo.values()]}::bigint[]) as a(room_id, seq)
         on a.room_id = rm.room_id
-      left join unnest(${[...position.changesAfter.keys()]}::bigint[], ${[...position.changesAfter.values()]}::bigint[]) as c(room_id, after_change)
+      left join unnest(${[...changesAfter.keys()]}::bigint[], ${[...changesAfter.values()]}::bigint[]) as c(room_id, after_change)
         on c.room_id = rm.room_id
       where rm.user_id = ${userId}
     ), items as (
@@ -73,7 +74,7 @@ export async function readFeed (db: Db, userId: number, position: FeedPosition, 
   const watermarks = new Map<number, number>()
   for (const [roomId, last, stored] of page?.latest ?? []) {
     watermarks.set(roomId, stored)
-    const after = position.changesAfter.get(roomId)
+    const after = changesAfter.get(roomId)
     if (after === undefined || cut === undefined || roomId < cut.room_id) changesUpTo.set(roomId, last)
     else changesUpTo.set(roomId, roomId === cut.room_id ? cut.change_seq : after)
   }

@@ -1,7 +1,8 @@
 import type { Db } from '../core/db/connect.js'
 import { persistMessages, type PersistOutcome } from '../core/messages.js'
 import { hashPassword } from '../core/password.js'
-import { createGroupRoom, ensureDirectRoom, markSeenUpTo } from '../core/rooms.js'
+import { markSeenUpTo } from '../core/read-state.js'
+import { createGroupRoom, ensureDirectRoom } from '../core/rooms.js'
 import { createTasks, taskKinds } from '../core/tasks.js'
 import { findUserByUsername, insertUser } from '../core/users.js'
 import {

@@ -1,5 +1,6 @@
 import t from 'tap'
-import { createGroupRoom, markSeenUpTo } from '../core/rooms.js'
+import { markSeenUpTo } from '../core/read-state.js'
+import { createGroupRoom } from '../core/rooms.js'
 import { insertUser } from '../core/users.js'
 import { createDb } from '../core/db/connect.js'
 import { testConfig } from './helper.js'

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { decodeFeedCursor } from '../cursor.js'
-import { idleRereadSeconds, readFeed, type FeedPosition } from '../feed.js'
+import { idleRereadSeconds, readFeed } from '../feed.js'
 import { hangUpSignal } from '../long-poll.js'
 import { fromFeedEvent, toSseFrame } from '../push-events.js'
 import { bearer, problems } from '../schemas/common.js'
@@ -43,7 +43,7 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     const resumeFrom = request.headers['last-event-id'] ?? request.query.cursor
-    let position: FeedPosition = resumeFrom === undefined ? { seenUpTo: new Map(), changesAfter: undefined } : decodeFeedCursor(resumeFrom)
+    let position = decodeFeedCursor(resumeFrom)
     const signal = AbortSignal.any([hangUpSignal(reply), closing.signal])
     const deadline = Date.now() + request.query.seconds * 1000
 

@@ -1,15 +1,18 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from 'typebox'
+import { membershipOf } from '../../core/memberships.js'
 import { listRoomMessages } from '../../core/messages.js'
-import { membershipOf } from '../../core/room-members.js'
-import { createGroupRoom, joinGroupRoom, leaveRoom, listRoomsForMember, markSeenUpTo } from '../../core/rooms.js'
+import { markSeenUpTo } from '../../core/read-state.js'
+import { createGroupRoom, listPublicRooms, listRoomsForMember, updateGroupRoom } from '../../core/rooms.js'
 import { usersExist } from '../../core/users.js'
 import { decodePositionCursor, encodeCursor, toPage } from '../cursor.js'
 import { HttpProblem, notFound } from '../errors.js'
 import { memberRoomView } from '../member-room.js'
+import { requireOwner } from '../room-roles.js'
 import { bearer, IdParamsSchema, PageQuerySchema, PageSchema, problems } from '../schemas/common.js'
 import { HistoryQuerySchema, MessageSchema, toMessageView } from '../schemas/messages.js'
-import { CreateRoomBodySchema, ReadBodySchema, RoomSchema, toRoomView } from '../schemas/rooms.js'
+import {
+  CreateRoomBodySchema, PublicRoomSchema, PublicRoomsQuerySchema, ReadBodySchema, RoomSchema, toPublicRoomView, toRoomView, UpdateRoomBodySchema
+} from '../schemas/rooms.js'
 
 const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { db, limits } = fastify
@@ -62,41 +65,23 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request) => await memberRoomView(db, request.params.id, request.userId))
 
-  fastify.put('/:id/members/me', {
+  fastify.patch('/:id', {
     schema: {
       tags: ['rooms'],
-      operationId: 'joinRoom',
-      summary: 'Join a public group room',
-      description: 'Idempotent. A new member starts with the room\'s earlier messages counted as seen. Joining a private room or a direct room is 404, unless I am in it already (then it answers the room, as for any room I am in): a private room is joined only by a member adding me.',
+      operationId: 'updateRoom',
+      summary: 'Rename a group room or change its visibility (owners)',
+      description: 'Making a room private takes it out of the public list and stops anyone joining by id; its members stay. 403 `NOT_ROOM_OWNER` for a member who is not an owner.',
       security: bearer,
       params: IdParamsSchema,
-      response: { 200: RoomSchema, ...problems(404, 503) }
+      body: UpdateRoomBodySchema,
+      response: { 200: RoomSchema, ...problems(403, 404, 409, 503) }
     }
   }, async (request) => {
     const roomId = request.params.id
-    const outcome = await joinGroupRoom(db, roomId, request.userId)
-    if (outcome === 'joined') await fastify.wakeups.membershipChanged(request.userId, { id: roomId, change: 'joined' })
-    // Not a group room: 404, unless it is a direct room of mine, which I am in already.
+    await requireOwner(db, roomId, request.userId)
+    const { name, visibility } = request.body
+    await updateGroupRoom(db, roomId, { name: name?.trim(), visibility })
     return await memberRoomView(db, roomId, request.userId)
-  })
-
-  fastify.delete('/:id/members/me', {
-    schema: {
-      tags: ['rooms'],
-      operationId: 'leaveRoom',
-      summary: 'Leave a group room',
-      description: 'After leaving, the room and its messages are 404 and nothing new from it reaches my feed. A direct room cannot be left (409).',
-      security: bearer,
-      params: IdParamsSchema,
-      response: { 204: Type.Null({ description: 'Left' }), ...problems(404, 409, 503) }
-    }
-  }, async (request, reply) => {
-    const roomId = request.params.id
-    const outcome = await leaveRoom(db, roomId, request.userId)
-    if (outcome === 'not-member') throw notFound.room(roomId)
-    if (outcome === 'direct') throw new HttpProblem(409, 'A direct room cannot be left.', 'CANNOT_LEAVE_DIRECT_ROOM')
-    await fastify.wakeups.membershipChanged(request.userId, { id: roomId, change: 'left' })
-    return reply.code(204).send(null)
   })
 
   fastify.get('/:id/messages', {
@@ -136,6 +121,23 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     if (!moved.has(roomId)) throw notFound.room(roomId)
     await fastify.wakeups.readUpdated(request.userId, roomId, moved.get(roomId) ?? request.body.seq)
     return await memberRoomView(db, roomId, request.userId)
+  })
+
+  fastify.get('/public', {
+    schema: {
+      tags: ['rooms'],
+      operationId: 'listPublicRooms',
+      summary: 'Public group rooms anyone may join, with their member counts',
+      description: 'In room id order, `limit` per page (≤ 200); `q` keeps the rooms whose name contains it. Private rooms are never listed. Join one with `PUT /v1/rooms/{id}/members/me`.',
+      security: bearer,
+      querystring: PublicRoomsQuerySchema,
+      response: { 200: PageSchema(PublicRoomSchema), ...problems(503) }
+    }
+  }, async (request) => {
+    const { cursor, limit, q } = request.query
+    const afterId = cursor === undefined ? 0 : decodePositionCursor(cursor, 'id')
+    const rooms = await listPublicRooms(db, { userId: request.userId, afterId, limit, nameContains: q })
+    return toPage(rooms, toPublicRoomView, (room) => encodeCursor('id', room.id))
   })
 }
 

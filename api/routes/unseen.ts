@@ -29,7 +29,7 @@ const unseenRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     const { cursor, limit, wait } = request.query
-    const position = cursor === undefined ? { seenUpTo: new Map<number, number>(), changesAfter: undefined } : decodeFeedCursor(cursor)
+    const position = decodeFeedCursor(cursor)
     const { events, position: after, coveredRooms } = await readFeed({ db, acknowledge, feeds: wakeups.feeds }, {
       userId: request.userId, position, acknowledge: true, limit, wait, signal: hangUpSignal(reply)
     })

@@ -1,6 +1,5 @@
 import { Type, type Static } from 'typebox'
-import type { PublicRoomRow } from '../../core/room-members.js'
-import type { RoomSummary } from '../../core/rooms.js'
+import type { PublicRoomRow, RoomSummary } from '../../core/rooms.js'
 import { typedTextPattern } from '../../core/text.js'
 import { DateTimeSchema, IdSchema, pageQuery } from './common.js'
 import { MessageSchema, toMessageView } from './messages.js'

@@ -110,6 +110,5 @@ export interface Database {
 export type User = Selectable<UsersTable>
 export type NewUser = Insertable<UsersTable>
 export type UserUpdate = Updateable<UsersTable>
-export type Room = Selectable<RoomsTable>
 export type Message = Selectable<MessagesTable>
 export type Task = Selectable<TasksTable>

@@ -4,7 +4,7 @@ import type { Db } from '../../core/db/connect.js'
 import { createGroupCommit } from '../../core/group-commit.js'
 import type { Log } from '../../core/log.js'
 import { MarkSeenPayloadSchema, type MarkSeenPayload } from '../../core/queue.js'
-import { markSeenMany } from '../../core/rooms.js'
+import { markSeenMany } from '../../core/read-state.js'
 import { publishWakeups } from '../../core/wakeups.js'
 import type { Redis } from 'ioredis'
 

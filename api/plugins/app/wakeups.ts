@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import fp from 'fastify-plugin'
 import { createPatientRedis } from '../../../core/redis.js'
-import { memberIdsOf } from '../../../core/rooms.js'
+import { memberIdsOf } from '../../../core/memberships.js'
 import { publishWakeups, wakeupChannel, type Wakeup } from '../../../core/wakeups.js'
 import { createWaiters, type Waiters } from '../../waiters.js'
 

@@ -1,0 +1,65 @@
+import { sql } from 'kysely'
+import type { Db } from './db/connect.js'
+import type { Message } from './db/schema.js'
+
+// A member's read watermark (room_members.last_read_seq) is the seq up to which they have seen the room: unread
+// counts and the unseen feed both start above it. read_marks records when each one moved, for "seen by whom, when".
+
+/**
+ * Moves the user's watermarks forward to the given seqs, never back and never past the room's last message.
+ * Idempotent: applying the same acknowledgement twice changes nothing. Rooms the user is not in are ignored.
+ */
+export async function markSeenUpTo (db: Db, userId: number, seenUpTo: ReadonlyMap<number, number>): Promise<Map<number, number>> {
+  const moved = await markSeenMany(db, [...seenUpTo].map(([roomId, seq]) => ({ userId, roomId, seq })))
+  return new Map(moved.map((row) => [row.roomId, row.seq]))
+}
+
+/**
+ * Many users' acknowledgements in one statement (the highest seq wins where they overlap); answers the watermarks
+ * as they stand after it, for the rows it touched.
+ */
+export async function markSeenMany (db: Db, acks: Array<{ userId: number, roomId: number, seq: number }>): Promise<Array<{ userId: number, roomId: number, seq: number }>> {
+  if (acks.length === 0) return []
+  // The rows are locked in (room, user) order first, so acknowledgements running at once (two clients of one user,
+  // a feed ack beside POST /read, batches of other workers) wait for each other instead of deadlocking.
+  const { rows } = await sql<{ room_id: number, user_id: number, last_read_seq: number }>`
+    with w as (
+      select room_id, user_id, max(seq) as seq
+      from unnest(${acks.map((ack) => ack.roomId)}::bigint[], ${acks.map((ack) => ack.userId)}::bigint[], ${acks.map((ack) => ack.seq)}::bigint[])
+        as w(room_id, user_id, seq)
+      group by room_id, user_id
+    ), locked as (
+      select rm.room_id, rm.user_id, rm.last_read_seq as before from room_members rm join w on w.room_id = rm.room_id and w.user_id = rm.user_id
+      order by rm.room_id, rm.user_id for update of rm
+    ), moved as (
+      update room_members rm
+      set last_read_seq = greatest(rm.last_read_seq, least(w.seq, r.last_seq))
+      from w, rooms r, locked
+      where rm.user_id = w.user_id and rm.room_id = w.room_id and r.id = w.room_id
+        and locked.room_id = rm.room_id and locked.user_id = rm.user_id
+      returning rm.room_id, rm.user_id, rm.last_read_seq, locked.before
+    ), marks as (
+      -- When each watermark moved, for "seen by whom, when".
+      insert into read_marks (room_id, user_id, up_to_seq)
+      select room_id, user_id, last_read_seq from moved where last_read_seq > before
+    )
+    select room_id, user_id, last_read_seq from moved`.execute(db)
+  return rows.map((row) => ({ userId: row.user_id, roomId: row.room_id, seq: row.last_read_seq }))
+}
+
+export interface SeenBy { userId: number, seenAt: Date | null }
+
+/**
+ * The members other than its sender whose read watermark passed the message, with when it first did
+ * (null when it passed on joining the room, or before watermark moves were timed).
+ */
+export async function seenByOf (db: Db, message: Pick<Message, 'room_id' | 'seq' | 'sender_id'>): Promise<SeenBy[]> {
+  const rows = await db.selectFrom('room_members as rm')
+    .select((eb) => ['rm.user_id', eb.selectFrom('read_marks as r').select((eb) => eb.fn.min('r.read_at').as('at'))
+      .whereRef('r.room_id', '=', 'rm.room_id').whereRef('r.user_id', '=', 'rm.user_id').where('r.up_to_seq', '>=', message.seq)
+      .as('seen_at')])
+    .where('rm.room_id', '=', message.room_id).where('rm.last_read_seq', '>=', message.seq)
+    .where(sql<boolean>`rm.user_id is distinct from ${message.sender_id}`)
+    .orderBy('rm.user_id').execute()
+  return rows.map((row) => ({ userId: row.user_id, seenAt: row.seen_at === null ? null : new Date(row.seen_at as unknown as string) }))
+}
