@@ -3,9 +3,10 @@ import t from 'tap'
 import { testConfig, testDb } from './helper.js'
 import { countMessages, eventually } from './messaging-helper.js'
 import {
-  acceptedOf, assertEachAcceptedStoredOnce, createRoom, faultEnv, hostAndPort, printOutputOnFailure, sendMany, signUp, startRedis,
-  startTcpProxy, texts, throughProxy
+  acceptedOf, assertEachAcceptedStoredOnce, faultEnv, hostAndPort, printOutputOnFailure, sendMany, startRedis, startTcpProxy, texts,
+  throughProxy
 } from './faults.js'
+import { createRoom, signUp } from './http-client.js'
 import { startApi, startWorker } from './processes.js'
 
 // Postgres away from the worker for longer than a job's retries last (a network partition, a failover): the sends

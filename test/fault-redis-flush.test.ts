@@ -1,10 +1,8 @@
 import { Redis } from 'ioredis'
 import t from 'tap'
 import { testConfig, testDb } from './helper.js'
-import {
-  assertEachAcceptedStoredOnce, call, createRoom, faultEnv, printOutputOnFailure, send, signUp, startRedis, texts,
-  type Accepted
-} from './faults.js'
+import { assertEachAcceptedStoredOnce, faultEnv, printOutputOnFailure, send, startRedis, texts, type Accepted } from './faults.js'
+import { call, createRoom, signUp } from './http-client.js'
 import { startApi, startWorker, type PigeonProcess } from './processes.js'
 
 // Redis loses everything (FLUSHALL: a failover to an empty replica, an operator's slip) while accepted sends wait for a

@@ -2,9 +2,9 @@ import t from 'tap'
 import { testConfig, testDb } from './helper.js'
 import { countMessages, eventually } from './messaging-helper.js'
 import {
-  acceptedOf, assertEachAcceptedStoredOnce, call, createRoom, faultEnv, printOutputOnFailure, sendAndWait, sendMany,
-  signUp, startRedis, texts, type Sent
+  acceptedOf, assertEachAcceptedStoredOnce, faultEnv, printOutputOnFailure, sendAndWait, sendMany, startRedis, texts, type Sent
 } from './faults.js'
+import { call, createRoom, signUp } from './http-client.js'
 import { settle } from './messaging-helper.js'
 import { startApi, startWorker } from './processes.js'
 

@@ -1,9 +1,7 @@
 import t from 'tap'
 import { testConfig } from './helper.js'
-import {
-  call, createRoom, faultEnv, printOutputOnFailure, sendAndWait, sendMany, signUp, startCpuBurners, startRedis, texts,
-  type User
-} from './faults.js'
+import { faultEnv, printOutputOnFailure, sendAndWait, sendMany, startCpuBurners, startRedis, texts } from './faults.js'
+import { call, createRoom, signUp, type User } from './http-client.js'
 import { startApi, startWorker, type ApiProcess } from './processes.js'
 
 // A machine with more work than cores (a noisy neighbour, a traffic peak): everything is slow, nothing is down. Slow

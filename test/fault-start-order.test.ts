@@ -1,9 +1,9 @@
 import t from 'tap'
 import { testConfig } from './helper.js'
 import {
-  call, createRoom, faultEnv, finishedTask, hostAndPort, printOutputOnFailure, send, signUp, startRedis,
-  startTcpProxy, throughProxy, type RedisServer
+  faultEnv, finishedTask, hostAndPort, printOutputOnFailure, send, startRedis, startTcpProxy, throughProxy, type RedisServer
 } from './faults.js'
+import { call, createRoom, signUp } from './http-client.js'
 import { settle } from './messaging-helper.js'
 import { freePort, startApi, startWorker } from './processes.js'
 

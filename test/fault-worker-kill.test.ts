@@ -1,7 +1,8 @@
 import t from 'tap'
 import { testConfig, testDb } from './helper.js'
 import { countMessages, eventually } from './messaging-helper.js'
-import { acceptedOf, assertEachAcceptedStoredOnce, createRoom, faultEnv, sendMany, signUp, startRedis, texts } from './faults.js'
+import { acceptedOf, assertEachAcceptedStoredOnce, faultEnv, sendMany, startRedis, texts } from './faults.js'
+import { createRoom, signUp } from './http-client.js'
 import { startApi, startWorker, type PigeonProcess } from './processes.js'
 
 // A worker process that crashes (SIGKILL: no graceful close, its jobs left active mid-flight, perhaps mid-transaction)

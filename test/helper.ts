@@ -8,6 +8,7 @@ import { loadConfig, type Config } from '../core/config.js'
 import { createDb, type Db } from '../core/db/connect.js'
 import { ensureDatabase, migrateToLatest } from '../core/db/migrate.js'
 import { startWorkers, workerPoolSize } from '../worker/start-workers.js'
+import type { Answer } from './http-client.js'
 import { createContract, type Contract, type Document, type Exchange } from './openapi-contract.js'
 
 type Teardown = { teardown: (fn: () => unknown) => void }
@@ -156,10 +157,12 @@ export async function createUser (app: FastifyInstance, username: string, passwo
   return { id: registered.json().id, username, password, accessToken, refreshToken, auth: { authorization: `Bearer ${accessToken}` } }
 }
 
-export function isProblem (response: LightMyRequestResponse, status: number): boolean {
-  const body = response.json()
-  return response.statusCode === status &&
-    String(response.headers['content-type']).startsWith('application/problem+json') &&
-    body.status === status && typeof body.title === 'string' && typeof body.type === 'string' &&
+/** A problem+json answer of this status, with no stack trace in it: an `app.inject` response or a `call` answer. */
+export function isProblem (answer: LightMyRequestResponse | Answer, status: number): boolean {
+  const [actual, contentType, body] = 'statusCode' in answer
+    ? [answer.statusCode, String(answer.headers['content-type']), answer.json()]
+    : [answer.status, answer.contentType, answer.body]
+  return actual === status && contentType.startsWith('application/problem+json') &&
+    body?.status === status && typeof body?.title === 'string' && typeof body?.type === 'string' &&
     !JSON.stringify(body).includes('    at ')
 }
