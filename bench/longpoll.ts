@@ -17,8 +17,8 @@ import { parseArgs } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { sql } from 'kysely'
 import { createDb } from '../core/db/connect.js'
-import { testConfig } from '../test/helper.js'
-import { startApi, startWorker } from '../test/processes.js'
+import { startApi, startWorker } from '../harness/processes.js'
+import { testConfig } from '../harness/test-config.js'
 import { cheapPasswordHash, cpuSeconds, createClient, mapLimit, password, percentile, progress, rssMiB } from './support.js'
 
 const { values: args } = parseArgs({

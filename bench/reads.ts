@@ -16,8 +16,8 @@ import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { sql } from 'kysely'
 import { createDb } from '../core/db/connect.js'
-import { testConfig } from '../test/helper.js'
-import { startApi, startWorker } from '../test/processes.js'
+import { startApi, startWorker } from '../harness/processes.js'
+import { testConfig } from '../harness/test-config.js'
 import { cheapPasswordHash, cpuSeconds, createClient, mapLimit, password, percentile, progress, type Client } from './support.js'
 
 const { values: args } = parseArgs({

@@ -14,8 +14,8 @@ import { parseArgs } from 'node:util'
 import { sql } from 'kysely'
 import { WebSocket } from 'ws'
 import { createDb } from '../core/db/connect.js'
-import { testConfig } from '../test/helper.js'
-import { startApi, startWorker } from '../test/processes.js'
+import { startApi, startWorker } from '../harness/processes.js'
+import { testConfig } from '../harness/test-config.js'
 import { cheapPasswordHash, createClient, mapLimit, password, percentile, progress, rssMiB } from './support.js'
 
 const { values: args } = parseArgs({ options: { sockets: { type: 'string', default: '2000' } } })

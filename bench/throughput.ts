@@ -22,8 +22,8 @@ import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
 import { sql } from 'kysely'
 import { createDb, type Db } from '../core/db/connect.js'
-import { testConfig } from '../test/helper.js'
-import { startApi, startWorker } from '../test/processes.js'
+import { startApi, startWorker } from '../harness/processes.js'
+import { testConfig } from '../harness/test-config.js'
 import { bareQueueName, cheapPasswordHash, cpuSeconds, createClient, machineBusySeconds, mapLimit, password, percentile, progress } from './support.js'
 
 const { values: args } = parseArgs({

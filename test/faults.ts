@@ -5,10 +5,10 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Test } from 'tap'
 import type { Db } from '../core/db/connect.js'
 import { taskKinds } from '../core/tasks.js'
+import { freePort, type ApiProcess, type PigeonProcess } from '../harness/processes.js'
 import { isProblem } from './helper.js'
 import { call, type Answer, type User } from './http-client.js'
 import { settle } from './messaging-helper.js'
-import { freePort, type ApiProcess, type PigeonProcess } from './processes.js'
 
 // The pieces that fault-injection tests share: servers to crash, a network to cut, a machine to keep busy, and
 // bursts of sends whose every outcome is checked.

@@ -1,4 +1,4 @@
-import type { ApiProcess } from './processes.js'
+import type { ApiProcess } from '../harness/processes.js'
 import { checkedFetch } from './helper.js'
 
 // A user of real API processes, over HTTP, for the tests that start them (the multi-process and fault tests).

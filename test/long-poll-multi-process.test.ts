@@ -1,7 +1,8 @@
 import t from 'tap'
-import { checkedFetch, testConfig } from './helper.js'
+import { startApi, startWorker, type ApiProcess } from '../harness/processes.js'
+import { testConfig } from '../harness/test-config.js'
+import { checkedFetch } from './helper.js'
 import { call, signUp } from './http-client.js'
-import { startApi, startWorker, type ApiProcess } from './processes.js'
 
 // Two API processes and one worker process on one deployment (database, Redis prefix, JWT secret):
 // a wake-up published by the worker must reach a poll held by either API, whichever API took the send.

@@ -2,7 +2,7 @@ import t from 'tap'
 import { createGroupRoom, markSeenUpTo } from '../core/rooms.js'
 import { insertUser } from '../core/users.js'
 import { createDb } from '../core/db/connect.js'
-import { testConfig } from './helper.js'
+import { testConfig } from '../harness/test-config.js'
 import { readWatermark } from './messaging-helper.js'
 
 const config = await testConfig(t)

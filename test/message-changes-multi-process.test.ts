@@ -1,7 +1,7 @@
 import t from 'tap'
-import { testConfig } from './helper.js'
+import { startApi, startWorker, type ApiProcess } from '../harness/processes.js'
+import { testConfig } from '../harness/test-config.js'
 import { call, signUp } from './http-client.js'
-import { startApi, startWorker, type ApiProcess } from './processes.js'
 
 // Two API processes and one worker: a long-poller that started before a burst of sends, edits and deletes (taken
 // by either API) ends with exactly the rooms' final state, and sees each change once.

@@ -1,6 +1,7 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import type { Db } from '../core/db/connect.js'
-import { createUser, testApp, testConfig, testDb, testWorkers, type TestUser } from './helper.js'
+import { testConfig } from '../harness/test-config.js'
+import { createUser, testApp, testDb, testWorkers, type TestUser } from './helper.js'
 
 /** A message as the API shows it. */
 export interface MessageBody {

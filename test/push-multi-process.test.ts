@@ -1,7 +1,7 @@
 import t from 'tap'
-import { testConfig } from './helper.js'
+import { startApi, startWorker } from '../harness/processes.js'
+import { testConfig } from '../harness/test-config.js'
 import { call, signUp } from './http-client.js'
-import { startApi, startWorker } from './processes.js'
 import { openSocket } from './socket-client.js'
 import { openSse } from './sse-client.js'
 

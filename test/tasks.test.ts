@@ -3,7 +3,8 @@ import { Redis } from 'ioredis'
 import t from 'tap'
 import { bullPrefix, queueNames, type SendMessagePayload } from '../core/queue.js'
 import { createPersistMessage } from '../worker/processors/persist-message.js'
-import { createUser, isProblem, testApp, testConfig, testDb, testWorkers } from './helper.js'
+import { testConfig } from '../harness/test-config.js'
+import { createUser, isProblem, testApp, testDb, testWorkers } from './helper.js'
 import { countMessages, createGroupRoom, eventually, pausedDeployment, runningDeployment, sendToRoom, waitForTask } from './messaging-helper.js'
 
 const { config, app, db, ann, bob, cat } = await runningDeployment(t)

@@ -25,7 +25,7 @@ export interface ApiProcess extends PigeonProcess {
 
 /** The environment a process reads its config from (core/config.ts), for the deployment `config` describes. */
 function environment (config: Config, overrides: Record<string, string>): NodeJS.ProcessEnv {
-  // Not the whole parent environment: the test runner's own variables and hooks stay out of the child.
+  // Not the whole parent environment: the test runner's (or bench's) own variables and hooks stay out of the child.
   return {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -36,7 +36,7 @@ function environment (config: Config, overrides: Record<string, string>): NodeJS
     ACCESS_TOKEN_TTL_SECONDS: String(config.ACCESS_TOKEN_TTL_SECONDS),
     WORKER_CONCURRENCY: String(config.WORKER_CONCURRENCY),
     LOG_LEVEL: 'warn',
-    // The limits the test file's config has (out of reach unless it set its own).
+    // The limits `config` has (out of reach unless the test or bench set its own).
     ...Object.fromEntries(Object.entries(config).filter(([name]) => /_LIMIT_|^LONG_POLLS_/.test(name)).map(([name, value]) => [name, String(value)])),
     ...overrides
   }
@@ -48,7 +48,7 @@ function run (entry: string, env: NodeJS.ProcessEnv, nodeArgs: string[] = []): P
   const keep = (chunk: Buffer) => { tail = (tail + chunk.toString()).slice(-8000) }
   child.stdout?.on('data', keep)
   child.stderr?.on('data', keep)
-  // A crashed test run must not leave servers behind.
+  // A crashed test or bench run must not leave servers behind.
   const killOnExit = () => child.kill('SIGKILL')
   process.once('exit', killOnExit)
   const exited = once(child, 'exit')
