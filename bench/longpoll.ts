@@ -17,9 +17,10 @@ import { parseArgs } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { sql } from 'kysely'
 import { createDb } from '../core/db/connect.js'
+import { mapLimit } from '../harness/map-limit.js'
 import { startApi, startWorker } from '../harness/processes.js'
 import { testConfig } from '../harness/test-config.js'
-import { cheapPasswordHash, cpuSeconds, createClient, mapLimit, password, percentile, progress, rssMiB } from './support.js'
+import { cheapPasswordHash, cpuSeconds, createClient, password, percentile, progress, rssMiB } from './support.js'
 
 const { values: args } = parseArgs({
   options: {

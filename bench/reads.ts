@@ -16,9 +16,10 @@ import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { sql } from 'kysely'
 import { createDb } from '../core/db/connect.js'
+import { mapLimit } from '../harness/map-limit.js'
 import { startApi, startWorker } from '../harness/processes.js'
 import { testConfig } from '../harness/test-config.js'
-import { cheapPasswordHash, cpuSeconds, createClient, mapLimit, password, percentile, progress, type Client } from './support.js'
+import { cheapPasswordHash, cpuSeconds, createClient, password, percentile, progress, type Client } from './support.js'
 
 const { values: args } = parseArgs({
   options: {

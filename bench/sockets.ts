@@ -14,9 +14,10 @@ import { parseArgs } from 'node:util'
 import { sql } from 'kysely'
 import { WebSocket } from 'ws'
 import { createDb } from '../core/db/connect.js'
+import { mapLimit } from '../harness/map-limit.js'
 import { startApi, startWorker } from '../harness/processes.js'
 import { testConfig } from '../harness/test-config.js'
-import { cheapPasswordHash, createClient, mapLimit, password, percentile, progress, rssMiB } from './support.js'
+import { cheapPasswordHash, createClient, password, percentile, progress, rssMiB } from './support.js'
 
 const { values: args } = parseArgs({ options: { sockets: { type: 'string', default: '2000' } } })
 const sockets = Number(args.sockets)

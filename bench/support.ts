@@ -52,19 +52,6 @@ export function createClient (baseUrl: string) {
 
 export type Client = ReturnType<typeof createClient>
 
-/** Runs `task` over `items` with at most `concurrency` at a time. */
-export async function mapLimit<T, R> (items: readonly T[], concurrency: number, task: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length)
-  let next = 0
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-    while (next < items.length) {
-      const index = next++
-      results[index] = await task(items[index] as T)
-    }
-  }))
-  return results
-}
-
 /** The resident set size of a process, in MiB, from /proc (Linux). */
 export async function rssMiB (pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8')

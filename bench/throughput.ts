@@ -22,9 +22,10 @@ import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
 import { sql } from 'kysely'
 import { createDb, type Db } from '../core/db/connect.js'
+import { mapLimit } from '../harness/map-limit.js'
 import { startApi, startWorker } from '../harness/processes.js'
 import { testConfig } from '../harness/test-config.js'
-import { bareQueueName, cheapPasswordHash, cpuSeconds, createClient, machineBusySeconds, mapLimit, password, percentile, progress } from './support.js'
+import { bareQueueName, cheapPasswordHash, cpuSeconds, createClient, machineBusySeconds, password, percentile, progress } from './support.js'
 
 const { values: args } = parseArgs({
   options: {

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Test } from 'tap'
 import type { Db } from '../core/db/connect.js'
 import { taskKinds } from '../core/tasks.js'
+import { mapLimit } from '../harness/map-limit.js'
 import { freePort, type ApiProcess, type PigeonProcess } from '../harness/processes.js'
 import { isProblem } from './helper.js'
 import { call, type Answer, type User } from './http-client.js'
@@ -22,20 +23,6 @@ export function printOutputOnFailure (t: Test, current: () => Record<string, Pig
     if (t.passing()) return
     for (const [name, child] of Object.entries(current())) process.stderr.write(`--- ${name} (pid ${child.pid}), last output:\n${child.output()}\n`)
   })
-}
-
-/** Runs `fn` over `items`, at most `concurrency` at a time; the results keep the items' order. */
-export async function mapLimit<T, R> (items: readonly T[], concurrency: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length)
-  let next = 0
-  const lane = async () => {
-    while (next < items.length) {
-      const index = next++
-      results[index] = await fn(items[index] as T, index)
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, lane))
-  return results
 }
 
 /** The answer to `request`, or a failure if none came within 15 s: shows a request does not hang, without timing it. */
