@@ -85,7 +85,7 @@ async function main (): Promise<void> {
   // Seed users and rooms straight into Postgres: the bench measures polling, not sign-ups.
   const db = createDb(config.DATABASE_URL, { max: 2 })
   cleanup.push(() => db.destroy())
-  const hash = cheapPasswordHash()
+  const hash = await cheapPasswordHash()
   const names = [
     ...Array.from({ length: settings.pollers }, (_, i) => `idle_${i + 1}`),
     ...Array.from({ length: settings.rooms }, (_, i) => `sender_${i + 1}`),

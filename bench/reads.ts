@@ -99,7 +99,7 @@ async function main (): Promise<void> {
     const names = Array.from({ length: 50 }, (_, i) => `reader_${i + 1}`)
     const { rows: users } = await sql<{ id: number }>`
       insert into users (username, password_hash, display_name)
-      select name, ${cheapPasswordHash()}, name from unnest(${names}::text[]) as name returning id`.execute(db)
+      select name, ${await cheapPasswordHash()}, name from unnest(${names}::text[]) as name returning id`.execute(db)
     const room = await db.insertInto('rooms').values({ kind: 'group', name: 'reads' }).returning('id').executeTakeFirstOrThrow()
     await sql`insert into room_members (room_id, user_id) select ${room.id}, unnest(${users.map((u) => u.id)}::bigint[])`.execute(db)
     const tokens = await mapLimit(names, 8, async (username) => {

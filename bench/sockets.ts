@@ -43,7 +43,7 @@ async function main (): Promise<void> {
   const names = ['sender', ...Array.from({ length: sockets }, (_, i) => `idle_${i + 1}`)]
   const { rows } = await sql<{ id: number, username: string }>`
     insert into users (username, password_hash, display_name)
-    select name, ${cheapPasswordHash()}, name from unnest(${names}::text[]) as name
+    select name, ${await cheapPasswordHash()}, name from unnest(${names}::text[]) as name
     returning id, username`.execute(db)
   const room = await db.insertInto('rooms').values({ kind: 'group', name: 'lobby' }).returning('id').executeTakeFirstOrThrow()
   await sql`insert into room_members (room_id, user_id) select ${room.id}, unnest(${rows.map((row) => row.id)}::bigint[])`.execute(db)

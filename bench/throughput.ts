@@ -149,7 +149,7 @@ async function main (): Promise<void> {
     const names = Array.from({ length: settings.clients }, (_, i) => `client_${i + 1}`)
     const { rows: users } = await sql<{ id: number }>`
       insert into users (username, password_hash, display_name)
-      select name, ${cheapPasswordHash()}, name from unnest(${names}::text[]) as name returning id`.execute(db)
+      select name, ${await cheapPasswordHash()}, name from unnest(${names}::text[]) as name returning id`.execute(db)
     const roomIds: number[] = []
     for (let r = 0; r < settings.rooms; r++) {
       const room = await db.insertInto('rooms').values({ kind: 'group', name: `bench_${r + 1}` }).returning('id').executeTakeFirstOrThrow()
