@@ -2,8 +2,8 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fas
 import { buildApp } from '../api/build-app.js'
 import type { Config } from '../core/config.js'
 import { createDb, type Db } from '../core/db/connect.js'
-import { startWorkers, workerPoolSize } from '../worker/start-workers.js'
 import type { Teardown } from '../harness/test-config.js'
+import { startWorkers, workerPoolSize } from '../worker/start-workers.js'
 import type { Answer } from './http-client.js'
 import { createContract, type Contract, type Document, type Exchange } from './openapi-contract.js'
 

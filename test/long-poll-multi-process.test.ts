@@ -25,7 +25,7 @@ async function feedWaiters (api: ApiProcess, n: number): Promise<void> {
 const alice = await signUp(first, 'alice_mp', { loginAt: second })
 const bob = await signUp(first, 'bob_mp', { loginAt: second })
 const room = await call(second, 'POST', '/v1/rooms', { token: alice.token, body: { name: 'across processes', memberIds: [bob.id] } })
-// Long enough for a wait of 20 s to run out and answer: a wait nobody woke then fails on what it answered.
+// Longer than the 20 s waits below: a wait nobody woke fails on the answer it gives when it runs out, not on an abort.
 const abortAfter = 30_000
 
 t.test('a poll held by one API wakes on a message sent through the other', async (t) => {
