@@ -1,6 +1,7 @@
 import type { LightMyRequestResponse } from 'fastify'
 import t, { type Test } from 'tap'
-import { createUser, testApp, testConfig, testDb } from './helper.js'
+import { testConfig } from '../harness/test-config.js'
+import { createUser, testApp, testDb } from './helper.js'
 
 const config = await testConfig(t)
 const app = await testApp(t, config)

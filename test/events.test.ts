@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net'
 import t, { type Test as Tap } from 'tap'
-import { createUser, isProblem, testApp, testConfig, testWorkers, type TestUser } from './helper.js'
+import { testConfig } from '../harness/test-config.js'
+import { createUser, isProblem, testApp, testWorkers, type TestUser } from './helper.js'
 import { createGroupRoom, eventually, getUnseen, sendAndStore, type MessageBody } from './messaging-helper.js'
 import { openSse, type SseStream } from './sse-client.js'
 

@@ -1,5 +1,6 @@
 import t from 'tap'
-import { createUser, testApp, testConfig } from './helper.js'
+import { testConfig } from '../harness/test-config.js'
+import { createUser, testApp } from './helper.js'
 
 const config = await testConfig(t)
 const app = await testApp(t, config)

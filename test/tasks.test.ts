@@ -3,14 +3,15 @@ import { Redis } from 'ioredis'
 import t from 'tap'
 import { bullPrefix, queueNames, type SendMessagePayload } from '../core/queue.js'
 import { createPersistMessage } from '../worker/processors/persist-message.js'
-import { createUser, isProblem, testApp, testConfig, testDb, testWorkers } from './helper.js'
+import { testConfig, type Teardown } from '../harness/test-config.js'
+import { createUser, isProblem, testApp, testDb, testWorkers } from './helper.js'
 import { countMessages, createGroupRoom, eventually, pausedDeployment, runningDeployment, sendToRoom, waitForTask } from './messaging-helper.js'
 
 const { config, app, db, ann, bob, cat } = await runningDeployment(t)
 const room = await createGroupRoom(app, ann, 'tasks', [bob])
 
 /** The send queue as an operator (or BullMQ's retention) sees it. */
-function sendQueue (t: { teardown: (fn: () => unknown) => void }, redisPrefix: string) {
+function sendQueue (t: Teardown, redisPrefix: string) {
   const connection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null })
   const queue = new Queue<SendMessagePayload>(queueNames.sendMessage, { connection, prefix: bullPrefix(redisPrefix) })
   t.teardown(async () => {

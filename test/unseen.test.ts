@@ -1,6 +1,7 @@
 import t from 'tap'
 import { encodeCursor } from '../api/cursor.js'
-import { createUser, isProblem, testApp, testConfig, testDb, testWorkers } from './helper.js'
+import { testConfig } from '../harness/test-config.js'
+import { createUser, isProblem, testApp, testDb, testWorkers } from './helper.js'
 import {
   createGroupRoom, eventually, getUnseen, readWatermark, sendAllAndStore, sendAndStore, sendToRoom, waitForTask, waitersReach,
   type MessageBody
