@@ -46,7 +46,9 @@ export const MarkSeenPayloadSchema = Type.Object({
 export type MarkSeenPayload = Static<typeof MarkSeenPayloadSchema>
 
 export const queueNames = {
-  sendMessage: 'send-message',
+  // Its Redis name predates edits and deletes. Kept: jobs in flight during an upgrade stay where workers look, and
+  // the dashboard and the metrics' `queue` label keep theirs.
+  tasks: 'send-message',
   markSeen: 'mark-seen'
 } as const
 
@@ -75,7 +77,7 @@ export interface Queues {
   /** The producers' connection: `isConnected(queues.connection)` says whether adding a job can succeed now. */
   connection: Redis
   /** The task queue: sends, and edits and deletes of messages (the job's name is the task's kind). */
-  sendMessage: Queue<TaskPayload>
+  tasks: Queue<TaskPayload>
   markSeen: Queue<MarkSeenPayload>
 }
 
@@ -84,13 +86,13 @@ export function createQueues (connection: Redis, redisPrefix: string): Queues {
   const options = { connection, prefix: bullPrefix(redisPrefix), defaultJobOptions }
   return {
     connection,
-    sendMessage: new Queue<TaskPayload>(queueNames.sendMessage, options),
+    tasks: new Queue<TaskPayload>(queueNames.tasks, options),
     markSeen: new Queue<MarkSeenPayload>(queueNames.markSeen, options)
   }
 }
 
 export async function closeQueues (queues: Queues): Promise<void> {
-  await Promise.all([queues.sendMessage.close(), queues.markSeen.close()])
+  await Promise.all([queues.tasks.close(), queues.markSeen.close()])
 }
 
 /**

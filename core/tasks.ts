@@ -101,7 +101,7 @@ export async function createTasks (db: Db, tasks: NewTask[]): Promise<Acceptance
 
 /** Hands a task to BullMQ. Its job id is the task id, so handing it twice queues it once. */
 export async function enqueueTask (queues: Queues, task: Pick<Task, 'id' | 'kind' | 'payload'>): Promise<void> {
-  await queues.sendMessage.add(task.kind, task.payload as TaskPayload, { jobId: task.id })
+  await queues.tasks.add(task.kind, task.payload as TaskPayload, { jobId: task.id })
 }
 
 /** Workers take the tasks up: `active`, one more attempt each. Nothing changes for a finished task. */

@@ -55,7 +55,7 @@ export default fp(async (fastify, opts: { registry?: Registry }) => {
     labelNames: ['queue', 'state'],
     registers: [registry],
     async collect () {
-      for (const queue of [fastify.queues.sendMessage, fastify.queues.markSeen]) {
+      for (const queue of [fastify.queues.tasks, fastify.queues.markSeen]) {
         const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed').catch(() => ({}))
         for (const [state, count] of Object.entries(counts)) this.set({ queue: queue.name, state }, count)
       }

@@ -24,7 +24,7 @@ export default fp(async (fastify) => {
   if (!await readyWithin(connection, 2000)) fastify.log.warn('redis is not reachable yet: sends answer 503 until it is')
   const queues = createQueues(connection, fastify.config.REDIS_PREFIX)
   const logError = (error: Error) => fastify.log.warn({ err: error }, 'queue error')
-  queues.sendMessage.on('error', logError)
+  queues.tasks.on('error', logError)
   queues.markSeen.on('error', logError)
   fastify.decorate('queues', queues)
   fastify.decorate('acknowledge', createAcknowledgements(queues, fastify.log))
