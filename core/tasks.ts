@@ -5,7 +5,7 @@ import { jsonObjectFrom } from 'kysely/helpers/postgres'
 import { Type } from 'typebox'
 import type { Db } from './db/connect.js'
 import { messageFromJson } from './db/json-rows.js'
-import type { Database, Message, Task } from './db/schema.js'
+import type { Database, Message, Task, TaskState } from './db/schema.js'
 import type { Queues, TaskPayload } from './queue.js'
 import type { Wakeup } from './wakeups.js'
 
@@ -20,8 +20,9 @@ export const TaskStateSchema = Type.Union([
 ], { description: '`queued` until a worker takes it up, `active` while one works on it (or waits to retry), then `completed` or `failed`' })
 
 export const taskKinds = { sendMessage: 'send-message', editMessage: 'edit-message', deleteMessage: 'delete-message' } as const
+export type TaskKind = typeof taskKinds[keyof typeof taskKinds]
 
-const unfinished = ['queued', 'active'] as const
+const unfinished = ['queued', 'active'] as const satisfies readonly TaskState[]
 
 /** Still to be done: queued, or taken up by a worker (and maybe waiting to retry). */
 export function isUnfinished (state: Task['state']): boolean {
@@ -50,7 +51,7 @@ export type Acceptance =
   | { outcome: 'not-a-member' }
 
 export interface NewTask {
-  kind: string
+  kind: TaskKind
   ownerId: number
   payload: object
   idempotency?: { key: string, request: unknown }
