@@ -2,7 +2,7 @@ import { sql } from 'kysely'
 import type { Db } from './db/connect.js'
 import type { Message } from './db/schema.js'
 import { memberIdsOf } from './rooms.js'
-import { failTasks, lockTasks } from './tasks.js'
+import { attemptTasks, failTasks } from './tasks.js'
 
 /** An edit (`text`) or a delete (`text` null) of one message, asked for by `editorId` through task `taskId`. */
 export interface MessageChange { taskId: string, messageId: number, editorId: number, text: string | null }
@@ -32,13 +32,12 @@ export function refusalFor (message: Pick<Message, 'sender_id' | 'deleted_at'> |
 /**
  * Applies an edit or a delete once, whatever the retries, and records the task's outcome with it.
  *
- * The task row is locked first (a second run waits, then finds it finished), then the room row, as a send does:
+ * The task is taken up first (a second run waits, then finds it finished), then the room row locked, as a send does:
  * every insert, edit and delete of the room takes its change number under that lock, so two edits end in one
  * of them, and an edit that comes after a delete finds the tombstone and is refused: the text never comes back.
  */
 export async function applyMessageChange (db: Db, change: MessageChange): Promise<ChangeOutcome> {
-  return await db.transaction().execute(async (trx): Promise<ChangeOutcome> => {
-    const [task] = await lockTasks(trx, [change.taskId])
+  return await attemptTasks(db, [change.taskId], async (trx, [task]): Promise<ChangeOutcome> => {
     if (task === undefined || task.state === 'failed') return { kind: 'gone' }
     const roomOf = await trx.selectFrom('messages').select('room_id').where('id', '=', change.messageId).executeTakeFirst()
     if (task.state === 'completed') {

@@ -3,7 +3,7 @@ import { UnrecoverableError } from 'bullmq'
 import { sql, type Transaction } from 'kysely'
 import { jsonObjectFrom } from 'kysely/helpers/postgres'
 import { Type } from 'typebox'
-import type { Db } from './db/connect.js'
+import { isDatabaseUnavailable, type Db } from './db/connect.js'
 import { messageFromJson } from './db/json-rows.js'
 import type { Database, Message, Task, TaskState } from './db/schema.js'
 import type { Queues, TaskPayload } from './queue.js'
@@ -105,18 +105,31 @@ export async function enqueueTask (queues: Queues, task: Pick<Task, 'id' | 'kind
   await queues.tasks.add(task.kind, task.payload as TaskPayload, { jobId: task.id })
 }
 
-/** Workers take the tasks up: `active`, one more attempt each. Nothing changes for a finished task. */
-export async function startAttempts (db: Db, taskIds: string[]): Promise<void> {
-  await db.updateTable('tasks').set({ state: 'active', attempts: sql`attempts + 1` })
-    .where('id', 'in', taskIds).where('state', 'in', unfinished).execute()
+/**
+ * One attempt at these tasks: a transaction that takes them up, then hands `work` their rows. Taking them up is one
+ * statement: every row locked until the end (in id order, so two batches that share a task cannot deadlock), and
+ * each unfinished one `active` with one more attempt. A second run of a task waits for the lock, then finds it finished.
+ */
+export async function attemptTasks<T> (db: Db, taskIds: string[], work: (trx: Transaction<Database>, tasks: Task[]) => Promise<T>): Promise<T> {
+  try {
+    return await db.transaction().execute(async (trx) => await work(trx, await takeUpTasks(trx, taskIds)))
+  } catch (error) {
+    // The attempt rolled back with the work; it still counts (the task waits to retry, `active`), if Postgres can say so.
+    if (!isDatabaseUnavailable(error)) await takeUpTasks(db, taskIds).catch(() => {})
+    throw error
+  }
 }
 
-/**
- * The tasks' rows, locked until the transaction ends (in id order, so two batches that share a task cannot
- * deadlock): a second run of a task waits here, then finds it finished.
- */
-export async function lockTasks (trx: Transaction<Database>, taskIds: string[]): Promise<Task[]> {
-  return await trx.selectFrom('tasks').selectAll().where('id', 'in', taskIds).orderBy('id').forUpdate().execute()
+/** Locks the tasks' rows in id order and starts an attempt at each unfinished one; answers every row as it is now. */
+async function takeUpTasks (db: Db, taskIds: string[]): Promise<Task[]> {
+  const isUnfinishedRow = sql<boolean>`state in (${sql.join(unfinished)})`
+  return await db.updateTable('tasks')
+    .set({
+      state: sql<TaskState>`case when ${isUnfinishedRow} then 'active' else state end`,
+      attempts: sql<number>`case when ${isUnfinishedRow} then attempts + 1 else attempts end`
+    })
+    .where('id', 'in', (eb) => eb.selectFrom('tasks').select('id').where('id', 'in', taskIds).orderBy('id').forUpdate())
+    .returningAll().execute()
 }
 
 /** Records, in the caller's transaction, that these tasks failed for one reason. Publish after COMMIT. */
