@@ -17,7 +17,7 @@ export type ChangeRefusalCode = keyof typeof changeRefusals
 export type ChangeOutcome =
   /** `changed` false: a repeated run, or a delete of a message already deleted; nobody needs waking for it. */
   | { kind: 'applied', message: Message, changed: boolean, memberIds: number[] }
-  | { kind: 'refused', code: ChangeRefusalCode, reason: string }
+  | { kind: 'refused', code: ChangeRefusalCode, message: string }
   /** The task finished another way (failed at its deadline, say), or was never accepted: nothing to do. */
   | { kind: 'gone' }
 
@@ -46,9 +46,10 @@ export async function applyMessageChange (db: Db, change: MessageChange): Promis
     }
 
     const refuse = async (code: ChangeRefusalCode): Promise<ChangeOutcome> => {
-      await failTasks(trx, [change.taskId], { code, message: changeRefusals[code] })
+      const failure = { code, message: changeRefusals[code] }
+      await failTasks(trx, [change.taskId], failure)
       await forgetTexts(trx, [change.taskId])
-      return { kind: 'refused', code, reason: changeRefusals[code] }
+      return { kind: 'refused', ...failure }
     }
     // FOR SHARE: as for a send, a leave waits for the change, and a change after the leave sees it.
     const member = roomOf === undefined

@@ -9,11 +9,11 @@ export interface SendToStore { taskId: string, roomId: number, senderId: number,
 
 export type PersistOutcome =
   | { kind: 'stored', message: Message, created: boolean, memberIds: number[] }
-  | { kind: 'refused', code: 'NOT_A_MEMBER', reason: string }
+  | { kind: 'refused', code: 'NOT_A_MEMBER', message: string }
   /** The task finished before this run (it failed at its deadline, say), or was never accepted: nothing to do. */
   | { kind: 'gone' }
 
-const notAMember = { code: 'NOT_A_MEMBER', reason: 'The sender is not a member of the room.' } as const
+const notAMember = { code: 'NOT_A_MEMBER', message: 'The sender is not a member of the room.' } as const
 
 /**
  * Stores the messages of many send tasks, in any number of rooms, each exactly once, and records each task's
@@ -45,7 +45,7 @@ export async function persistMessages (db: Db, sends: SendToStore[]): Promise<Pe
           for share of m`.execute(trx)).rows.map((row) => `${row.room_id}:${row.user_id}`))
     const isMember = (send: SendToStore) => members.has(`${send.roomId}:${send.senderId}`)
     const refused = open.filter((send) => !isMember(send))
-    await failTasks(trx, refused.map((send) => send.taskId), { code: notAMember.code, message: notAMember.reason })
+    await failTasks(trx, refused.map((send) => send.taskId), notAMember)
     for (const send of refused) outcomes.set(send.taskId, { kind: 'refused', ...notAMember })
 
     const storing = open.filter(isMember)

@@ -29,15 +29,18 @@ export function isUnfinished (state: Task['state']): boolean {
   return (unfinished as readonly string[]).includes(state)
 }
 
+/** Why a task failed, as its owner reads it in the task's `error`. */
+export interface TaskFailure { code: string, message: string }
+
 /** What a send that failed for a reason of ours (its deadline passed), not the sender's, tells its owner. */
-const sendFailed = { code: 'SEND_FAILED', message: 'The message could not be stored in time; send it again.' } as const
+const sendFailed = { code: 'SEND_FAILED', message: 'The message could not be stored in time; send it again.' } as const satisfies TaskFailure
 /** The same for an edit or a delete. */
-const changeFailed = { code: 'CHANGE_FAILED', message: 'The change could not be applied in time; make it again.' } as const
+const changeFailed = { code: 'CHANGE_FAILED', message: 'The change could not be applied in time; make it again.' } as const satisfies TaskFailure
 
 /** The sender's own reason a task cannot be done (NOT_A_MEMBER, say): it fails at once and is never retried. */
 export class TaskRefusal extends UnrecoverableError {
-  constructor (readonly code: string, readonly reason: string) {
-    super(`${code}: ${reason}`)
+  constructor (readonly failure: TaskFailure) {
+    super(failure.message)
   }
 }
 
@@ -133,7 +136,7 @@ async function takeUpTasks (db: Db, taskIds: string[]): Promise<Task[]> {
 }
 
 /** Records, in the caller's transaction, that these tasks failed for one reason. Publish after COMMIT. */
-export async function failTasks (trx: Transaction<Database>, taskIds: string[], failure: { code: string, message: string }): Promise<void> {
+export async function failTasks (trx: Transaction<Database>, taskIds: string[], failure: TaskFailure): Promise<void> {
   if (taskIds.length === 0) return
   await trx.updateTable('tasks')
     .set({ state: 'failed', finished_at: sql`now()`, error_code: failure.code, error_message: failure.message })

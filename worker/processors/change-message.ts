@@ -37,7 +37,7 @@ export function createChangeMessage ({ db, redis, redisPrefix, log }: { db: Db, 
 
     if (outcome.kind === 'refused') {
       log.info({ reqId: requestId, taskId: job.id, messageId, editorId, code: outcome.code }, 'change refused')
-      throw new TaskRefusal(outcome.code, outcome.reason)
+      throw new TaskRefusal({ code: outcome.code, message: outcome.message })
     }
     const { message } = outcome
     log.info({ reqId: requestId, taskId: job.id, messageId, changeSeq: message.change_seq, kind: job.name }, 'message changed')

@@ -62,7 +62,7 @@ export function createPersistMessage ({ db, redis, redisPrefix, log, maxBatch }:
     }
     if (outcome.kind === 'refused') {
       log.info({ reqId: requestId, taskId: job.id, roomId, senderId, code: outcome.code }, 'send refused')
-      throw new TaskRefusal(outcome.code, outcome.reason)
+      throw new TaskRefusal({ code: outcome.code, message: outcome.message })
     }
     const { message } = outcome
     log.info({ reqId: requestId, taskId: job.id, roomId, seq: message.seq, messageId: message.id, created: outcome.created }, 'message stored')
