@@ -34,7 +34,6 @@ export type ChangeMessagePayload = Static<typeof ChangeMessagePayloadSchema>
 /** Every job of the task queue: sends, edits and deletes go one way, so they share its guarantees. */
 export type TaskPayload = SendMessagePayload | ChangeMessagePayload
 
-/** What the unseen feed enqueues when a cursor acknowledges messages: per room, the highest seq seen. */
 /** Acknowledgements of the unseen feed, of any number of users and rooms: each watermark moves up to its seq. */
 export const MarkSeenPayloadSchema = Type.Object({
   acks: Type.Array(Type.Object({

@@ -12,8 +12,8 @@ import { createPersistMessage, type PersistMessageResult } from './processors/pe
 import { createTaskReconciler } from './reconcile-tasks.js'
 
 /**
- * Postgres connections a worker process needs: sends are stored in batches (a transaction per room of a batch), so
- * far fewer than its concurrency; jobs beyond it wait for a connection rather than crowd Postgres.
+ * Postgres connections a worker process needs: sends are stored in batches (one transaction per batch, whatever its
+ * rooms), so far fewer than its concurrency; jobs beyond it wait for a connection rather than crowd Postgres.
  */
 export function workerPoolSize (config: Config): number {
   return Math.min(config.WORKER_CONCURRENCY + 2, 20)
