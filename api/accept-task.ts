@@ -4,14 +4,14 @@ import type { Task } from '../core/db/schema.js'
 import { createGroupCommit } from '../core/group-commit.js'
 import { addWithin, type Queues, type TaskPayload } from '../core/queue.js'
 import { isConnected } from '../core/redis.js'
-import { createTasks, enqueueTask, isUnfinished, type NewTask } from '../core/tasks.js'
+import { createTasks, enqueueTask, isUnfinished, type NewTask, type TaskKind } from '../core/tasks.js'
 import { HttpProblem } from './errors.js'
 
 /** How long a request waits for Redis to take its job before answering anyway: the task is committed already. */
 const handOverWaitMs = 2000
 
 export interface TaskRequest {
-  kind: string
+  kind: TaskKind
   /** The room the caller must be a member of, checked in the statement that records the task. */
   roomId: number
   payload: TaskPayload

@@ -19,7 +19,7 @@ t.test('GET /metrics reports requests by route, waiters, queue depth and cache u
   t.match(text, /pigeon_users_cache_requests_total\{result="miss"\} 1/)
   t.match(text, /pigeon_users_cache_requests_total\{result="hit"\} 1/)
   t.match(text, /pigeon_longpoll_waiters\{kind="feed"\} 0/)
-  t.match(text, /pigeon_queue_jobs\{queue="send-message",state="waiting"\} 0/)
+  t.match(text, /pigeon_queue_jobs\{queue="tasks",state="waiting"\} 0/)
 })
 
 t.test('unknown URLs share one route label', async (t) => {

@@ -1,4 +1,6 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely'
+import type { Static } from 'typebox'
+import type { TaskKind, TaskStateSchema } from '../tasks.js'
 
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>
@@ -76,11 +78,11 @@ export interface ReadMarksTable {
   read_at: CreatedAt
 }
 
-export type TaskState = 'queued' | 'active' | 'completed' | 'failed'
+export type TaskState = Static<typeof TaskStateSchema>
 
 export interface TasksTable {
   id: string
-  kind: string
+  kind: TaskKind
   owner_id: number
   state: ColumnType<TaskState, TaskState | undefined, TaskState>
   attempts: ColumnType<number, number | undefined, number>
