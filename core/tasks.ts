@@ -21,6 +21,11 @@ export const TaskStateSchema = Type.Union([
 
 export const taskKinds = { sendMessage: 'send-message', editMessage: 'edit-message', deleteMessage: 'delete-message' } as const
 export type TaskKind = typeof taskKinds[keyof typeof taskKinds]
+export const TaskKindSchema = Type.Union([
+  Type.Literal(taskKinds.sendMessage), Type.Literal(taskKinds.editMessage), Type.Literal(taskKinds.deleteMessage)
+], {
+  description: 'What the task does: `send-message`, `edit-message` or `delete-message`'
+})
 
 const unfinished = ['queued', 'active'] as const satisfies readonly TaskState[]
 
