@@ -1,5 +1,6 @@
-import { chromium, type Browser } from 'playwright-core'
+import { chromium, type Browser, type Response } from 'playwright-core'
 import type { Teardown } from '../harness/test-config.js'
+import { assertDocumented } from './helper.js'
 
 /** A name that is not `localhost` nor a loopback address, for pages a browser treats as an ordinary http site. */
 export const plainHttpHost = 'pigeon.test'
@@ -24,4 +25,11 @@ export async function launchBrowser (t: Teardown): Promise<Browser> {
   })
   t.teardown(() => browser.close())
   return browser
+}
+
+/** An answer a page received, checked against the OpenAPI document as every answer in the tests is; its JSON. */
+export async function documentedJson<T> (response: Response): Promise<T> {
+  const body = await response.text()
+  await assertDocumented({ method: response.request().method(), url: response.url(), status: response.status(), headers: response.headers(), body })
+  return JSON.parse(body) as T
 }
