@@ -1,5 +1,5 @@
 import { Type } from 'typebox'
-import { TaskKindSchema, TaskStateSchema } from '../../core/tasks.js'
+import { TaskKindSchema, TaskStateSchema } from '../../core/db/schema.js'
 import { DateTimeSchema } from './common.js'
 import { MessageSchema } from './messages.js'
 
