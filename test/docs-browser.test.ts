@@ -7,7 +7,8 @@ import { createUser, testApp, testWorkers, type TestUser } from './helper.js'
 import { createGroupRoom, getUnseen, sendAllAndStore, waitForTask, type MessageBody } from './messaging-helper.js'
 
 // Swagger UI at /docs, in Chromium, as a newcomer uses it: by whatever name the server has, authorized with a token,
-// pressing "Try it out" and "Execute" with what the page fills in.
+// pressing "Try it out" and "Execute" with what the page fills in. The timeouts only bound a stuck run.
+t.setTimeout(300_000)
 const config = await testConfig(t)
 const app = await testApp(t, config)
 testWorkers(t, config)
@@ -19,7 +20,9 @@ const operationCount = Object.values((await app.inject({ url: '/openapi.json' })
   .reduce((count, methods) => count + Object.keys(methods).length, 0)
 
 async function openDocs (host: string): Promise<Page> {
-  const page = await (await browser.newContext()).newPage()
+  const context = await browser.newContext()
+  context.setDefaultTimeout(60_000)
+  const page = await context.newPage()
   await page.goto(`http://${host}:${port}/docs`)
   await page.locator('.opblock').first().waitFor()
   return page
