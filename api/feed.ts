@@ -15,6 +15,8 @@ export interface FeedDeps {
   db: Db
   /** Waiters on a user's feed, woken by the wake-ups of every API process. */
   feeds: Waiters<number>
+  /** Counts each query, for the channel's metric. */
+  reads: { inc: () => void }
   /** Hands acknowledgements (room → seq) to a worker, in bulk (api/acknowledgements.ts). */
   acknowledge: (userId: number, seenUpTo: ReadonlyMap<number, number>) => void
 }
@@ -81,6 +83,7 @@ export async function readFeed (deps: FeedDeps, read: FeedRead): Promise<FeedRes
       // One statement reads the user's rooms and watermarks with the page, at every query: after a wake-up (a join
       // or a leave, say) the rooms are the current ones. What the position acknowledges counts as seen at once.
       const askedAfter = changesAfter
+      deps.reads.inc()
       const page = await readUnseenPage(db, read.userId, { seenUpTo: read.position.seenUpTo, changesAfter }, read.limit)
       const pending = unapplied(read.position.seenUpTo, page.watermarks)
       if (first) {

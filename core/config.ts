@@ -62,6 +62,18 @@ export const ConfigSchema = Type.Object({
   ADMIN_AUTH_LIMIT_WINDOW_SECONDS: Type.Integer({ default: 15 * 60, minimum: 1 }),
   /** Unseen-feed long polls one user may hold open on one API instance; a new one beyond it answers the oldest at once. */
   LONG_POLLS_PER_USER: Type.Integer({ default: 10, minimum: 1 }),
+  /** Event streams one user may hold open on one API instance; a new one beyond it ends the oldest (a final `end` event). */
+  EVENT_STREAMS_PER_USER: Type.Integer({ default: 10, minimum: 1 }),
+  /** WebSockets one user may hold open on one API instance; a new one beyond it closes the oldest (4409). */
+  SOCKETS_PER_USER: Type.Integer({ default: 10, minimum: 1 }),
+  /** Request frames one socket may have running at once; a frame beyond it is answered 429 at once. */
+  SOCKET_REQUESTS_IN_FLIGHT: Type.Integer({ default: 16, minimum: 1 }),
+  /** "Log out everywhere" per user (revokes every login; each costs a query and a write per login). */
+  LOGOUT_ALL_LIMIT_PER_USER: Type.Integer({ default: 10, minimum: 1 }),
+  LOGOUT_ALL_LIMIT_WINDOW_SECONDS: Type.Integer({ default: 3600, minimum: 1 }),
+  /** Password changes per user, right or wrong: a wrong current password is a guess, and each costs a hash. */
+  PASSWORD_CHANGE_LIMIT_PER_USER: Type.Integer({ default: 5, minimum: 1 }),
+  PASSWORD_CHANGE_LIMIT_WINDOW_SECONDS: Type.Integer({ default: 15 * 60, minimum: 1 }),
   /** A comment line on an idle event stream or socket this often, so proxies keep it open and dead peers show. */
   PUSH_HEARTBEAT_SECONDS: Type.Number({ default: 15, exclusiveMinimum: 0 }),
   /** A stream or socket whose unsent output passes this is closed (slow consumer), rather than growing memory. */

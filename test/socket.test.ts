@@ -8,7 +8,8 @@ import { createGroupRoom, eventually, getUnseen, sendAndStore, sendToRoom } from
 import { openSocket, type SocketClient } from './socket-client.js'
 import { openSse } from './sse-client.js'
 
-const config = await testConfig(t, { PUSH_HEARTBEAT_SECONDS: '0.5', WS_AUTH_TIMEOUT_SECONDS: '0.5', PUSH_BUFFER_LIMIT_BYTES: '65536' })
+// Requests in flight per socket out of reach: the slow consumer below piles up answers (the bound has its own tests).
+const config = await testConfig(t, { PUSH_HEARTBEAT_SECONDS: '0.5', WS_AUTH_TIMEOUT_SECONDS: '0.5', PUSH_BUFFER_LIMIT_BYTES: '65536', SOCKET_REQUESTS_IN_FLIGHT: '1000' })
 const app = await testApp(t, config)
 testWorkers(t, config)
 await app.listen({ host: '127.0.0.1', port: 0 })
@@ -140,8 +141,9 @@ t.test('every route of the OpenAPI document answers the same over the socket as 
   await sendAndStore(app, alice, room.id, 'history')
   const client = await connect(t, alice)
   const document = (await app.inject('/openapi.json')).json()
-  // What cannot answer the same twice: a stream, counters, and the document itself only differs in nothing, so it stays.
-  const skipped = new Set(['/v1/events', '/metrics'])
+  // What cannot answer the same twice: a stream (a frame cannot open one), counters, and logging out everywhere (it ends
+  // the socket's own login); the document itself only differs in nothing, so it stays.
+  const skipped = new Set(['/v1/events', '/metrics', '/v1/auth/logout-all'])
   let compared = 0
   for (const [template, methods] of Object.entries<Record<string, { requestBody?: unknown }>>(document.paths)) {
     if (skipped.has(template)) continue

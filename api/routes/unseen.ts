@@ -30,7 +30,7 @@ const unseenRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request, reply) => {
     const { cursor, limit, wait } = request.query
     const position = decodeFeedCursor(cursor)
-    const { events, position: after, coveredRooms } = await readFeed({ db, acknowledge, feeds: wakeups.feeds }, {
+    const { events, position: after, coveredRooms } = await readFeed({ db, acknowledge, feeds: wakeups.feeds, reads: wakeups.feedReads.labels('long-poll') }, {
       userId: request.userId, position, acknowledge: true, limit, wait, signal: hangUpSignal(reply)
     })
     if (events.length === 0 && cursor !== undefined && coveredRooms) return { items: [], changes: [], cursor }

@@ -37,7 +37,9 @@ export default fp(async (fastify) => {
           '- Unread and unseen share one watermark per room: `POST /v1/rooms/{id}/read` and a feed acknowledgement both move it forward only.',
           '- A user\'s own messages never count as unseen or unread.',
           '- A direct message to yourself is 422 `CANNOT_MESSAGE_SELF`.',
-          '- Logout revokes the refresh token\'s family; access tokens already issued live until they expire.',
+          '- Logout ends that login: its refresh and access tokens stop working at once (401 `SESSION_ENDED`), its sockets and streams end.',
+          '  `POST /v1/auth/logout-all` ends every login of the user; `POST /v1/users/me/password` every login but the caller\'s.',
+          '- An expired access token is 401 `TOKEN_EXPIRED` with `WWW-Authenticate: Bearer error="invalid_token", error_description="expired"`: refresh it.',
           '- Unknown JSON fields in a request body are 400, and JSON values are not coerced (a number is not a string).',
           '- A 202 is a promise: the task is committed in Postgres before the answer, and the message is stored exactly once',
           '  whatever fails afterwards (Postgres or Redis away, Redis losing its data, a worker killed). Outages are retried until',
@@ -54,9 +56,14 @@ export default fp(async (fastify) => {
           '  `cursor`: the feed cursor after it), `task.finished` (a Task of mine), `member.joined` / `member.left` (`{ roomId, userId }`,',
           '  to the room\'s members), `read.updated` (`{ roomId, seq }`, my watermark moved).',
           '- A request `{ "id": 7, "method": "POST", "path": "/v1/rooms/3/messages", "body": { … } }` is answered',
-          '  `{ "id": 7, "status": 202, "body": { … } }`, through the same routes as HTTP (same validation, errors and bodies).',
-          '- Close codes: 4401 no valid token, it expired (refresh, reconnect) or its login was logged out or revoked, 4408 no token in time, 4429 the client read too',
-          '  slowly (reconnect with the last cursor), 1001 the server is shutting down (reconnect with the last cursor).'
+          '  `{ "id": 7, "status": 202, "body": { … } }`, through the same routes as HTTP (same validation, errors and bodies, and the',
+          '  limits count the socket\'s client address). At most 16 run at once per socket (a frame beyond is answered 429); they end',
+          '  when the socket closes. A frame cannot open a stream or a socket: `/v1/events` answers 400 `NOT_OVER_SOCKET`, `/v1/ws` 426.',
+          '- `GET /v1/ws` without a WebSocket upgrade answers 426 `UPGRADE_REQUIRED` (problem+json).',
+          '- Close codes: 4400 the cursor is malformed (an error frame says so first), 4401 no valid token, it expired (refresh, reconnect)',
+          '  or its login ended (log in again), 4408 no token in time, 4409 the user opened more sockets than one server keeps for them',
+          '  (10 by default) and this, the oldest, was closed (do not reconnect on your own), 4429 the client read too slowly (reconnect',
+          '  with the last cursor), 1001 the server is shutting down (reconnect with the last cursor).'
         ].join('\n')
       },
       // Relative: the API is wherever this document was fetched from.
