@@ -1,6 +1,6 @@
 import { Queue, type DefaultJobOptions } from 'bullmq'
-import type { Redis } from 'ioredis'
 import { Type, type Static } from 'typebox'
+import type { RedisClient } from './redis.js'
 import { typedTextPattern } from './text.js'
 
 export const MessageTextSchema = Type.String({
@@ -74,14 +74,14 @@ export const defaultJobOptions: DefaultJobOptions = {
 
 export interface Queues {
   /** The producers' connection: `isConnected(queues.connection)` says whether adding a job can succeed now. */
-  connection: Redis
+  connection: RedisClient
   /** The task queue: sends, and edits and deletes of messages (the job's name is the task's kind). */
   tasks: Queue<TaskPayload>
   markSeen: Queue<MarkSeenPayload>
 }
 
 /** Producers on a patient connection (see core/redis.ts): they work as soon as Redis does, whatever the start order. */
-export function createQueues (connection: Redis, redisPrefix: string): Queues {
+export function createQueues (connection: RedisClient, redisPrefix: string): Queues {
   const options = { connection, prefix: bullPrefix(redisPrefix), defaultJobOptions }
   return {
     connection,

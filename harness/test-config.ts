@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
-import { Redis } from 'ioredis'
+import { Cluster } from 'ioredis'
 import pg from 'pg'
 import { loadConfig, type Config } from '../core/config.js'
 import { createDb } from '../core/db/connect.js'
 import { ensureDatabase, migrateToLatest } from '../core/db/migrate.js'
+import { createPatientRedis, type RedisLocation } from '../core/redis.js'
 
 /** Whoever runs the deployment and removes it afterwards: a tap test, or a bench's own list of clean-ups. */
 export type Teardown = { teardown: (fn: () => unknown) => void }
@@ -46,7 +47,7 @@ export async function testConfig (t: Teardown, overrides: Record<string, string>
   if (error !== undefined) throw error
   t.teardown(async () => {
     await dropDatabase(name)
-    await deleteRedisKeys(redisUrl, name)
+    await deleteRedisKeys(config, name)
   })
   return config
 }
@@ -58,11 +59,20 @@ async function dropDatabase (name: string): Promise<void> {
   await client.end()
 }
 
-async function deleteRedisKeys (url: string, prefix: string): Promise<void> {
-  const redis = new Redis(url)
-  for (const pattern of [`${prefix}:*`, `{${prefix}}:*`]) {
-    for await (const keys of redis.scanStream({ match: pattern, count: 500 })) {
-      if ((keys as string[]).length > 0) await redis.del(...(keys as string[]))
+/** Every key of the deployment: `prefix:…`, and its queues' `{prefix}:…`. */
+async function deleteRedisKeys (location: RedisLocation, prefix: string): Promise<void> {
+  const redis = createPatientRedis(location, 'pigeon-test-teardown')
+  // Answered once connected: a cluster knows its masters by then.
+  await redis.ping()
+  // A cluster is scanned master by master, and each key deleted alone: keys in different slots cannot share a DEL.
+  const servers = redis instanceof Cluster ? redis.nodes('master') : [redis]
+  for (const server of servers) {
+    for (const pattern of [`${prefix}:*`, `{${prefix}}:*`]) {
+      for await (const keys of server.scanStream({ match: pattern, count: 500 })) {
+        const pipeline = server.pipeline()
+        for (const key of keys as string[]) pipeline.unlink(key)
+        await pipeline.exec()
+      }
     }
   }
   await redis.quit()

@@ -25,7 +25,7 @@ export interface RunningWorkers {
 
 /** Wires the processors to their queues. Any number of processes may run this against the same Redis and Postgres. */
 export function startWorkers ({ config, db, log, registry }: { config: Config, db: Db, log: Log, registry?: Registry }): RunningWorkers {
-  const connection = createPatientRedis(config.REDIS_URL, 'pigeon-worker')
+  const connection = createPatientRedis(config, 'pigeon-worker')
   connection.on('error', (error) => log.warn({ err: error }, 'worker redis connection error'))
   const common = {
     connection,
