@@ -51,9 +51,14 @@ export const queueNames = {
   markSeen: 'mark-seen'
 } as const
 
-/** BullMQ gets the deployment prefix as a hash tag, so each queue's keys share one Redis Cluster slot. */
-export function bullPrefix (redisPrefix: string): string {
-  return `{${redisPrefix}}`
+/**
+ * Each queue's keys in a hash tag of its own (`{pigeon:tasks}:tasks:…`): all of one queue's keys share a Redis
+ * Cluster slot, as BullMQ's scripts need, and different queues can live on different masters. Earlier versions gave
+ * every queue the deployment's tag (`{pigeon}:tasks:…`); jobs an upgrade leaves there are re-created from their
+ * tasks by the reconciler, and a lost acknowledgement is made again by the next poll.
+ */
+export function bullPrefix (redisPrefix: string, queueName: string): string {
+  return `{${redisPrefix}:${queueName}}`
 }
 
 /** How long a retry waits: doubling from a quarter second, never more than 10 s, so work resumes within seconds of an outage ending. */
@@ -82,11 +87,11 @@ export interface Queues {
 
 /** Producers on a patient connection (see core/redis.ts): they work as soon as Redis does, whatever the start order. */
 export function createQueues (connection: RedisClient, redisPrefix: string): Queues {
-  const options = { connection, prefix: bullPrefix(redisPrefix), defaultJobOptions }
+  const options = (name: string) => ({ connection, prefix: bullPrefix(redisPrefix, name), defaultJobOptions })
   return {
     connection,
-    tasks: new Queue<TaskPayload>(queueNames.tasks, options),
-    markSeen: new Queue<MarkSeenPayload>(queueNames.markSeen, options)
+    tasks: new Queue<TaskPayload>(queueNames.tasks, options(queueNames.tasks)),
+    markSeen: new Queue<MarkSeenPayload>(queueNames.markSeen, options(queueNames.markSeen))
   }
 }
 

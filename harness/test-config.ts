@@ -59,7 +59,7 @@ async function dropDatabase (name: string): Promise<void> {
   await client.end()
 }
 
-/** Every key of the deployment: `prefix:…`, and its queues' `{prefix}:…`. */
+/** Every key of the deployment: `prefix:…`, and its queues' `{prefix:queue}:…`. */
 async function deleteRedisKeys (location: RedisLocation, prefix: string): Promise<void> {
   const redis = createPatientRedis(location, 'pigeon-test-teardown')
   // Answered once connected: a cluster knows its masters by then.
@@ -67,7 +67,7 @@ async function deleteRedisKeys (location: RedisLocation, prefix: string): Promis
   // A cluster is scanned master by master, and each key deleted alone: keys in different slots cannot share a DEL.
   const servers = redis instanceof Cluster ? redis.nodes('master') : [redis]
   for (const server of servers) {
-    for (const pattern of [`${prefix}:*`, `{${prefix}}:*`]) {
+    for (const pattern of [`${prefix}:*`, `{${prefix}:*`]) {
       for await (const keys of server.scanStream({ match: pattern, count: 500 })) {
         const pipeline = server.pipeline()
         for (const key of keys as string[]) pipeline.unlink(key)
