@@ -4,10 +4,10 @@ import type { Db } from '../../core/db/connect.js'
 import type { Log } from '../../core/log.js'
 import { applyMessageChange } from '../../core/message-changes.js'
 import { ChangeMessagePayloadSchema, type ChangeMessagePayload } from '../../core/queue.js'
+import type { RedisClient } from '../../core/redis.js'
 import { taskFinished, taskKinds, TaskRefusal } from '../../core/tasks.js'
 import { publishWakeups, type Wakeup } from '../../core/wakeups.js'
 import type { PersistMessageResult } from './persist-message.js'
-import type { RedisClient } from '../../core/redis.js'
 
 /**
  * Applies an edit or a delete (the job's name says which), records the task's outcome, then wakes the room's

@@ -5,8 +5,8 @@ import { createGroupCommit } from '../../core/group-commit.js'
 import type { Log } from '../../core/log.js'
 import { MarkSeenPayloadSchema, type MarkSeenPayload } from '../../core/queue.js'
 import { markSeenMany } from '../../core/read-state.js'
-import { publishWakeups } from '../../core/wakeups.js'
 import type { RedisClient } from '../../core/redis.js'
+import { publishWakeups } from '../../core/wakeups.js'
 
 /**
  * Applies acknowledgements from the unseen feed: each room's watermark moves up to the acknowledged seq.

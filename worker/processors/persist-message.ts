@@ -4,10 +4,10 @@ import type { Db } from '../../core/db/connect.js'
 import type { Log } from '../../core/log.js'
 import { persistMessages, type PersistOutcome, type SendToStore } from '../../core/messages.js'
 import { SendMessagePayloadSchema, type SendMessagePayload } from '../../core/queue.js'
+import type { RedisClient } from '../../core/redis.js'
 import { taskFinished, TaskRefusal } from '../../core/tasks.js'
 import { publishWakeups, type Wakeup } from '../../core/wakeups.js'
 import { createGroupCommit } from '../../core/group-commit.js'
-import type { RedisClient } from '../../core/redis.js'
 
 export interface PersistMessageResult { messageId: number, roomId: number, seq: number }
 
