@@ -9,7 +9,7 @@ export const ConfigSchema = Type.Object({
    * Seeds of a Redis Cluster (`host:port,host:port,…`); when set it replaces REDIS_URL, and every Redis client is a
    * cluster client. Empty: one Redis at REDIS_URL.
    */
-  REDIS_CLUSTER_NODES: Type.String({ default: '', pattern: '^\\s*([^,\\s]+:[0-9]+(\\s*,\\s*[^,\\s]+:[0-9]+)*)?\\s*$' }),
+  REDIS_CLUSTER_NODES: Type.String({ default: '', pattern: '^\\s*([A-Za-z0-9_.-]+:[0-9]+(\\s*,\\s*[A-Za-z0-9_.-]+:[0-9]+)*)?\\s*$' }),
   HOST: Type.String({ default: '0.0.0.0' }),
   PORT: Type.Integer({ default: 3000, minimum: 0, maximum: 65535 }),
   /** A second port (on HOST) that alone serves /metrics and /admin/queues, for operators to keep off the public network; 0: both stay on PORT. */
