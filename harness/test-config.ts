@@ -5,7 +5,7 @@ import pg from 'pg'
 import { loadConfig, type Config } from '../core/config.js'
 import { createDb } from '../core/db/connect.js'
 import { ensureDatabase, migrateToLatest } from '../core/db/migrate.js'
-import { createPatientRedis, type RedisLocation } from '../core/redis.js'
+import { createFailFastRedis, readyWithin, type RedisLocation } from '../core/redis.js'
 
 /** Whoever runs the deployment and removes it afterwards: a tap test, or a bench's own list of clean-ups. */
 export type Teardown = { teardown: (fn: () => unknown) => void }
@@ -61,19 +61,23 @@ async function dropDatabase (name: string): Promise<void> {
 
 /** Every key of the deployment: `prefix:…`, and its queues' `{prefix:queue}:…`. */
 async function deleteRedisKeys (location: RedisLocation, prefix: string): Promise<void> {
-  const redis = createPatientRedis(location, 'pigeon-test-teardown')
-  // Answered once connected: a cluster knows its masters by then.
-  await redis.ping()
-  // A cluster is scanned master by master, and each key deleted alone: keys in different slots cannot share a DEL.
-  const servers = redis instanceof Cluster ? redis.nodes('master') : [redis]
-  for (const server of servers) {
-    for (const pattern of [`${prefix}:*`, `{${prefix}:*`]) {
-      for await (const keys of server.scanStream({ match: pattern, count: 500 })) {
-        const pipeline = server.pipeline()
-        for (const key of keys as string[]) pipeline.unlink(key)
-        await pipeline.exec()
+  const redis = createFailFastRedis(location, 'pigeon-test-teardown')
+  redis.on('error', () => {})
+  try {
+    // A test that stopped a Redis of its own left nothing to delete there.
+    if (!await readyWithin(redis, 5000)) return
+    // A cluster is scanned master by master, and each key deleted alone: keys in different slots cannot share a DEL.
+    const servers = redis instanceof Cluster ? redis.nodes('master') : [redis]
+    for (const server of servers) {
+      for (const pattern of [`${prefix}:*`, `{${prefix}:*`]) {
+        for await (const keys of server.scanStream({ match: pattern, count: 500 })) {
+          const pipeline = server.pipeline()
+          for (const key of keys as string[]) pipeline.unlink(key)
+          await pipeline.exec()
+        }
       }
     }
+  } finally {
+    redis.disconnect()
   }
-  await redis.quit()
 }
