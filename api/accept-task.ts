@@ -1,10 +1,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Db } from '../core/db/connect.js'
-import type { Task } from '../core/db/schema.js'
+import type { Task, TaskKind } from '../core/db/schema.js'
 import { createGroupCommit } from '../core/group-commit.js'
 import { addWithin, type Queues, type TaskPayload } from '../core/queue.js'
 import { isConnected } from '../core/redis.js'
-import { createTasks, enqueueTask, isUnfinished, type NewTask, type TaskKind } from '../core/tasks.js'
+import { createTasks, enqueueTask, isUnfinished, type NewTask } from '../core/tasks.js'
 import { HttpProblem } from './errors.js'
 
 /** How long a request waits for Redis to take its job before answering anyway: the task is committed already. */

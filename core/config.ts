@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import envSchema from 'env-schema'
 import { Type, type Static } from 'typebox'
+import { secretFromFile } from './secret-file.js'
 
 export const ConfigSchema = Type.Object({
   DATABASE_URL: Type.String({ default: 'postgres://postgres@127.0.0.1:5432/pigeon' }),
@@ -18,8 +19,13 @@ export const ConfigSchema = Type.Object({
     Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'),
     Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')
   ], { default: 'info' }),
-  /** Empty means: generate one per process (tokens die with it). */
+  /** The key tokens are signed with; every API instance needs the same. Empty: the one kept in JWT_SECRET_FILE. */
   JWT_SECRET: Type.String({ default: '' }),
+  /**
+   * Where a process without JWT_SECRET keeps a secret, made on first start, so tokens outlive a restart (one machine
+   * only). Empty, or a file that cannot be made: a random secret per process, and tokens die with it.
+   */
+  JWT_SECRET_FILE: Type.String({ default: '.jwt-secret' }),
   ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ default: 900, minimum: 1 }),
   REFRESH_TOKEN_TTL_SECONDS: Type.Integer({ default: 30 * 24 * 3600, minimum: 1 }),
   /** Namespaces every Redis key and channel of one deployment; each BullMQ queue gets it in a {hash tag} of its own (Redis Cluster-ready). */
@@ -69,15 +75,16 @@ export const ConfigSchema = Type.Object({
   WS_AUTH_TIMEOUT_SECONDS: Type.Number({ default: 5, exclusiveMinimum: 0 })
 })
 
-export type Config = Static<typeof ConfigSchema> & { jwtSecretGenerated: boolean }
+/** Where the JWT secret came from: the environment, the secret file, or nowhere (made for this process alone). */
+export type JwtSecretSource = 'environment' | 'file' | 'random'
+
+export type Config = Static<typeof ConfigSchema> & { jwtSecretSource: JwtSecretSource }
 
 /** Reads the environment once; every process calls this at start and passes the result down. */
 export function loadConfig (env: Record<string, string | undefined> = process.env): Config {
   const config = envSchema<Static<typeof ConfigSchema>>({ schema: ConfigSchema, data: env, dotenv: false })
-  const jwtSecretGenerated = config.JWT_SECRET === ''
-  return {
-    ...config,
-    JWT_SECRET: jwtSecretGenerated ? randomBytes(32).toString('hex') : config.JWT_SECRET,
-    jwtSecretGenerated
-  }
+  if (config.JWT_SECRET !== '') return { ...config, jwtSecretSource: 'environment' }
+  const kept = config.JWT_SECRET_FILE === '' ? undefined : secretFromFile(config.JWT_SECRET_FILE)
+  if (kept !== undefined) return { ...config, JWT_SECRET: kept, jwtSecretSource: 'file' }
+  return { ...config, JWT_SECRET: randomBytes(32).toString('hex'), jwtSecretSource: 'random' }
 }

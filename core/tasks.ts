@@ -2,10 +2,9 @@ import { createHash, randomUUID } from 'node:crypto'
 import { UnrecoverableError } from 'bullmq'
 import { sql, type Transaction } from 'kysely'
 import { jsonObjectFrom } from 'kysely/helpers/postgres'
-import { Type } from 'typebox'
 import { isDatabaseUnavailable, type Db } from './db/connect.js'
 import { messageFromJson } from './db/json-rows.js'
-import type { Database, Message, Task, TaskState } from './db/schema.js'
+import { taskKinds, type Database, type Message, type Task, type TaskKind, type TaskState } from './db/schema.js'
 import type { Queues, TaskPayload } from './queue.js'
 import type { Wakeup } from './wakeups.js'
 
@@ -14,13 +13,6 @@ import type { Wakeup } from './wakeups.js'
  * (job id = task id), worked on, finished (outcome recorded, then the owner woken), re-handed by a reconciler
  * if Redis lost its job, failed at its deadline, and pruned after its retention.
  */
-
-export const TaskStateSchema = Type.Union([
-  Type.Literal('queued'), Type.Literal('active'), Type.Literal('completed'), Type.Literal('failed')
-], { description: '`queued` until a worker takes it up, `active` while one works on it (or waits to retry), then `completed` or `failed`' })
-
-export const taskKinds = { sendMessage: 'send-message', editMessage: 'edit-message', deleteMessage: 'delete-message' } as const
-export type TaskKind = typeof taskKinds[keyof typeof taskKinds]
 
 const unfinished = ['queued', 'active'] as const satisfies readonly TaskState[]
 

@@ -2,7 +2,8 @@ import { sql } from 'kysely'
 import t from 'tap'
 import { applyMessageChange } from '../core/message-changes.js'
 import { persistMessages } from '../core/messages.js'
-import { createTasks, failOverdueTasks, taskKinds } from '../core/tasks.js'
+import { taskKinds } from '../core/db/schema.js'
+import { createTasks, failOverdueTasks } from '../core/tasks.js'
 import { createUser, isProblem, testWorkers, type TestUser } from './helper.js'
 import {
   changeAndApply, changeMessage, createGroupRoom, getUnseen, pausedDeployment, runningDeployment, sendAllAndStore, sendAndStore, waitersReach, waitForTask

@@ -76,8 +76,14 @@ export default fp(async (fastify) => {
       }
     }
   })
-  // Its pages need scripts and styles of their own: swagger-ui sets the policy that allows just those.
-  await fastify.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
+  // Its pages need scripts and styles of their own: swagger-ui sets the policy that allows just those, less
+  // `upgrade-insecure-requests`: on a plain-http server reached by any name but localhost, that directive has the
+  // browser fetch every asset over https, which such a server does not speak, and the page stays blank.
+  await fastify.register(swaggerUi, {
+    routePrefix: '/docs',
+    staticCSP: true,
+    transformStaticCSP: (policy) => policy.replace(/\s*upgrade-insecure-requests;?/, '')
+  })
 
   fastify.get('/openapi.json', {
     schema: {
