@@ -8,6 +8,7 @@ import securityHeaders from './plugins/external/security-headers.js'
 import websocket from './plugins/external/websocket.js'
 import problemDetails from './plugins/app/problem-details.js'
 import services from './plugins/app/services.js'
+import cursors from './plugins/app/cursors.js'
 import authenticate from './plugins/app/authenticate.js'
 import metrics from './plugins/app/metrics.js'
 import queues from './plugins/app/queues.js'
@@ -49,6 +50,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
 
   await fastify.register(problemDetails)
   await fastify.register(services, { config: opts.config })
+  await fastify.register(cursors)
   await fastify.register(internalPort)
   await fastify.register(authenticate)
   await fastify.register(metrics, { registry: opts.registry })

@@ -1,5 +1,4 @@
 import type { Wakeup } from '../core/wakeups.js'
-import { encodeFeedCursor } from './cursor.js'
 import type { FeedEvent } from './feed.js'
 import { toMessageView } from './schemas/messages.js'
 import type { TaskView } from './task-view.js'
@@ -14,9 +13,9 @@ export type PushEvent =
   | { type: 'member.joined' | 'member.left', data: { roomId: number, userId: number } }
   | { type: 'read.updated', data: { roomId: number, seq: number } }
 
-/** A feed event: a new message, or an edit or delete of one the reader has (the message as it is now). */
-export function fromFeedEvent (event: FeedEvent): PushEvent {
-  return { type: event.type, cursor: encodeFeedCursor(event.position), data: toMessageView(event.message) }
+/** A feed event (a new message, or an edit or delete of one the reader has, as it is now) and the cursor after it. */
+export function fromFeedEvent (event: FeedEvent, cursor: string): PushEvent {
+  return { type: event.type, cursor, data: toMessageView(event.message) }
 }
 
 /** What a wake-up about one user tells that user's sockets, if anything (a finished task is read from the database first). */

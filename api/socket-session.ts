@@ -4,9 +4,9 @@ import type { WebSocket } from 'ws'
 import type { Config } from '../core/config.js'
 import { findTask } from '../core/tasks.js'
 import type { Wakeup } from '../core/wakeups.js'
-import { decodeFeedCursor } from './cursor.js'
+import type { Cursors } from './cursor.js'
 import { problem } from './errors.js'
-import { idleRereadSeconds, readFeed, type FeedDeps } from './feed.js'
+import { idleRereadSeconds, readFeed, startingPosition, type FeedDeps } from './feed.js'
 import { fromFeedEvent, fromUserWakeup, toSocketFrame, type PushEvent } from './push-events.js'
 import { toTaskView } from './task-view.js'
 
@@ -28,6 +28,7 @@ const bearerPrefix = 'bearer.'
 
 export interface SocketSessionDeps extends FeedDeps {
   config: Config
+  cursors: Cursors
   log: FastifyBaseLogger
   /** Verifies an access token: the user id and when it expires (ms), or undefined. */
   verifyAccessToken: (token: string) => { userId: number, expiresAt: number, familyId?: string } | undefined
@@ -82,7 +83,7 @@ export function runSocketSession (deps: SocketSessionDeps, socket: WebSocket, ha
   }
 
   async function pushFeed (cursor: string | undefined): Promise<void> {
-    let position = decodeFeedCursor(cursor)
+    let position = await startingPosition(deps, userId, cursor)
     // The cursor the client resumed with acknowledges what it covers; what this socket sends is acknowledged by the next resume.
     let acknowledge = true
     while (!ended.signal.aborted) {
@@ -91,7 +92,7 @@ export function runSocketSession (deps: SocketSessionDeps, socket: WebSocket, ha
       })
       acknowledge = false
       position = page.position
-      for (const event of page.events) push(fromFeedEvent(event))
+      for (const event of page.events) push(fromFeedEvent(event, deps.cursors.sealFeed(userId, event.position)))
     }
   }
 

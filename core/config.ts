@@ -15,6 +15,12 @@ export const ConfigSchema = Type.Object({
   ], { default: 'info' }),
   /** Empty means: generate one per process (tokens die with it). */
   JWT_SECRET: Type.String({ default: '' }),
+  /**
+   * Secrets that seal cursors (comma-separated, newest first, each at least 32 characters): the first seals, every one
+   * opens, and so does the key derived from JWT_SECRET, which alone seals while this is empty. Rotate by putting a new
+   * key first, and drop an old one once no client can hold a cursor it sealed.
+   */
+  CURSOR_KEYS: Type.String({ default: '' }),
   ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ default: 900, minimum: 1 }),
   REFRESH_TOKEN_TTL_SECONDS: Type.Integer({ default: 30 * 24 * 3600, minimum: 1 }),
   /** Namespaces every Redis key and channel of one deployment; BullMQ gets it as a {hash tag} (Redis Cluster-ready). */
@@ -70,9 +76,17 @@ export type Config = Static<typeof ConfigSchema> & { jwtSecretGenerated: boolean
 export function loadConfig (env: Record<string, string | undefined> = process.env): Config {
   const config = envSchema<Static<typeof ConfigSchema>>({ schema: ConfigSchema, data: env, dotenv: false })
   const jwtSecretGenerated = config.JWT_SECRET === ''
+  if (cursorSecrets(config.CURSOR_KEYS).some((secret) => secret.length < 32)) {
+    throw new Error('CURSOR_KEYS: each key must be at least 32 characters (for example `openssl rand -base64 32`)')
+  }
   return {
     ...config,
     JWT_SECRET: jwtSecretGenerated ? randomBytes(32).toString('hex') : config.JWT_SECRET,
     jwtSecretGenerated
   }
+}
+
+/** The secrets CURSOR_KEYS lists, newest first. */
+export function cursorSecrets (keys: string): string[] {
+  return keys.split(',').map((key) => key.trim()).filter((key) => key !== '')
 }

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { encodeCursor } from '../api/cursor.js'
+import { editedCursor, unsealedCursor } from './cursor-kit.js'
 import { createUser, isProblem } from './helper.js'
 import {
   createGroupRoom, readWatermark, runningDeployment, sendAllAndStore, sendAndStore, sendToRoom, sendToUser, waitForTask
@@ -173,12 +173,18 @@ t.test('history is newest first and pages by seq without overlap', async (t) => 
   t.equal(whole.json().items.length, 25)
   t.equal(whole.json().nextCursor, null)
 
-  for (const query of ['limit=201', 'limit=0', 'limit=-1', 'cursor=not-a-cursor', `cursor=${encodeCursor('id', 5)}`, `cursor=${encodeCursor('seq', -1)}`]) {
+  const firstPage = (await app.inject({ url: `/v1/rooms/${room.id}/messages?limit=10`, headers: ann.auth })).json()
+  const edited = editedCursor(firstPage.nextCursor, (content) => ({ ...content, v: 5 }))
+  for (const query of ['limit=201', 'limit=0', 'limit=-1', 'cursor=not-a-cursor', `cursor=${unsealedCursor('id', 5)}`, `cursor=${unsealedCursor('seq', -1)}`, `cursor=${edited}`]) {
     const res = await app.inject({ url: `/v1/rooms/${room.id}/messages?${query}`, headers: ann.auth })
     t.ok(isProblem(res, 400), `400 for ${query}`)
   }
-  const foreign = await app.inject({ url: `/v1/rooms/${room.id}/messages?cursor=${encodeCursor('id', 5)}`, headers: ann.auth })
+  const foreign = await app.inject({ url: `/v1/rooms/${room.id}/messages?cursor=${unsealedCursor('id', 5)}`, headers: ann.auth })
   t.equal(foreign.json().code, 'INVALID_CURSOR', 'another list\'s cursor is refused')
+  const editedAnswer = await app.inject({ url: `/v1/rooms/${room.id}/messages?cursor=${edited}`, headers: ann.auth })
+  t.equal(editedAnswer.json().code, 'INVALID_CURSOR', 'an edited cursor is refused')
+  const unsealed = await app.inject({ url: `/v1/rooms/${room.id}/messages?limit=3&cursor=${unsealedCursor('seq', 5)}`, headers: ann.auth })
+  t.same(unsealed.json().items.map((m: { seq: number }) => m.seq), [4, 3, 2], 'a cursor from before cursors were sealed still pages')
 
   const empty = await createGroupRoom(app, ann, 'empty')
   t.same((await app.inject({ url: `/v1/rooms/${empty.id}/messages`, headers: ann.auth })).json(), { items: [], nextCursor: null })

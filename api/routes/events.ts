@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { decodeFeedCursor } from '../cursor.js'
-import { idleRereadSeconds, readFeed } from '../feed.js'
+import { idleRereadSeconds, readFeed, startingPosition } from '../feed.js'
 import { hangUpSignal } from '../long-poll.js'
 import { fromFeedEvent, toSseFrame } from '../push-events.js'
 import { bearer, problems } from '../schemas/common.js'
@@ -10,7 +9,7 @@ import { EventStreamSchema, EventsHeadersSchema, EventsQuerySchema } from '../sc
 const retryMs = 3000
 
 const eventRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { config, db, wakeups } = fastify
+  const { config, db, wakeups, cursors } = fastify
   const closing = new AbortController()
   fastify.addHook('preClose', async () => closing.abort())
 
@@ -31,7 +30,8 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         'with it as `Last-Event-ID` (or `?cursor=`) resumes right after that event and acknowledges everything up to it, as',
         'passing a cursor to the long poll does. Nothing is lost when a stream drops: what was not acknowledged comes again.',
         'A heartbeat comment is sent while nothing happens; the stream ends after `seconds`, or when the client reads too',
-        'slowly, and EventSource reconnects by itself. A malformed cursor is 400.'
+        'slowly, and EventSource reconnects by itself. A malformed, edited, forged or another user\'s cursor is 400',
+        '`INVALID_CURSOR`; whatever a cursor says, it never takes the stream past what a room held.'
       ].join(' '),
       security: bearer,
       querystring: EventsQuerySchema,
@@ -43,7 +43,7 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     const resumeFrom = request.headers['last-event-id'] ?? request.query.cursor
-    let position = decodeFeedCursor(resumeFrom)
+    let position = await startingPosition({ db, cursors }, request.userId, resumeFrom)
     const signal = AbortSignal.any([hangUpSignal(reply), closing.signal])
     const deadline = Date.now() + request.query.seconds * 1000
 
@@ -83,7 +83,7 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         acknowledge = false
         position = page.position
         if (signal.aborted) break
-        if (page.events.length > 0) write(page.events.map((event) => toSseFrame(fromFeedEvent(event))).join(''))
+        if (page.events.length > 0) write(page.events.map((event) => toSseFrame(fromFeedEvent(event, cursors.sealFeed(request.userId, event.position)))).join(''))
       }
     } catch (error) {
       // The status line is gone: end the stream, and the client reconnects from its last event.

@@ -9,9 +9,10 @@ import { runSocketSession } from '../socket-session.js'
  * document's info; a WebSocket handshake is not an HTTP answer the document can describe).
  */
 const socketRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { config, db, acknowledge, wakeups, log } = fastify
+  const { config, db, acknowledge, wakeups, log, cursors } = fastify
   const deps = {
     config,
+    cursors,
     db,
     acknowledge,
     feeds: wakeups.feeds,

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply } from 'fastify'
 import { findUserById, listUsers, updateUser } from '../../core/users.js'
-import { decodePositionCursor, encodeCursor, toPage } from '../cursor.js'
+import { toPage } from '../cursor.js'
 import { notFound } from '../errors.js'
 import { bearer, IdParamsSchema, PageQuerySchema, PageSchema, problems } from '../schemas/common.js'
 import { toUserView, UpdateMeSchema, UserSchema } from '../schemas/users.js'
@@ -9,7 +9,7 @@ import { toUserView, UpdateMeSchema, UserSchema } from '../schemas/users.js'
 const UserPageSchema = PageSchema(UserSchema)
 
 const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { db, usersCache } = fastify
+  const { db, usersCache, cursors } = fastify
   fastify.addHook('onRequest', fastify.authenticate)
 
   fastify.get('', {
@@ -24,7 +24,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     const { cursor, limit } = request.query
-    const afterId = cursor === undefined ? 0 : decodePositionCursor(cursor, 'id')
+    const afterId = cursor === undefined ? 0 : cursors.openPage(cursor, 'id')
     const page = `${afterId}:${limit}`
     const cached = await usersCache.getPage(page)
     const result = cached.body === null ? 'miss' : 'hit'
@@ -35,7 +35,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const sendSerialized = (text: string) => (reply as FastifyReply).type('application/json; charset=utf-8').send(text)
     if (cached.body !== null) return sendSerialized(cached.body)
 
-    const body = reply.serialize(toPage(await listUsers(db, afterId, limit), toUserView, (user) => encodeCursor('id', user.id))) as string
+    const body = reply.serialize(toPage(await listUsers(db, afterId, limit), toUserView, (user) => cursors.sealPage('id', user.id))) as string
     if (cached.version !== null) await usersCache.setPage(cached.version, page, body)
     return sendSerialized(body)
   })

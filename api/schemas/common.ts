@@ -58,16 +58,17 @@ export function PageSchema<T extends TSchema> (item: T) {
   })
 }
 
-/** A list's query: `cursor` is the `nextCursor` of the page before; `example` is one such cursor of this list. */
-export function pageQuery (example: string) {
-  return Type.Object({
-    cursor: Type.Optional(Type.String({ maxLength: 512, description: 'The `nextCursor` of the previous page, as given', examples: [example] })),
-    limit: Type.Integer({ minimum: 1, maximum: 200, default: 50, description: 'Items per page', examples: [20] })
-  })
-}
-
-// The cursor after id 50, as `nextCursor` gives it.
-export const PageQuerySchema = pageQuery('eyJrIjoiaWQiLCJ2Ijo1MH0')
+/**
+ * A list's query: `cursor` is the `nextCursor` of the page before. It has no example: a cursor is sealed by the
+ * server that made it, so no value written here would page anything (and a form pre-filled with one would fail).
+ */
+export const PageQuerySchema = Type.Object({
+  cursor: Type.Optional(Type.String({
+    maxLength: 512,
+    description: 'The `nextCursor` of the previous page, exactly as given (sealed by the server: an edited one is 400 `INVALID_CURSOR`)'
+  })),
+  limit: Type.Integer({ minimum: 1, maximum: 200, default: 50, description: 'Items per page', examples: [20] })
+})
 
 export const bearer = [{ bearerAuth: [] }]
 /** A route anyone may call, without a token. */

@@ -45,18 +45,24 @@ export default fp(async (fastify) => {
           '- While Redis cannot be reached a send answers 503 `QUEUE_UNAVAILABLE` at once and nothing is recorded;',
           '  while Postgres cannot be reached any route that needs it answers 503 `DATABASE_UNAVAILABLE`.',
           '- Idempotency keys are kept in Postgres for 48 h; finished tasks stay answerable for 24 h (both configurable).',
+          '- Cursors (`cursor`, `nextCursor`, an event\'s `id`, `Last-Event-ID`) are opaque and sealed by the server (an HMAC every',
+          '  instance checks); a feed cursor is for one user. An edited, forged or another user\'s cursor is 400 `INVALID_CURSOR`.',
+          '  Whatever a cursor says, the feed never takes it past what a room held, so a message that arrives later always comes.',
+          '  Unsealed cursors from before sealing are still taken while they claim no more than the rooms hold (else 400).',
           '',
           '**Push.** `GET /v1/events` streams the unseen feed as Server-Sent Events (documented below). `GET /v1/ws` is a WebSocket',
           '(not an HTTP answer this document can describe):',
           '- Authenticate with `Sec-WebSocket-Protocol: pigeon.v1, bearer.<accessToken>`, or send `{ "type": "auth", "token": "…" }`',
-          '  as the first frame within 5 s. `?cursor=` (or `cursor` in the auth frame) resumes the feed and acknowledges what it covers.',
+          '  as the first frame within 5 s. `?cursor=` (or `cursor` in the auth frame) resumes the feed and acknowledges what it covers',
+          '  (a cursor the server did not make for this user ends the socket with 1011).',
           '- The server sends `{ "type": "ready", "userId" }`, then events `{ type, cursor?, data }`: `message.created` (data: a Message;',
           '  `cursor`: the feed cursor after it), `task.finished` (a Task of mine), `member.joined` / `member.left` (`{ roomId, userId }`,',
           '  to the room\'s members), `read.updated` (`{ roomId, seq }`, my watermark moved).',
           '- A request `{ "id": 7, "method": "POST", "path": "/v1/rooms/3/messages", "body": { … } }` is answered',
           '  `{ "id": 7, "status": 202, "body": { … } }`, through the same routes as HTTP (same validation, errors and bodies).',
           '- Close codes: 4401 no valid token, it expired (refresh, reconnect) or its login was logged out or revoked, 4408 no token in time, 4429 the client read too',
-          '  slowly (reconnect with the last cursor), 1001 the server is shutting down (reconnect with the last cursor).'
+          '  slowly (reconnect with the last cursor), 1001 the server is shutting down (reconnect with the last cursor), 1011 the feed',
+          '  failed or its cursor was refused (reconnect with the last cursor the server sent, or none).'
         ].join('\n')
       },
       // Relative: the API is wherever this document was fetched from.
