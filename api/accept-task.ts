@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Db } from '../core/db/connect.js'
-import type { Task } from '../core/db/schema.js'
+import type { Task, TaskKind } from '../core/db/schema.js'
 import { createGroupCommit } from '../core/group-commit.js'
 import { addWithin, type Queues, type TaskPayload } from '../core/queue.js'
 import { isConnected } from '../core/redis.js'
@@ -11,7 +11,7 @@ import { HttpProblem } from './errors.js'
 const handOverWaitMs = 2000
 
 export interface TaskRequest {
-  kind: string
+  kind: TaskKind
   /** The room the caller must be a member of, checked in the statement that records the task. */
   roomId: number
   payload: TaskPayload

@@ -1,5 +1,5 @@
 import { METHODS } from 'node:http'
-import type { FastifyBaseLogger, InjectOptions, LightMyRequestResponse } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
 import type { WebSocket } from 'ws'
 import type { Config } from '../core/config.js'
 import { findTask } from '../core/tasks.js'
@@ -30,8 +30,8 @@ export interface SocketSessionDeps extends FeedDeps {
   config: Config
   cursors: Cursors
   log: FastifyBaseLogger
-  /** Verifies an access token: the user id and when it expires (ms), or undefined. */
-  verifyAccessToken: (token: string) => { userId: number, expiresAt: number, familyId?: string } | undefined
+  /** The access-token check HTTP requests get: the user id and when it expires (ms), or it throws. */
+  verifyAccessToken: FastifyInstance['verifyAccessToken']
   /** Runs a request through the same routes as HTTP. */
   inject: (options: InjectOptions) => Promise<LightMyRequestResponse>
   userEvents: NodeJS.EventEmitter
@@ -57,7 +57,7 @@ function parseFrame (data: unknown): Record<string, unknown> | undefined {
  * One WebSocket: authenticate (handshake protocol or first frame), then push the user's feed and task
  * outcomes, and answer requests `{ id, method, path, body }` by running them through the HTTP routes.
  */
-export function runSocketSession (deps: SocketSessionDeps, socket: WebSocket, handshake: { protocols?: string, cursor?: string, requestId: string }): void {
+export function runSocketSession (deps: SocketSessionDeps, socket: WebSocket, handshake: { protocols?: string, cursor?: string }): void {
   const { config, log } = deps
   const ended = new AbortController()
   let token: string | undefined
@@ -97,8 +97,10 @@ export function runSocketSession (deps: SocketSessionDeps, socket: WebSocket, ha
   }
 
   function authenticate (candidate: string, cursor: string | undefined): void {
-    const verified = deps.verifyAccessToken(candidate)
-    if (verified === undefined) {
+    let verified
+    try {
+      verified = deps.verifyAccessToken(candidate)
+    } catch {
       socket.close(CloseCode.unauthorized, 'a valid access token is required')
       return
     }

@@ -17,9 +17,10 @@ import { parseArgs } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { sql } from 'kysely'
 import { createDb } from '../core/db/connect.js'
-import { testConfig } from '../test/helper.js'
-import { startApi, startWorker } from '../test/processes.js'
-import { cheapPasswordHash, cpuSeconds, createClient, mapLimit, password, percentile, progress, rssMiB } from './support.js'
+import { mapLimit } from '../harness/map-limit.js'
+import { startApi, startWorker } from '../harness/processes.js'
+import { testConfig } from '../harness/test-config.js'
+import { cheapPasswordHash, cpuSeconds, createClient, password, percentile, progress, rssMiB } from './support.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -84,7 +85,7 @@ async function main (): Promise<void> {
   // Seed users and rooms straight into Postgres: the bench measures polling, not sign-ups.
   const db = createDb(config.DATABASE_URL, { max: 2 })
   cleanup.push(() => db.destroy())
-  const hash = cheapPasswordHash()
+  const hash = await cheapPasswordHash()
   const names = [
     ...Array.from({ length: settings.pollers }, (_, i) => `idle_${i + 1}`),
     ...Array.from({ length: settings.rooms }, (_, i) => `sender_${i + 1}`),

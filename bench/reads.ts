@@ -16,9 +16,10 @@ import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { sql } from 'kysely'
 import { createDb } from '../core/db/connect.js'
-import { testConfig } from '../test/helper.js'
-import { startApi, startWorker } from '../test/processes.js'
-import { cheapPasswordHash, cpuSeconds, createClient, mapLimit, password, percentile, progress, type Client } from './support.js'
+import { mapLimit } from '../harness/map-limit.js'
+import { startApi, startWorker } from '../harness/processes.js'
+import { testConfig } from '../harness/test-config.js'
+import { cheapPasswordHash, cpuSeconds, createClient, password, percentile, progress, type Client } from './support.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -98,7 +99,7 @@ async function main (): Promise<void> {
     const names = Array.from({ length: 50 }, (_, i) => `reader_${i + 1}`)
     const { rows: users } = await sql<{ id: number }>`
       insert into users (username, password_hash, display_name)
-      select name, ${cheapPasswordHash()}, name from unnest(${names}::text[]) as name returning id`.execute(db)
+      select name, ${await cheapPasswordHash()}, name from unnest(${names}::text[]) as name returning id`.execute(db)
     const room = await db.insertInto('rooms').values({ kind: 'group', name: 'reads' }).returning('id').executeTakeFirstOrThrow()
     await sql`insert into room_members (room_id, user_id) select ${room.id}, unnest(${users.map((u) => u.id)}::bigint[])`.execute(db)
     const tokens = await mapLimit(names, 8, async (username) => {

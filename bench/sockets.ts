@@ -14,9 +14,10 @@ import { parseArgs } from 'node:util'
 import { sql } from 'kysely'
 import { WebSocket } from 'ws'
 import { createDb } from '../core/db/connect.js'
-import { testConfig } from '../test/helper.js'
-import { startApi, startWorker } from '../test/processes.js'
-import { cheapPasswordHash, createClient, mapLimit, password, percentile, progress, rssMiB } from './support.js'
+import { mapLimit } from '../harness/map-limit.js'
+import { startApi, startWorker } from '../harness/processes.js'
+import { testConfig } from '../harness/test-config.js'
+import { cheapPasswordHash, createClient, password, percentile, progress, rssMiB } from './support.js'
 
 const { values: args } = parseArgs({ options: { sockets: { type: 'string', default: '2000' } } })
 const sockets = Number(args.sockets)
@@ -42,7 +43,7 @@ async function main (): Promise<void> {
   const names = ['sender', ...Array.from({ length: sockets }, (_, i) => `idle_${i + 1}`)]
   const { rows } = await sql<{ id: number, username: string }>`
     insert into users (username, password_hash, display_name)
-    select name, ${cheapPasswordHash()}, name from unnest(${names}::text[]) as name
+    select name, ${await cheapPasswordHash()}, name from unnest(${names}::text[]) as name
     returning id, username`.execute(db)
   const room = await db.insertInto('rooms').values({ kind: 'group', name: 'lobby' }).returning('id').executeTakeFirstOrThrow()
   await sql`insert into room_members (room_id, user_id) select ${room.id}, unnest(${rows.map((row) => row.id)}::bigint[])`.execute(db)

@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process'
-import { randomBytes, scryptSync } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import http from 'node:http'
 import { performance } from 'node:perf_hooks'
+import { hashPassword } from '../core/password.js'
 
 const began = performance.now()
 
@@ -52,19 +52,6 @@ export function createClient (baseUrl: string) {
 
 export type Client = ReturnType<typeof createClient>
 
-/** Runs `task` over `items` with at most `concurrency` at a time. */
-export async function mapLimit<T, R> (items: readonly T[], concurrency: number, task: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length)
-  let next = 0
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-    while (next < items.length) {
-      const index = next++
-      results[index] = await task(items[index] as T)
-    }
-  }))
-  return results
-}
-
 /** The resident set size of a process, in MiB, from /proc (Linux). */
 export async function rssMiB (pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8')
@@ -105,16 +92,11 @@ export function percentile (samples: readonly number[], p: number): number {
 export const password = 'Passw0rd!'
 
 /**
- * One password hash for every seeded user, in the API's own self-describing scrypt format but with a
- * small cost factor: logging in thousands of users then takes seconds, and still goes through the real route.
+ * One password hash for every seeded user, in the API's own format but with a small cost factor: logging in
+ * thousands of users then takes seconds, and still goes through the real route.
  */
-export function cheapPasswordHash (): string {
-  const N = 1024
-  const r = 8
-  const p = 1
-  const salt = randomBytes(16)
-  const key = scryptSync(password.normalize('NFKC'), salt, 64, { N, r, p })
-  return ['scrypt', N, r, p, salt.toString('base64url'), key.toString('base64url')].join('$')
+export async function cheapPasswordHash (): Promise<string> {
+  return await hashPassword(password, { N: 1024, r: 8, p: 1 })
 }
 
 /** The queue of the bare pipeline (bench/bare-pipeline.ts), the yardstick of the throughput bench. */

@@ -22,9 +22,10 @@ import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
 import { sql } from 'kysely'
 import { createDb, type Db } from '../core/db/connect.js'
-import { testConfig } from '../test/helper.js'
-import { startApi, startWorker } from '../test/processes.js'
-import { bareQueueName, cheapPasswordHash, cpuSeconds, createClient, machineBusySeconds, mapLimit, password, percentile, progress } from './support.js'
+import { mapLimit } from '../harness/map-limit.js'
+import { startApi, startWorker } from '../harness/processes.js'
+import { testConfig } from '../harness/test-config.js'
+import { bareQueueName, cheapPasswordHash, cpuSeconds, createClient, machineBusySeconds, password, percentile, progress } from './support.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -148,7 +149,7 @@ async function main (): Promise<void> {
     const names = Array.from({ length: settings.clients }, (_, i) => `client_${i + 1}`)
     const { rows: users } = await sql<{ id: number }>`
       insert into users (username, password_hash, display_name)
-      select name, ${cheapPasswordHash()}, name from unnest(${names}::text[]) as name returning id`.execute(db)
+      select name, ${await cheapPasswordHash()}, name from unnest(${names}::text[]) as name returning id`.execute(db)
     const roomIds: number[] = []
     for (let r = 0; r < settings.rooms; r++) {
       const room = await db.insertInto('rooms').values({ kind: 'group', name: `bench_${r + 1}` }).returning('id').executeTakeFirstOrThrow()

@@ -2,7 +2,7 @@ import { sql } from 'kysely'
 import type { Db } from './db/connect.js'
 import type { Message } from './db/schema.js'
 import { memberIdsOf } from './memberships.js'
-import { failTasks, lockTasks } from './tasks.js'
+import { attemptTasks, failTasks } from './tasks.js'
 
 /** An edit (`text`) or a delete (`text` null) of one message, asked for by `editorId` through task `taskId`. */
 export interface MessageChange { taskId: string, messageId: number, editorId: number, text: string | null }
@@ -17,7 +17,7 @@ export type ChangeRefusalCode = keyof typeof changeRefusals
 export type ChangeOutcome =
   /** `changed` false: a repeated run, or a delete of a message already deleted; nobody needs waking for it. */
   | { kind: 'applied', message: Message, changed: boolean, memberIds: number[] }
-  | { kind: 'refused', code: ChangeRefusalCode, reason: string }
+  | { kind: 'refused', code: ChangeRefusalCode, message: string }
   /** The task finished another way (failed at its deadline, say), or was never accepted: nothing to do. */
   | { kind: 'gone' }
 
@@ -32,13 +32,12 @@ export function refusalFor (message: Pick<Message, 'sender_id' | 'deleted_at'> |
 /**
  * Applies an edit or a delete once, whatever the retries, and records the task's outcome with it.
  *
- * The task row is locked first (a second run waits, then finds it finished), then the room row, as a send does:
+ * The task is taken up first (a second run waits, then finds it finished), then the room row locked, as a send does:
  * every insert, edit and delete of the room takes its change number under that lock, so two edits end in one
  * of them, and an edit that comes after a delete finds the tombstone and is refused: the text never comes back.
  */
 export async function applyMessageChange (db: Db, change: MessageChange): Promise<ChangeOutcome> {
-  return await db.transaction().execute(async (trx): Promise<ChangeOutcome> => {
-    const [task] = await lockTasks(trx, [change.taskId])
+  return await attemptTasks(db, [change.taskId], async (trx, [task]): Promise<ChangeOutcome> => {
     if (task === undefined || task.state === 'failed') return { kind: 'gone' }
     const roomOf = await trx.selectFrom('messages').select('room_id').where('id', '=', change.messageId).executeTakeFirst()
     if (task.state === 'completed') {
@@ -47,9 +46,10 @@ export async function applyMessageChange (db: Db, change: MessageChange): Promis
     }
 
     const refuse = async (code: ChangeRefusalCode): Promise<ChangeOutcome> => {
-      await failTasks(trx, [change.taskId], { code, message: changeRefusals[code] })
+      const failure = { code, message: changeRefusals[code] }
+      await failTasks(trx, [change.taskId], failure)
       await forgetTexts(trx, [change.taskId])
-      return { kind: 'refused', code, reason: changeRefusals[code] }
+      return { kind: 'refused', ...failure }
     }
     // FOR SHARE: as for a send, a leave waits for the change, and a change after the leave sees it.
     const member = roomOf === undefined

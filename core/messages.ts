@@ -1,7 +1,7 @@
 import { sql } from 'kysely'
 import type { Db } from './db/connect.js'
 import type { Message } from './db/schema.js'
-import { failTasks, isUnfinished, lockTasks } from './tasks.js'
+import { attemptTasks, failTasks, isUnfinished } from './tasks.js'
 import { pageOf } from './paging.js'
 import { memberIdsByRoom } from './memberships.js'
 
@@ -9,25 +9,26 @@ export interface SendToStore { taskId: string, roomId: number, senderId: number,
 
 export type PersistOutcome =
   | { kind: 'stored', message: Message, created: boolean, memberIds: number[] }
-  | { kind: 'refused', code: 'NOT_A_MEMBER', reason: string }
+  | { kind: 'refused', code: 'NOT_A_MEMBER', message: string }
   /** The task finished before this run (it failed at its deadline, say), or was never accepted: nothing to do. */
   | { kind: 'gone' }
 
-const notAMember = { code: 'NOT_A_MEMBER', reason: 'The sender is not a member of the room.' } as const
+const notAMember = { code: 'NOT_A_MEMBER', message: 'The sender is not a member of the room.' } as const
 
 /**
  * Stores the messages of many send tasks, in any number of rooms, each exactly once, and records each task's
  * outcome with it: one transaction for the lot, answering one outcome per send, in order.
  *
- * The task rows are locked first, so two runs of one task (a retry, a stalled job, a job re-created after Redis
- * lost it) take turns and the second finds it finished. Then the rooms, in id order (as every transaction that
- * locks several does, so none waits on another in a circle): while they are held a range of seqs is taken per room
- * and the messages inserted, so seqs are gapless and increase in commit order however many workers run.
+ * The tasks are taken up first (their rows locked, an attempt counted), so two runs of one task (a retry, a stalled
+ * job, a job re-created after Redis lost it) take turns and the second finds it finished. Then the rooms, in id
+ * order (as every transaction that locks several does, so none waits on another in a circle): while they are held
+ * a range of seqs is taken per room and the messages inserted, so seqs are gapless and increase in commit order
+ * however many workers run.
  */
 export async function persistMessages (db: Db, sends: SendToStore[]): Promise<PersistOutcome[]> {
-  const outcomes = await db.transaction().execute(async (trx) => {
+  const outcomes = await attemptTasks(db, sends.map((send) => send.taskId), async (trx, taken) => {
     const outcomes = new Map<string, PersistOutcome>()
-    const tasks = new Map((await lockTasks(trx, sends.map((send) => send.taskId))).map((task) => [task.id, task]))
+    const tasks = new Map(taken.map((task) => [task.id, task]))
     const open = uniqueBy(sends, (send) => send.taskId)
       .filter((send) => { const task = tasks.get(send.taskId); return task !== undefined && isUnfinished(task.state) })
     const roomIds = [...new Set(open.map((send) => send.roomId))].sort((a, b) => a - b)
@@ -44,7 +45,7 @@ export async function persistMessages (db: Db, sends: SendToStore[]): Promise<Pe
           for share of m`.execute(trx)).rows.map((row) => `${row.room_id}:${row.user_id}`))
     const isMember = (send: SendToStore) => members.has(`${send.roomId}:${send.senderId}`)
     const refused = open.filter((send) => !isMember(send))
-    await failTasks(trx, refused.map((send) => send.taskId), { code: notAMember.code, message: notAMember.reason })
+    await failTasks(trx, refused.map((send) => send.taskId), notAMember)
     for (const send of refused) outcomes.set(send.taskId, { kind: 'refused', ...notAMember })
 
     const storing = open.filter(isMember)

@@ -34,7 +34,6 @@ export type ChangeMessagePayload = Static<typeof ChangeMessagePayloadSchema>
 /** Every job of the task queue: sends, edits and deletes go one way, so they share its guarantees. */
 export type TaskPayload = SendMessagePayload | ChangeMessagePayload
 
-/** What the unseen feed enqueues when a cursor acknowledges messages: per room, the highest seq seen. */
 /** Acknowledgements of the unseen feed, of any number of users and rooms: each watermark moves up to its seq. */
 export const MarkSeenPayloadSchema = Type.Object({
   acks: Type.Array(Type.Object({
@@ -46,7 +45,9 @@ export const MarkSeenPayloadSchema = Type.Object({
 export type MarkSeenPayload = Static<typeof MarkSeenPayloadSchema>
 
 export const queueNames = {
-  sendMessage: 'send-message',
+  // Until 0.1 this queue was called `send-message` in Redis. Jobs left there by an upgrade are not lost: every task
+  // is in Postgres, and the reconciler re-creates the job of any unfinished task whose job it cannot find here.
+  tasks: 'tasks',
   markSeen: 'mark-seen'
 } as const
 
@@ -75,7 +76,7 @@ export interface Queues {
   /** The producers' connection: `isConnected(queues.connection)` says whether adding a job can succeed now. */
   connection: Redis
   /** The task queue: sends, and edits and deletes of messages (the job's name is the task's kind). */
-  sendMessage: Queue<TaskPayload>
+  tasks: Queue<TaskPayload>
   markSeen: Queue<MarkSeenPayload>
 }
 
@@ -84,13 +85,13 @@ export function createQueues (connection: Redis, redisPrefix: string): Queues {
   const options = { connection, prefix: bullPrefix(redisPrefix), defaultJobOptions }
   return {
     connection,
-    sendMessage: new Queue<TaskPayload>(queueNames.sendMessage, options),
+    tasks: new Queue<TaskPayload>(queueNames.tasks, options),
     markSeen: new Queue<MarkSeenPayload>(queueNames.markSeen, options)
   }
 }
 
 export async function closeQueues (queues: Queues): Promise<void> {
-  await Promise.all([queues.sendMessage.close(), queues.markSeen.close()])
+  await Promise.all([queues.tasks.close(), queues.markSeen.close()])
 }
 
 /**

@@ -2,10 +2,9 @@ import { createHash, randomUUID } from 'node:crypto'
 import { UnrecoverableError } from 'bullmq'
 import { sql, type Transaction } from 'kysely'
 import { jsonObjectFrom } from 'kysely/helpers/postgres'
-import { Type } from 'typebox'
-import type { Db } from './db/connect.js'
+import { isDatabaseUnavailable, type Db } from './db/connect.js'
 import { messageFromJson } from './db/json-rows.js'
-import type { Database, Message, Task } from './db/schema.js'
+import { taskKinds, type Database, type Message, type Task, type TaskKind, type TaskState } from './db/schema.js'
 import type { Queues, TaskPayload } from './queue.js'
 import type { Wakeup } from './wakeups.js'
 
@@ -15,28 +14,25 @@ import type { Wakeup } from './wakeups.js'
  * if Redis lost its job, failed at its deadline, and pruned after its retention.
  */
 
-export const TaskStateSchema = Type.Union([
-  Type.Literal('queued'), Type.Literal('active'), Type.Literal('completed'), Type.Literal('failed')
-], { description: '`queued` until a worker takes it up, `active` while one works on it (or waits to retry), then `completed` or `failed`' })
-
-export const taskKinds = { sendMessage: 'send-message', editMessage: 'edit-message', deleteMessage: 'delete-message' } as const
-
-const unfinished = ['queued', 'active'] as const
+const unfinished = ['queued', 'active'] as const satisfies readonly TaskState[]
 
 /** Still to be done: queued, or taken up by a worker (and maybe waiting to retry). */
 export function isUnfinished (state: Task['state']): boolean {
   return (unfinished as readonly string[]).includes(state)
 }
 
+/** Why a task failed, as its owner reads it in the task's `error`. */
+export interface TaskFailure { code: string, message: string }
+
 /** What a send that failed for a reason of ours (its deadline passed), not the sender's, tells its owner. */
-const sendFailed = { code: 'SEND_FAILED', message: 'The message could not be stored in time; send it again.' } as const
+const sendFailed = { code: 'SEND_FAILED', message: 'The message could not be stored in time; send it again.' } as const satisfies TaskFailure
 /** The same for an edit or a delete. */
-const changeFailed = { code: 'CHANGE_FAILED', message: 'The change could not be applied in time; make it again.' } as const
+const changeFailed = { code: 'CHANGE_FAILED', message: 'The change could not be applied in time; make it again.' } as const satisfies TaskFailure
 
 /** The sender's own reason a task cannot be done (NOT_A_MEMBER, say): it fails at once and is never retried. */
 export class TaskRefusal extends UnrecoverableError {
-  constructor (readonly code: string, readonly reason: string) {
-    super(`${code}: ${reason}`)
+  constructor (readonly failure: TaskFailure) {
+    super(failure.message)
   }
 }
 
@@ -50,7 +46,7 @@ export type Acceptance =
   | { outcome: 'not-a-member' }
 
 export interface NewTask {
-  kind: string
+  kind: TaskKind
   ownerId: number
   payload: object
   idempotency?: { key: string, request: unknown }
@@ -101,25 +97,38 @@ export async function createTasks (db: Db, tasks: NewTask[]): Promise<Acceptance
 
 /** Hands a task to BullMQ. Its job id is the task id, so handing it twice queues it once. */
 export async function enqueueTask (queues: Queues, task: Pick<Task, 'id' | 'kind' | 'payload'>): Promise<void> {
-  await queues.sendMessage.add(task.kind, task.payload as TaskPayload, { jobId: task.id })
-}
-
-/** Workers take the tasks up: `active`, one more attempt each. Nothing changes for a finished task. */
-export async function startAttempts (db: Db, taskIds: string[]): Promise<void> {
-  await db.updateTable('tasks').set({ state: 'active', attempts: sql`attempts + 1` })
-    .where('id', 'in', taskIds).where('state', 'in', unfinished).execute()
+  await queues.tasks.add(task.kind, task.payload as TaskPayload, { jobId: task.id })
 }
 
 /**
- * The tasks' rows, locked until the transaction ends (in id order, so two batches that share a task cannot
- * deadlock): a second run of a task waits here, then finds it finished.
+ * One attempt at these tasks: a transaction that takes them up, then hands `work` their rows. Taking them up is one
+ * statement: every row locked until the end (in id order, so two batches that share a task cannot deadlock), and
+ * each unfinished one `active` with one more attempt. A second run of a task waits for the lock, then finds it finished.
  */
-export async function lockTasks (trx: Transaction<Database>, taskIds: string[]): Promise<Task[]> {
-  return await trx.selectFrom('tasks').selectAll().where('id', 'in', taskIds).orderBy('id').forUpdate().execute()
+export async function attemptTasks<T> (db: Db, taskIds: string[], work: (trx: Transaction<Database>, tasks: Task[]) => Promise<T>): Promise<T> {
+  try {
+    return await db.transaction().execute(async (trx) => await work(trx, await takeUpTasks(trx, taskIds)))
+  } catch (error) {
+    // The attempt rolled back with the work; it still counts (the task waits to retry, `active`), if Postgres can say so.
+    if (!isDatabaseUnavailable(error)) await takeUpTasks(db, taskIds).catch(() => {})
+    throw error
+  }
+}
+
+/** Locks the tasks' rows in id order and starts an attempt at each unfinished one; answers every row as it is now. */
+async function takeUpTasks (db: Db, taskIds: string[]): Promise<Task[]> {
+  const isUnfinishedRow = sql<boolean>`state in (${sql.join(unfinished)})`
+  return await db.updateTable('tasks')
+    .set({
+      state: sql<TaskState>`case when ${isUnfinishedRow} then 'active' else state end`,
+      attempts: sql<number>`case when ${isUnfinishedRow} then attempts + 1 else attempts end`
+    })
+    .where('id', 'in', (eb) => eb.selectFrom('tasks').select('id').where('id', 'in', taskIds).orderBy('id').forUpdate())
+    .returningAll().execute()
 }
 
 /** Records, in the caller's transaction, that these tasks failed for one reason. Publish after COMMIT. */
-export async function failTasks (trx: Transaction<Database>, taskIds: string[], failure: { code: string, message: string }): Promise<void> {
+export async function failTasks (trx: Transaction<Database>, taskIds: string[], failure: TaskFailure): Promise<void> {
   if (taskIds.length === 0) return
   await trx.updateTable('tasks')
     .set({ state: 'failed', finished_at: sql`now()`, error_code: failure.code, error_message: failure.message })

@@ -3,7 +3,8 @@ import { persistMessages, type PersistOutcome } from '../core/messages.js'
 import { hashPassword } from '../core/password.js'
 import { markSeenUpTo } from '../core/read-state.js'
 import { createGroupRoom, ensureDirectRoom } from '../core/rooms.js'
-import { createTasks, taskKinds } from '../core/tasks.js'
+import { taskKinds } from '../core/db/schema.js'
+import { createTasks } from '../core/tasks.js'
 import { findUserByUsername, insertUser } from '../core/users.js'
 import {
   demoDirectRooms, demoGroupRooms, demoPassword, demoReadUpTo, demoUsers,

@@ -2,7 +2,8 @@ import { createHmac } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { createUser, isProblem, testApp, testConfig, testDb } from './helper.js'
+import { testConfig } from '../harness/test-config.js'
+import { createUser, isProblem, testApp, testDb } from './helper.js'
 
 const config = await testConfig(t)
 const app = await testApp(t, config)

@@ -1,7 +1,8 @@
 import t from 'tap'
-import { createUser, testApp, testConfig, testDb, type TestUser } from './helper.js'
+import { startWorker } from '../harness/processes.js'
+import { testConfig } from '../harness/test-config.js'
+import { createUser, testApp, testDb, type TestUser } from './helper.js'
 import { countMessages, createGroupRoom, eventually, sendToRoom, sendToUser, waitForTask } from './messaging-helper.js'
-import { startWorker } from './processes.js'
 
 const config = await testConfig(t)
 const app = await testApp(t, config)

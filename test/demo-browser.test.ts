@@ -1,7 +1,8 @@
 import type { AddressInfo } from 'node:net'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import t from 'tap'
-import { createUser, testApp, testConfig, testWorkers, type TestUser } from './helper.js'
+import { testConfig } from '../harness/test-config.js'
+import { createUser, testApp, testWorkers, type TestUser } from './helper.js'
 import { createGroupRoom, getUnseen, type MessageBody } from './messaging-helper.js'
 
 // Debian's chromium, driven headless: two people chat on /demo while a third client long-polls.

@@ -3,8 +3,9 @@ import { once } from 'node:events'
 import { connect, type AddressInfo } from 'node:net'
 import t from 'tap'
 import type { LightMyRequestResponse } from 'fastify'
-import { checkedFetch, createUser, isProblem, testApp, testConfig } from './helper.js'
-import { freePort } from './processes.js'
+import { freePort } from '../harness/processes.js'
+import { testConfig } from '../harness/test-config.js'
+import { checkedFetch, createUser, isProblem, testApp } from './helper.js'
 
 const config = await testConfig(t)
 const app = await testApp(t, config)

@@ -1,7 +1,8 @@
 import type { AddressInfo } from 'node:net'
 import t, { type Test as Tap } from 'tap'
+import { testConfig } from '../harness/test-config.js'
 import { editedCursor, sealedBy, unsealedCursor } from './cursor-kit.js'
-import { createUser, isProblem, testApp, testConfig, testWorkers, type TestUser } from './helper.js'
+import { createUser, isProblem, testApp, testWorkers, type TestUser } from './helper.js'
 import { createGroupRoom, eventually, getUnseen, sendAllAndStore, sendAndStore, type MessageBody } from './messaging-helper.js'
 import { openSse, type SseStream } from './sse-client.js'
 

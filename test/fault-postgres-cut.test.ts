@@ -1,12 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { testConfig, testDb } from './helper.js'
+import { startApi, startWorker } from '../harness/processes.js'
+import { testConfig } from '../harness/test-config.js'
+import { testDb } from './helper.js'
 import { countMessages, eventually } from './messaging-helper.js'
 import {
-  acceptedOf, assertEachAcceptedStoredOnce, createRoom, faultEnv, hostAndPort, printOutputOnFailure, sendMany, signUp, startRedis,
-  startTcpProxy, texts, throughProxy
+  acceptedOf, assertEachAcceptedStoredOnce, faultEnv, hostAndPort, printOutputOnFailure, sendMany, startRedis, startTcpProxy, texts,
+  throughProxy
 } from './faults.js'
-import { startApi, startWorker } from './processes.js'
+import { createRoom, signUp } from './http-client.js'
 
 // Postgres away from the worker for longer than a job's retries last (a network partition, a failover): the sends
 // accepted meanwhile wait and are stored once it is back. A transient failure is no reason to fail a task.

@@ -1,11 +1,10 @@
 import { Redis } from 'ioredis'
 import t from 'tap'
-import { testConfig, testDb } from './helper.js'
-import {
-  assertEachAcceptedStoredOnce, call, createRoom, faultEnv, printOutputOnFailure, send, signUp, startRedis, texts,
-  type Accepted
-} from './faults.js'
-import { startApi, startWorker, type PigeonProcess } from './processes.js'
+import { startApi, startWorker, type PigeonProcess } from '../harness/processes.js'
+import { testConfig } from '../harness/test-config.js'
+import { testDb } from './helper.js'
+import { assertEachAcceptedStoredOnce, faultEnv, printOutputOnFailure, send, startRedis, texts, type Accepted } from './faults.js'
+import { call, createRoom, signUp } from './http-client.js'
 
 // Redis loses everything (FLUSHALL: a failover to an empty replica, an operator's slip) while accepted sends wait for a
 // worker. Each task still answers, a retry with its Idempotency-Key still gets the same task, and once a worker runs

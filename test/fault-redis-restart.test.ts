@@ -1,12 +1,13 @@
 import t from 'tap'
-import { testConfig, testDb } from './helper.js'
+import { startApi, startWorker } from '../harness/processes.js'
+import { testConfig } from '../harness/test-config.js'
+import { testDb } from './helper.js'
 import { countMessages, eventually } from './messaging-helper.js'
 import {
-  acceptedOf, assertEachAcceptedStoredOnce, call, createRoom, faultEnv, printOutputOnFailure, sendAndWait, sendMany,
-  signUp, startRedis, texts, type Sent
+  acceptedOf, assertEachAcceptedStoredOnce, faultEnv, printOutputOnFailure, sendAndWait, sendMany, startRedis, texts, type Sent
 } from './faults.js'
+import { call, createRoom, signUp } from './http-client.js'
 import { settle } from './messaging-helper.js'
-import { startApi, startWorker } from './processes.js'
 
 // Redis dies (SIGKILL, no persistence) holding accepted sends the worker has not stored yet, and comes back empty
 // on the same address. A 202 was a promise: each of those sends is still stored, once. While Redis is away, sends

@@ -1,10 +1,8 @@
 import t from 'tap'
-import { testConfig } from './helper.js'
-import {
-  call, createRoom, faultEnv, printOutputOnFailure, sendAndWait, sendMany, signUp, startCpuBurners, startRedis, texts,
-  type User
-} from './faults.js'
-import { startApi, startWorker, type ApiProcess } from './processes.js'
+import { startApi, startWorker, type ApiProcess } from '../harness/processes.js'
+import { testConfig } from '../harness/test-config.js'
+import { faultEnv, printOutputOnFailure, sendAndWait, sendMany, startCpuBurners, startRedis, texts } from './faults.js'
+import { call, createRoom, signUp, type User } from './http-client.js'
 
 // A machine with more work than cores (a noisy neighbour, a traffic peak): everything is slow, nothing is down. Slow
 // is no reason to refuse a send while Redis is up, and the long-poll feed still hands every receiver every message

@@ -1,11 +1,11 @@
 import t from 'tap'
-import { testConfig } from './helper.js'
+import { freePort, startApi, startWorker } from '../harness/processes.js'
+import { testConfig } from '../harness/test-config.js'
 import {
-  call, createRoom, faultEnv, finishedTask, hostAndPort, printOutputOnFailure, send, signUp, startRedis,
-  startTcpProxy, throughProxy, type RedisServer
+  faultEnv, finishedTask, hostAndPort, printOutputOnFailure, send, startRedis, startTcpProxy, throughProxy, type RedisServer
 } from './faults.js'
+import { call, createRoom, signUp } from './http-client.js'
 import { settle } from './messaging-helper.js'
-import { freePort, startApi, startWorker } from './processes.js'
 
 // Started in the wrong order (the API and the worker before Postgres and Redis, as a container platform may do), a
 // deployment says it is not ready, and becomes ready by itself once they come up: no restart needed.

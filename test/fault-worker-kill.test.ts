@@ -1,8 +1,10 @@
 import t from 'tap'
-import { testConfig, testDb } from './helper.js'
+import { startApi, startWorker, type PigeonProcess } from '../harness/processes.js'
+import { testConfig } from '../harness/test-config.js'
+import { testDb } from './helper.js'
 import { countMessages, eventually } from './messaging-helper.js'
-import { acceptedOf, assertEachAcceptedStoredOnce, createRoom, faultEnv, sendMany, signUp, startRedis, texts } from './faults.js'
-import { startApi, startWorker, type PigeonProcess } from './processes.js'
+import { acceptedOf, assertEachAcceptedStoredOnce, faultEnv, sendMany, startRedis, texts } from './faults.js'
+import { createRoom, signUp } from './http-client.js'
 
 // A worker process that crashes (SIGKILL: no graceful close, its jobs left active mid-flight, perhaps mid-transaction)
 // loses no accepted send and stores none twice: BullMQ hands a crashed worker's jobs to the next one, and the unique

@@ -4,12 +4,15 @@ import { connect, createServer, type Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Test } from 'tap'
 import type { Db } from '../core/db/connect.js'
-import { taskKinds } from '../core/tasks.js'
-import { freePort, type ApiProcess, type PigeonProcess } from './processes.js'
+import { taskKinds } from '../core/db/schema.js'
+import { mapLimit } from '../harness/map-limit.js'
+import { freePort, type ApiProcess, type PigeonProcess } from '../harness/processes.js'
+import { isProblem } from './helper.js'
+import { call, type Answer, type User } from './http-client.js'
 import { settle } from './messaging-helper.js'
 
-// The pieces that fault-injection tests share: servers to crash, a network to cut, a machine to keep busy, and a
-// client that talks to real API processes over HTTP, as a user would.
+// The pieces that fault-injection tests share: servers to crash, a network to cut, a machine to keep busy, and
+// bursts of sends whose every outcome is checked.
 
 /** The environment every Pigeon process of a fault test gets: unfinished tasks are re-checked each second, not each 15 s. */
 export const faultEnv = { RECONCILE_INTERVAL_SECONDS: '1' }
@@ -20,20 +23,6 @@ export function printOutputOnFailure (t: Test, current: () => Record<string, Pig
     if (t.passing()) return
     for (const [name, child] of Object.entries(current())) process.stderr.write(`--- ${name} (pid ${child.pid}), last output:\n${child.output()}\n`)
   })
-}
-
-/** Runs `fn` over `items`, at most `concurrency` at a time; the results keep the items' order. */
-export async function mapLimit<T, R> (items: readonly T[], concurrency: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length)
-  let next = 0
-  const lane = async () => {
-    while (next < items.length) {
-      const index = next++
-      results[index] = await fn(items[index] as T, index)
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, lane))
-  return results
 }
 
 /** The answer to `request`, or a failure if none came within 15 s: shows a request does not hang, without timing it. */
@@ -191,64 +180,7 @@ export function startCpuBurners (count: number): { stop: () => Promise<void> } {
   }
 }
 
-// ---------------------------------------------------------------- a user of real API processes, over HTTP
-
-export interface Answer {
-  status: number
-  contentType: string
-  body: any
-}
-
-/**
- * One HTTP request to a running API. Aborted after `abortAfter` ms (15 s by default): a request that hangs fails
- * the test with that, not with the test's own timeout.
- */
-export async function call (api: ApiProcess, method: string, path: string, options: {
-  token?: string
-  body?: unknown
-  headers?: Record<string, string>
-  abortAfter?: number
-} = {}): Promise<Answer> {
-  const headers: Record<string, string> = { ...options.headers }
-  if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`
-  if (options.body !== undefined) headers['content-type'] = 'application/json'
-  const response = await fetch(`${api.url}${path}`, {
-    method,
-    headers,
-    body: options.body === undefined ? undefined : JSON.stringify(options.body),
-    signal: AbortSignal.timeout(options.abortAfter ?? 15_000)
-  })
-  const text = await response.text()
-  return { status: response.status, contentType: response.headers.get('content-type') ?? '', body: text === '' ? undefined : JSON.parse(text) }
-}
-
-/** A problem+json answer of this status, with no stack trace in it. */
-export function isProblemAnswer (answer: Answer, status: number): boolean {
-  return answer.status === status && answer.contentType.startsWith('application/problem+json') &&
-    answer.body?.status === status && typeof answer.body?.title === 'string' &&
-    !JSON.stringify(answer.body).includes('    at ')
-}
-
-export interface User {
-  id: number
-  token: string
-}
-
-/** Registers and logs in through the API. */
-export async function signUp (api: ApiProcess, username: string): Promise<User> {
-  const registered = await call(api, 'POST', '/v1/auth/register', { body: { username, password: 'Passw0rd!' } })
-  if (registered.status !== 201) throw new Error(`register ${username}: ${registered.status} ${JSON.stringify(registered.body)}`)
-  const login = await call(api, 'POST', '/v1/auth/token', { body: { username, password: 'Passw0rd!' } })
-  if (login.status !== 200) throw new Error(`login ${username}: ${login.status} ${JSON.stringify(login.body)}`)
-  return { id: registered.body.id, token: login.body.accessToken }
-}
-
-/** A group room of `owner` and `members`; its id. */
-export async function createRoom (api: ApiProcess, owner: User, name: string, members: User[] = []): Promise<number> {
-  const created = await call(api, 'POST', '/v1/rooms', { token: owner.token, body: { name, memberIds: members.map((member) => member.id) } })
-  if (created.status !== 201) throw new Error(`create room: ${created.status} ${JSON.stringify(created.body)}`)
-  return created.body.id
-}
+// ---------------------------------------------------------------- sends and what became of them
 
 /** One send as its sender saw it: the answer, or why there was none (`status` 0). */
 export interface Sent {
@@ -263,7 +195,7 @@ export interface Sent {
 export async function send (api: ApiProcess, from: User, roomId: number, text: string, headers: Record<string, string> = {}): Promise<Sent> {
   try {
     const answer = await call(api, 'POST', `/v1/rooms/${roomId}/messages`, { token: from.token, body: { text }, headers })
-    return { text, status: answer.status, body: answer.body, problem: isProblemAnswer(answer, answer.status), taskId: answer.status === 202 ? answer.body.taskId : undefined }
+    return { text, status: answer.status, body: answer.body, problem: isProblem(answer, answer.status), taskId: answer.status === 202 ? answer.body.taskId : undefined }
   } catch (error) {
     return { text, status: 0, body: undefined, problem: false, error: String(error) }
   }

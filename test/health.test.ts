@@ -1,5 +1,6 @@
 import t from 'tap'
-import { testApp, testConfig } from './helper.js'
+import { testConfig } from '../harness/test-config.js'
+import { testApp } from './helper.js'
 
 const config = await testConfig(t)
 const app = await testApp(t, config)

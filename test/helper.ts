@@ -1,75 +1,11 @@
-import { randomBytes } from 'node:crypto'
-import path from 'node:path'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
-import { Redis } from 'ioredis'
-import pg from 'pg'
 import { buildApp } from '../api/build-app.js'
-import { loadConfig, type Config } from '../core/config.js'
+import type { Config } from '../core/config.js'
 import { createDb, type Db } from '../core/db/connect.js'
-import { ensureDatabase, migrateToLatest } from '../core/db/migrate.js'
+import type { Teardown } from '../harness/test-config.js'
 import { startWorkers, workerPoolSize } from '../worker/start-workers.js'
+import type { Answer } from './http-client.js'
 import { createContract, type Contract, type Document, type Exchange } from './openapi-contract.js'
-
-type Teardown = { teardown: (fn: () => unknown) => void }
-
-const baseUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
-const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
-
-/**
- * Every test file talks from one address and registers, logs in and sends far more than a person would: the limits
- * are out of reach unless a test sets its own (test/rate-limits.test.ts).
- */
-const limitsOutOfReach = Object.fromEntries([
-  'LOGIN_LIMIT_PER_USERNAME', 'LOGIN_LIMIT_PER_ADDRESS', 'REGISTER_LIMIT_PER_ADDRESS', 'SEND_LIMIT_BURST',
-  'SEND_LIMIT_SUSTAINED', 'ROOM_LIMIT_PER_USER', 'ADMIN_AUTH_LIMIT_PER_ADDRESS', 'LONG_POLLS_PER_USER'
-].map((name) => [name, '1000000']))
-
-/**
- * A config of this test file's own: a fresh database (migrated) and a fresh Redis prefix, both removed
- * at teardown, so test files run in parallel without touching each other or the demo.
- */
-export async function testConfig (t: Teardown, overrides: Record<string, string> = {}): Promise<Config> {
-  const file = path.basename(process.argv[1] ?? 'test', '.test.ts').replace(/\W/g, '_').slice(0, 30)
-  const name = `pigeon_test_${file}_${randomBytes(4).toString('hex')}`
-  const url = new URL(baseUrl)
-  url.pathname = `/${name}`
-  const config = loadConfig({
-    DATABASE_URL: url.toString(),
-    REDIS_URL: redisUrl,
-    REDIS_PREFIX: name,
-    JWT_SECRET: randomBytes(16).toString('hex'),
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-    ...limitsOutOfReach,
-    ...overrides
-  })
-  await ensureDatabase(config.DATABASE_URL)
-  const db = createDb(config.DATABASE_URL, { max: 1 })
-  const { error } = await migrateToLatest(db)
-  await db.destroy()
-  if (error !== undefined) throw error
-  t.teardown(async () => {
-    await dropDatabase(name)
-    await deleteRedisKeys(redisUrl, name)
-  })
-  return config
-}
-
-async function dropDatabase (name: string): Promise<void> {
-  const client = new pg.Client({ connectionString: baseUrl })
-  await client.connect()
-  await client.query(`drop database if exists "${name}" with (force)`)
-  await client.end()
-}
-
-async function deleteRedisKeys (url: string, prefix: string): Promise<void> {
-  const redis = new Redis(url)
-  for (const pattern of [`${prefix}:*`, `{${prefix}}:*`]) {
-    for await (const keys of redis.scanStream({ match: pattern, count: 500 })) {
-      if ((keys as string[]).length > 0) await redis.del(...(keys as string[]))
-    }
-  }
-  await redis.quit()
-}
 
 export async function testApp (t: Teardown, config: Config): Promise<FastifyInstance> {
   const app = await buildApp(config)
@@ -156,10 +92,12 @@ export async function createUser (app: FastifyInstance, username: string, passwo
   return { id: registered.json().id, username, password, accessToken, refreshToken, auth: { authorization: `Bearer ${accessToken}` } }
 }
 
-export function isProblem (response: LightMyRequestResponse, status: number): boolean {
-  const body = response.json()
-  return response.statusCode === status &&
-    String(response.headers['content-type']).startsWith('application/problem+json') &&
-    body.status === status && typeof body.title === 'string' && typeof body.type === 'string' &&
+/** A problem+json answer of this status, with no stack trace in it: an `app.inject` response or a `call` answer. */
+export function isProblem (answer: LightMyRequestResponse | Answer, status: number): boolean {
+  const [actual, contentType, body] = 'statusCode' in answer
+    ? [answer.statusCode, String(answer.headers['content-type']), answer.json()]
+    : [answer.status, answer.contentType, answer.body]
+  return actual === status && contentType.startsWith('application/problem+json') &&
+    body?.status === status && typeof body?.title === 'string' && typeof body?.type === 'string' &&
     !JSON.stringify(body).includes('    at ')
 }

@@ -1,7 +1,8 @@
 import t from 'tap'
 import { buildApp } from '../api/build-app.js'
-import { checkedFetch, testConfig } from './helper.js'
-import { freePort } from './processes.js'
+import { freePort } from '../harness/processes.js'
+import { testConfig } from '../harness/test-config.js'
+import { checkedFetch } from './helper.js'
 
 // /metrics and /admin/queues on a port of their own: the public port answers them 404, the internal one serves only them.
 const internalPort = await freePort()

@@ -2,7 +2,8 @@ import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
-import { checkedFetch, createUser, isProblem, testApp, testConfig, testWorkers, type TestUser } from './helper.js'
+import { testConfig } from '../harness/test-config.js'
+import { checkedFetch, createUser, isProblem, testApp, testWorkers, type TestUser } from './helper.js'
 import { createGroupRoom, getUnseen, sendToRoom, waitersReach, waitForTask, type MessageBody } from './messaging-helper.js'
 
 const config = await testConfig(t)

@@ -3,7 +3,7 @@ import { markSeenUpTo } from '../core/read-state.js'
 import { createGroupRoom } from '../core/rooms.js'
 import { insertUser } from '../core/users.js'
 import { createDb } from '../core/db/connect.js'
-import { testConfig } from './helper.js'
+import { testConfig } from '../harness/test-config.js'
 import { readWatermark } from './messaging-helper.js'
 
 const config = await testConfig(t)

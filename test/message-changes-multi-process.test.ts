@@ -1,6 +1,7 @@
 import t from 'tap'
-import { testConfig } from './helper.js'
-import { callApi as call, signUpAcross, startApi, startWorker, type ApiProcess } from './processes.js'
+import { startApi, startWorker, type ApiProcess } from '../harness/processes.js'
+import { testConfig } from '../harness/test-config.js'
+import { call, signUp } from './http-client.js'
 
 // Two API processes and one worker: a long-poller that started before a burst of sends, edits and deletes (taken
 // by either API) ends with exactly the rooms' final state, and sees each change once.
@@ -12,8 +13,8 @@ t.teardown(async () => { await Promise.all([first.stop(), second.stop(), worker.
 
 interface Message { id: number, roomId: number, seq: number, text: string | null, editedAt: string | null, deletedAt: string | null }
 
-const alice = await signUpAcross(first, second, 'alice_burst')
-const bob = await signUpAcross(second, first, 'bob_burst')
+const alice = await signUp(first, 'alice_burst', { loginAt: second })
+const bob = await signUp(second, 'bob_burst', { loginAt: first })
 const rooms: number[] = []
 for (const name of ['burst one', 'burst two']) {
   const created = await call(first, 'POST', '/v1/rooms', { token: alice.token, body: { name, memberIds: [bob.id] } })

@@ -1,6 +1,7 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import type { Db } from '../core/db/connect.js'
-import { createUser, testApp, testConfig, testDb, testWorkers, type TestUser } from './helper.js'
+import { testConfig, type Teardown } from '../harness/test-config.js'
+import { createUser, testApp, testDb, testWorkers, type TestUser } from './helper.js'
 
 /** A message as the API shows it. */
 export interface MessageBody {
@@ -106,7 +107,7 @@ export async function countMessages (db: Db, roomId?: number): Promise<number> {
 }
 
 /** A deployment of its own with its workers running, and three users (ann, bob, cat): how most messaging tests start. */
-export async function runningDeployment (t: { teardown: (fn: () => unknown) => void }) {
+export async function runningDeployment (t: Teardown) {
   const config = await testConfig(t)
   const app = await testApp(t, config)
   const db = testDb(t, config)
@@ -116,7 +117,7 @@ export async function runningDeployment (t: { teardown: (fn: () => unknown) => v
 }
 
 /** A deployment of its own whose workers are not running (start them with testWorkers when the test wants): dan and eve share a group room. */
-export async function pausedDeployment (t: { teardown: (fn: () => unknown) => void }, roomName: string, overrides: Record<string, string> = {}) {
+export async function pausedDeployment (t: Teardown, roomName: string, overrides: Record<string, string> = {}) {
   const config = await testConfig(t, overrides)
   const app = await testApp(t, config)
   const db = testDb(t, config)

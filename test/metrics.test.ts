@@ -1,5 +1,6 @@
 import t from 'tap'
-import { createUser, testApp, testConfig } from './helper.js'
+import { testConfig } from '../harness/test-config.js'
+import { createUser, testApp } from './helper.js'
 
 const config = await testConfig(t)
 const app = await testApp(t, config)
@@ -18,7 +19,7 @@ t.test('GET /metrics reports requests by route, waiters, queue depth and cache u
   t.match(text, /pigeon_users_cache_requests_total\{result="miss"\} 1/)
   t.match(text, /pigeon_users_cache_requests_total\{result="hit"\} 1/)
   t.match(text, /pigeon_longpoll_waiters\{kind="feed"\} 0/)
-  t.match(text, /pigeon_queue_jobs\{queue="send-message",state="waiting"\} 0/)
+  t.match(text, /pigeon_queue_jobs\{queue="tasks",state="waiting"\} 0/)
 })
 
 t.test('unknown URLs share one route label', async (t) => {

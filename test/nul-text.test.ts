@@ -1,5 +1,6 @@
 import t from 'tap'
-import { createUser, isProblem, testApp, testConfig } from './helper.js'
+import { testConfig } from '../harness/test-config.js'
+import { createUser, isProblem, testApp } from './helper.js'
 
 // Postgres text cannot hold U+0000: every field that reaches a text column refuses it up front (400, never 500).
 const config = await testConfig(t)

@@ -8,8 +8,9 @@ import newman, { type NewmanRunExecution, type NewmanRunSummary } from 'newman'
 import t from 'tap'
 import { collectionFile, environmentFile } from '../scripts/postman.js'
 import { seedDemo } from '../seeds/seed-demo.js'
-import { testApp, testConfig, testDb, testWorkers } from './helper.js'
-import { freePort } from './processes.js'
+import { freePort } from '../harness/processes.js'
+import { testConfig } from '../harness/test-config.js'
+import { testApp, testDb, testWorkers } from './helper.js'
 
 // The committed collection, run headless against a freshly seeded demo with real workers, as a user would, through
 // Prism's validating proxy: a third party's reading of the served OpenAPI document checks every request and answer.

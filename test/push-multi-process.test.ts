@@ -1,6 +1,7 @@
 import t from 'tap'
-import { checkedFetch, testConfig } from './helper.js'
-import { startApi, startWorker, type ApiProcess } from './processes.js'
+import { startApi, startWorker } from '../harness/processes.js'
+import { testConfig } from '../harness/test-config.js'
+import { call, signUp } from './http-client.js'
 import { openSocket } from './socket-client.js'
 import { openSse } from './sse-client.js'
 
@@ -11,24 +12,9 @@ const [first, second] = await Promise.all([startApi(config), startApi(config)])
 const worker = startWorker(config)
 t.teardown(async () => { await Promise.all([first.stop(), second.stop(), worker.stop()]) })
 
-async function call (api: ApiProcess, method: string, path: string, token?: string, body?: unknown): Promise<{ status: number, body: any }> {
-  const response = await checkedFetch(`${api.url}${path}`, {
-    method,
-    headers: { ...(token !== undefined && { authorization: `Bearer ${token}` }), ...(body !== undefined && { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body)
-  })
-  return { status: response.status, body: await response.json() }
-}
-
-async function signUp (username: string): Promise<{ id: number, token: string }> {
-  const registered = await call(first, 'POST', '/v1/auth/register', undefined, { username, password: 'Passw0rd!' })
-  const login = await call(second, 'POST', '/v1/auth/token', undefined, { username, password: 'Passw0rd!' })
-  return { id: registered.body.id, token: login.body.accessToken }
-}
-
 t.test('a message sent through one API is pushed by the other over SSE and WebSocket', async (t) => {
-  const [alice, bob] = [await signUp('alice_push'), await signUp('bob_push')]
-  const room = await call(second, 'POST', '/v1/rooms', alice.token, { name: 'across', memberIds: [bob.id] })
+  const [alice, bob] = [await signUp(first, 'alice_push', { loginAt: second }), await signUp(first, 'bob_push', { loginAt: second })]
+  const room = await call(second, 'POST', '/v1/rooms', { token: alice.token, body: { name: 'across', memberIds: [bob.id] } })
   t.equal(room.status, 201)
 
   const events = await openSse(`${first.url}/v1/events?seconds=60`, { authorization: `Bearer ${bob.token}` })

@@ -1,6 +1,7 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import t, { type Test } from 'tap'
-import { createUser, isProblem, testApp, testConfig, testDb, testWorkers, type TestUser } from './helper.js'
+import { testConfig } from '../harness/test-config.js'
+import { createUser, isProblem, testApp, testDb, testWorkers, type TestUser } from './helper.js'
 import { createGroupRoom, eventually, sendToRoom, waitForTask } from './messaging-helper.js'
 
 // Each limit gets a deployment of its own (database, Redis prefix) with a small limit and a short window: the test

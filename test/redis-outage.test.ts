@@ -1,8 +1,9 @@
 import t from 'tap'
+import { freePort } from '../harness/processes.js'
+import { testConfig } from '../harness/test-config.js'
 import { answersUnhung, startRedis } from './faults.js'
 import { settle } from './messaging-helper.js'
-import { createUser, isProblem, testApp, testConfig } from './helper.js'
-import { freePort } from './processes.js'
+import { createUser, isProblem, testApp } from './helper.js'
 
 let redis = await startRedis()
 t.teardown(() => redis.kill())

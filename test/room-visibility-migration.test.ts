@@ -3,7 +3,8 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { FileMigrationProvider, Migrator, sql } from 'kysely'
 import t from 'tap'
-import { testConfig, testDb } from './helper.js'
+import { testConfig } from '../harness/test-config.js'
+import { testDb } from './helper.js'
 
 // Rooms made before visibility existed: group rooms become private, owned by their creator (or, if the creator has
 // left, by their longest-standing member); direct rooms have no visibility and no owner.

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
-import { createUser, isProblem, testApp, testConfig, testDb, testWorkers, type TestUser } from './helper.js'
+import { testConfig } from '../harness/test-config.js'
+import { createUser, isProblem, testApp, testDb, testWorkers, type TestUser } from './helper.js'
 import { eventually, sendAndStore, sendToRoom } from './messaging-helper.js'
 
 const config = await testConfig(t)

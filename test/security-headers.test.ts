@@ -1,5 +1,6 @@
 import t from 'tap'
-import { testApp, testConfig } from './helper.js'
+import { testConfig } from '../harness/test-config.js'
+import { testApp } from './helper.js'
 
 // One config for both apps: the second differs only in the origins it lets in.
 const config = await testConfig(t)

@@ -1,7 +1,8 @@
 import { sql } from 'kysely'
 import t from 'tap'
 import type { Db } from '../core/db/connect.js'
-import { createUser, testApp, testConfig, testDb, testWorkers } from './helper.js'
+import { testConfig } from '../harness/test-config.js'
+import { createUser, testApp, testDb, testWorkers } from './helper.js'
 import { countMessages, createGroupRoom, eventually, sendToRoom, waitForTask } from './messaging-helper.js'
 
 // A short deadline, so a send that can never be stored fails within the test.

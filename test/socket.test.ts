@@ -1,8 +1,10 @@
-import { createHmac } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
+import Fastify from 'fastify'
 import t, { type Test as TapTest } from 'tap'
+import jwt from '../api/plugins/external/jwt.js'
+import { testConfig } from '../harness/test-config.js'
 import { editedCursor, sealedBy } from './cursor-kit.js'
-import { createUser, testApp, testConfig, testWorkers, type TestUser } from './helper.js'
+import { createUser, testApp, testWorkers, type TestUser } from './helper.js'
 import { createGroupRoom, eventually, getUnseen, sendAllAndStore, sendAndStore, sendToRoom } from './messaging-helper.js'
 import { openSocket, type SocketClient } from './socket-client.js'
 import { openSse } from './sse-client.js'
@@ -18,12 +20,14 @@ async function user (): Promise<TestUser> {
   return await createUser(app, `socket_${++users}`)
 }
 
-/** An access token as the API signs them (HS256), expiring in `seconds`. */
+// The API's own JWT plugin with this file's config, on a server of its own (the app's is encapsulated in it).
+const signer = Fastify()
+await signer.register(jwt, { config })
+t.teardown(() => signer.close())
+
+/** An access token as the API signs them, expiring in `seconds`. */
 function accessToken (userId: number, seconds: number): string {
-  const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url')
-  const now = Math.floor(Date.now() / 1000)
-  const unsigned = `${part({ alg: 'HS256', typ: 'JWT' })}.${part({ sub: String(userId), typ: 'access', iat: now, exp: now + seconds })}`
-  return `${unsigned}.${createHmac('sha256', config.JWT_SECRET).update(unsigned).digest('base64url')}`
+  return signer.jwt.sign({ sub: String(userId), typ: 'access' }, { expiresIn: seconds })
 }
 
 /** How many sockets this API holds open, as its /metrics reports. */
@@ -198,11 +202,10 @@ t.test('a slow consumer is closed with 4429 instead of growing memory', async (t
   await sendAndStore(app, alice, room.id, 'x'.repeat(4000))
   const client = await connect(t, bob)
   // Bob stops reading; his requests' answers pile up in the server's buffer for him.
-  const raw = (client.socket as unknown as { _socket: { pause: () => void, resume: () => void } })._socket
-  raw.pause()
+  client.socket.pause()
   for (let i = 0; i < 400; i++) client.socket.send(JSON.stringify({ id: `big-${i}`, method: 'GET', path: `/v1/rooms/${room.id}/messages` }))
   await eventually(openSockets, (open) => open === 0, 20_000)
-  raw.resume()
+  client.socket.resume()
   t.equal(await client.closed, 4429)
 })
 

@@ -2,17 +2,19 @@ import { Job, Queue } from 'bullmq'
 import { Redis } from 'ioredis'
 import t from 'tap'
 import { bullPrefix, queueNames, type SendMessagePayload } from '../core/queue.js'
+import { taskKinds } from '../core/db/schema.js'
 import { createPersistMessage } from '../worker/processors/persist-message.js'
-import { createUser, isProblem, testApp, testConfig, testDb, testWorkers } from './helper.js'
+import { testConfig, type Teardown } from '../harness/test-config.js'
+import { createUser, isProblem, testApp, testDb, testWorkers } from './helper.js'
 import { countMessages, createGroupRoom, eventually, pausedDeployment, runningDeployment, sendToRoom, waitForTask } from './messaging-helper.js'
 
 const { config, app, db, ann, bob, cat } = await runningDeployment(t)
 const room = await createGroupRoom(app, ann, 'tasks', [bob])
 
-/** The send queue as an operator (or BullMQ's retention) sees it. */
-function sendQueue (t: { teardown: (fn: () => unknown) => void }, redisPrefix: string) {
+/** The task queue as an operator (or BullMQ's retention) sees it. */
+function taskQueue (t: Teardown, redisPrefix: string) {
   const connection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null })
-  const queue = new Queue<SendMessagePayload>(queueNames.sendMessage, { connection, prefix: bullPrefix(redisPrefix) })
+  const queue = new Queue<SendMessagePayload>(queueNames.tasks, { connection, prefix: bullPrefix(redisPrefix) })
   t.teardown(async () => {
     await queue.close()
     await connection.quit()
@@ -79,7 +81,7 @@ t.test('a sender who left before the worker ran gets a failed task, NOT_A_MEMBER
 })
 
 t.test('a task stays answerable after BullMQ removed its job', async (t) => {
-  const queue = sendQueue(t, config.REDIS_PREFIX)
+  const queue = taskQueue(t, config.REDIS_PREFIX)
   const accepted = await sendToRoom(app, bob, room.id, 'outlives its job')
   const taskId = accepted.json().taskId
   const before = await waitForTask(app, bob, taskId)
@@ -97,7 +99,7 @@ t.test('a task stays answerable after BullMQ removed its job', async (t) => {
 })
 
 t.test('a job that runs again after its message was stored stores nothing new', async (t) => {
-  const queue = sendQueue(t, config.REDIS_PREFIX)
+  const queue = taskQueue(t, config.REDIS_PREFIX)
   const accepted = await sendToRoom(app, ann, room.id, 'only once')
   const taskId = accepted.json().taskId
   const first = await waitForTask(app, ann, taskId)
@@ -109,7 +111,7 @@ t.test('a job that runs again after its message was stored stores nothing new', 
   const data = job?.data
   await job?.remove()
   if (data === undefined) throw new Error('job data')
-  const rerun = await queue.add(queueNames.sendMessage, data, { jobId: taskId })
+  const rerun = await queue.add(taskKinds.sendMessage, data, { jobId: taskId })
   const state = await eventually(() => rerun.getState(), (s) => s === 'completed' || s === 'failed')
   t.equal(state, 'completed')
   const finished = await queue.getJob(taskId)
@@ -126,7 +128,7 @@ t.test('the processor run twice at once on one job stores one message', async (t
   const idle = await testConfig(t)
   const idleApp = await testApp(t, idle)
   const idleDb = testDb(t, idle)
-  const queue = sendQueue(t, idle.REDIS_PREFIX)
+  const queue = taskQueue(t, idle.REDIS_PREFIX)
   const redis = new Redis(idle.REDIS_URL)
   t.teardown(() => redis.quit())
   const silent = { debug () {}, info () {}, warn () {}, error () {} }

@@ -1,5 +1,6 @@
 import t from 'tap'
-import { createUser, isProblem, testApp, testConfig, testDb, testWorkers } from './helper.js'
+import { testConfig } from '../harness/test-config.js'
+import { createUser, isProblem, testApp, testDb, testWorkers } from './helper.js'
 import { createGroupRoom, sendAndStore, sendToRoom } from './messaging-helper.js'
 
 // Text must arrive as sent and look like something: a lone surrogate would be stored as U+FFFD, and a text of only

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import { createCursors } from '../api/cursor.js'
+import { testConfig } from '../harness/test-config.js'
 import { editedCursor, sealedBy, unsealedCursor } from './cursor-kit.js'
-import { createUser, isProblem, testApp, testConfig, testDb, testWorkers } from './helper.js'
+import { createUser, isProblem, testApp, testDb, testWorkers } from './helper.js'
 import {
   createGroupRoom, eventually, getUnseen, readWatermark, sendAllAndStore, sendAndStore, sendToRoom, waitForTask, waitersReach,
   type MessageBody

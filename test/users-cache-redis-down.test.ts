@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { createUser, testApp, testConfig } from './helper.js'
+import { testConfig } from '../harness/test-config.js'
+import { createUser, testApp } from './helper.js'
 
 // Like production (docker-compose.yml), this Redis keeps its data in an append-only file across a restart.
 const redisDir = await mkdtemp(path.join(tmpdir(), 'pigeon-redis-'))

@@ -1,5 +1,6 @@
 import t from 'tap'
-import { createUser, isProblem, testApp, testConfig, testDb, type TestUser } from './helper.js'
+import { testConfig } from '../harness/test-config.js'
+import { createUser, isProblem, testApp, testDb, type TestUser } from './helper.js'
 
 const config = await testConfig(t)
 const app = await testApp(t, config)

@@ -19,13 +19,13 @@ export interface ReconcileReport { requeued: number, failed: number, pruned: num
  */
 export function createTaskReconciler ({ config, db, redis, log }: { config: Config, db: Db, redis: Redis, log: Log }) {
   const queues: Queues = createQueues(redis, config.REDIS_PREFIX)
-  queues.sendMessage.on('error', (error) => log.warn({ err: error }, 'reconciler queue error'))
+  queues.tasks.on('error', (error) => log.warn({ err: error }, 'reconciler queue error'))
 
   /** Makes sure the task has a live job: a missing one is re-created, a finished one (the task is not) is replaced. */
   async function ensureJob (task: Parameters<typeof enqueueTask>[1]): Promise<boolean> {
-    const state = await queues.sendMessage.getJobState(task.id)
+    const state = await queues.tasks.getJobState(task.id)
     if (state !== 'unknown' && state !== 'completed' && state !== 'failed') return false
-    if (state !== 'unknown') await queues.sendMessage.remove(task.id)
+    if (state !== 'unknown') await queues.tasks.remove(task.id)
     await enqueueTask(queues, task)
     return true
   }

@@ -4,7 +4,7 @@ import type { Config } from '../core/config.js'
 import type { Db } from '../core/db/connect.js'
 import type { Log } from '../core/log.js'
 import { bullPrefix, queueNames, retryBackoff, retryDelayMs, type ChangeMessagePayload, type MarkSeenPayload, type SendMessagePayload, type TaskPayload } from '../core/queue.js'
-import { taskKinds } from '../core/tasks.js'
+import { taskKinds } from '../core/db/schema.js'
 import { closeRedis, createPatientRedis, isConnected } from '../core/redis.js'
 import { createChangeMessage } from './processors/change-message.js'
 import { createMarkSeen } from './processors/mark-seen.js'
@@ -12,8 +12,8 @@ import { createPersistMessage, type PersistMessageResult } from './processors/pe
 import { createTaskReconciler } from './reconcile-tasks.js'
 
 /**
- * Postgres connections a worker process needs: sends are stored in batches (a transaction per room of a batch), so
- * far fewer than its concurrency; jobs beyond it wait for a connection rather than crowd Postgres.
+ * Postgres connections a worker process needs: sends are stored in batches (one transaction per batch, whatever its
+ * rooms), so far fewer than its concurrency; jobs beyond it wait for a connection rather than crowd Postgres.
  */
 export function workerPoolSize (config: Config): number {
   return Math.min(config.WORKER_CONCURRENCY + 2, 20)
@@ -39,8 +39,8 @@ export function startWorkers ({ config, db, log, registry }: { config: Config, d
   const persistMessage = createPersistMessage({ db, redis: connection, redisPrefix: config.REDIS_PREFIX, log, maxBatch: config.WORKER_CONCURRENCY })
   const changeMessage = createChangeMessage({ db, redis: connection, redisPrefix: config.REDIS_PREFIX, log })
   // One queue for every task kind (the job's name): edits and deletes get the sends' retries, deadline and reconciler.
-  const sendMessage = new Worker<TaskPayload, PersistMessageResult | null>(
-    queueNames.sendMessage,
+  const tasks = new Worker<TaskPayload, PersistMessageResult | null>(
+    queueNames.tasks,
     async (job) => job.name === taskKinds.editMessage || job.name === taskKinds.deleteMessage
       ? await changeMessage(job as Job<ChangeMessagePayload>)
       : await persistMessage(job as Job<SendMessagePayload>),
@@ -56,7 +56,7 @@ export function startWorkers ({ config, db, log, registry }: { config: Config, d
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: registry === undefined ? [] : [registry]
   })
-  for (const worker of [sendMessage, markSeen] as Worker[]) {
+  for (const worker of [tasks, markSeen] as Worker[]) {
     worker.on('error', (error) => log.error({ err: error, queue: worker.name }, 'worker error'))
     const observe = (outcome: string) => (job: Job | undefined) => {
       if (job?.processedOn !== undefined && job.finishedOn !== undefined) {
@@ -66,9 +66,9 @@ export function startWorkers ({ config, db, log, registry }: { config: Config, d
     worker.on('completed', observe('completed'))
     worker.on('failed', observe('failed'))
   }
-  sendMessage.on('failed', (job, error) => {
+  tasks.on('failed', (job, error) => {
     if (job !== undefined && !(error instanceof UnrecoverableError)) {
-      log.warn({ err: error, taskId: job.id, attempt: job.attemptsMade }, 'send attempt failed; it will be retried')
+      log.warn({ err: error, taskId: job.id, kind: job.name, attempt: job.attemptsMade }, `${job.name} task failed; it will be retried`)
     }
   })
 
@@ -78,7 +78,7 @@ export function startWorkers ({ config, db, log, registry }: { config: Config, d
       // Lets jobs in flight finish before the connection goes, unless Redis is away: then none can, and a job
       // left behind is taken up again once its lock expires (every step of it is safe to repeat).
       const force = !isConnected(connection)
-      await Promise.all([sendMessage.close(force), markSeen.close(force)])
+      await Promise.all([tasks.close(force), markSeen.close(force)])
       await closeRedis(connection)
     }
   }

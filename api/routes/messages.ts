@@ -4,7 +4,7 @@ import { changeRefusals, refusalFor } from '../../core/message-changes.js'
 import { findMessageForMember } from '../../core/messages.js'
 import type { ChangeMessagePayload } from '../../core/queue.js'
 import { seenByOf } from '../../core/read-state.js'
-import { taskKinds } from '../../core/tasks.js'
+import { taskKinds } from '../../core/db/schema.js'
 import { createTaskAcceptor } from '../accept-task.js'
 import { HttpProblem, notFound } from '../errors.js'
 import { bearer, IdParamsSchema, problems } from '../schemas/common.js'
@@ -23,8 +23,6 @@ const messageRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { db, limits } = fastify
   fastify.addHook('onRequest', fastify.authenticate)
   const acceptTask = createTaskAcceptor(fastify)
-  // Edits and deletes are writes through the queue like sends, and share their per-user limits.
-  const writeLimits = [limits.sendBurst, limits.sendSustained]
 
   /** An edit (`text`) or a delete (`text` null) of my own message, accepted as a task of its own kind. */
   async function acceptChange (request: FastifyRequest, reply: FastifyReply, messageId: number, text: string | null) {
@@ -64,8 +62,9 @@ const messageRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     return { ...view, seenBy: seenBy.map((seen) => ({ userId: seen.userId, seenAt: seen.seenAt?.toISOString() ?? null })) }
   })
 
+  // Edits and deletes are writes through the queue like sends, and share their per-user limits.
   fastify.patch('/:id', {
-    preHandler: writeLimits,
+    preHandler: limits.sends,
     schema: {
       ...changeSchema,
       body: SendBodySchema,
@@ -79,7 +78,7 @@ const messageRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.delete('/:id', {
-    preHandler: writeLimits,
+    preHandler: limits.sends,
     schema: {
       ...changeSchema,
       tags: ['messages'],

@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { ensureDirectRoom } from '../../core/rooms.js'
 import { findUserById } from '../../core/users.js'
 import type { SendMessagePayload } from '../../core/queue.js'
-import { taskKinds } from '../../core/tasks.js'
+import { taskKinds } from '../../core/db/schema.js'
 import { createTaskAcceptor } from '../accept-task.js'
 import { HttpProblem, notFound } from '../errors.js'
 import { bearer, IdParamsSchema, problems } from '../schemas/common.js'
@@ -20,9 +20,6 @@ const sendSchema = {
 const sendRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { db, limits } = fastify
   fastify.addHook('onRequest', fastify.authenticate)
-  // Per user, a burst and a sustained rate; checked before any work, so a flood costs a Redis round trip each.
-  fastify.addHook('preHandler', limits.sendBurst)
-  fastify.addHook('preHandler', limits.sendSustained)
   const acceptTask = createTaskAcceptor(fastify)
 
   /** Validated: a send task for the room, if I am a member of it. The API never writes the message. */
@@ -37,6 +34,7 @@ const sendRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   }
 
   fastify.post('/rooms/:id/messages', {
+    preHandler: limits.sends,
     schema: {
       ...sendSchema,
       tags: ['messages'],
@@ -49,6 +47,7 @@ const sendRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.post('/users/:id/messages', {
+    preHandler: limits.sends,
     schema: {
       ...sendSchema,
       tags: ['messages'],

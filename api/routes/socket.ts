@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { InjectOptions } from 'fastify'
 import { Gauge } from 'prom-client'
-import type { AccessTokenPayload, RefreshTokenPayload } from '../plugins/external/jwt.js'
 import { runSocketSession } from '../socket-session.js'
 
 /**
@@ -9,7 +8,7 @@ import { runSocketSession } from '../socket-session.js'
  * document's info; a WebSocket handshake is not an HTTP answer the document can describe).
  */
 const socketRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { config, db, acknowledge, wakeups, log, cursors } = fastify
+  const { config, db, acknowledge, wakeups, log, verifyAccessToken, cursors } = fastify
   const deps = {
     config,
     cursors,
@@ -19,14 +18,7 @@ const socketRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     userEvents: wakeups.userEvents,
     log,
     inject: async (options: InjectOptions) => await fastify.inject(options),
-    verifyAccessToken (token: string) {
-      try {
-        const payload = fastify.jwt.verify<(AccessTokenPayload | RefreshTokenPayload) & { exp: number }>(token)
-        return payload.typ === 'access' ? { userId: Number(payload.sub), expiresAt: payload.exp * 1000, familyId: payload.fam } : undefined
-      } catch {
-        return undefined
-      }
-    }
+    verifyAccessToken
   }
 
   const { websocketServer } = fastify
@@ -39,7 +31,7 @@ const socketRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.get('/ws', { websocket: true, schema: { hide: true } }, (socket, request) => {
     const { cursor } = request.query as { cursor?: string }
-    runSocketSession(deps, socket, { protocols: request.headers['sec-websocket-protocol'], cursor, requestId: String(request.id) })
+    runSocketSession(deps, socket, { protocols: request.headers['sec-websocket-protocol'], cursor })
   })
 }
 

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply } from 'fastify'
+import { Counter } from 'prom-client'
 import { findUserById, listUsers, updateUser } from '../../core/users.js'
 import { toPage } from '../cursor.js'
 import { notFound } from '../errors.js'
@@ -11,6 +12,12 @@ const UserPageSchema = PageSchema(UserSchema)
 const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { db, usersCache, cursors } = fastify
   fastify.addHook('onRequest', fastify.authenticate)
+  const cacheRequests = new Counter({
+    name: 'pigeon_users_cache_requests_total',
+    help: 'User list pages served from the Redis cache (hit) or from Postgres (miss)',
+    labelNames: ['result'],
+    registers: [fastify.metrics.registry]
+  })
 
   fastify.get('', {
     schema: {
@@ -29,7 +36,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const cached = await usersCache.getPage(page)
     const result = cached.body === null ? 'miss' : 'hit'
     reply.header('x-cache', result)
-    fastify.metrics.usersCache.inc({ result })
+    cacheRequests.inc({ result })
     // The page is kept as the bytes the route's serializer wrote, and sent as they are: a string with a JSON
     // content type skips serialization, so a hit costs no parse and no re-encoding.
     const sendSerialized = (text: string) => (reply as FastifyReply).type('application/json; charset=utf-8').send(text)

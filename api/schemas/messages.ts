@@ -1,7 +1,6 @@
 import { Type, type Static } from 'typebox'
-import type { Message } from '../../core/db/schema.js'
+import { type Message, TaskStateSchema } from '../../core/db/schema.js'
 import { MessageTextSchema } from '../../core/queue.js'
-import { TaskStateSchema } from '../../core/tasks.js'
 import { createCursors } from '../cursor.js'
 import { DateTimeSchema, IdSchema } from './common.js'
 

@@ -1,5 +1,5 @@
 import { Type } from 'typebox'
-import { TaskStateSchema } from '../../core/tasks.js'
+import { TaskKindSchema, TaskStateSchema } from '../../core/db/schema.js'
 import { DateTimeSchema } from './common.js'
 import { MessageSchema } from './messages.js'
 
@@ -13,7 +13,7 @@ export const TaskQuerySchema = Type.Object({
 
 export const TaskSchema = Type.Object({
   id: Type.String({ examples: ['5f0c6d9e-8d5b-4a51-9a39-2f3b1c0e7a10'] }),
-  kind: Type.String({ description: '`send-message`, `edit-message` or `delete-message`', examples: ['send-message'] }),
+  kind: TaskKindSchema,
   state: TaskStateSchema,
   attempts: Type.Integer({ minimum: 0, description: 'How many times a worker has taken the task up', examples: [1] }),
   createdAt: DateTimeSchema,

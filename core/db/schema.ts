@@ -1,4 +1,5 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely'
+import { Type, type Static } from 'typebox'
 
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>
@@ -76,11 +77,24 @@ export interface ReadMarksTable {
   read_at: CreatedAt
 }
 
-export type TaskState = 'queued' | 'active' | 'completed' | 'failed'
+/** The domains of a task's state and kind, as the API documents them. */
+export const TaskStateSchema = Type.Union([
+  Type.Literal('queued'), Type.Literal('active'), Type.Literal('completed'), Type.Literal('failed')
+], { description: '`queued` until a worker takes it up, `active` while one works on it (or waits to retry), then `completed` or `failed`' })
+
+export const taskKinds = { sendMessage: 'send-message', editMessage: 'edit-message', deleteMessage: 'delete-message' } as const
+export type TaskKind = typeof taskKinds[keyof typeof taskKinds]
+export const TaskKindSchema = Type.Union([
+  Type.Literal(taskKinds.sendMessage), Type.Literal(taskKinds.editMessage), Type.Literal(taskKinds.deleteMessage)
+], {
+  description: 'What the task does: `send-message`, `edit-message` or `delete-message`'
+})
+
+export type TaskState = Static<typeof TaskStateSchema>
 
 export interface TasksTable {
   id: string
-  kind: string
+  kind: TaskKind
   owner_id: number
   state: ColumnType<TaskState, TaskState | undefined, TaskState>
   attempts: ColumnType<number, number | undefined, number>

@@ -5,7 +5,8 @@ import type { Db } from '../../core/db/connect.js'
 import type { Log } from '../../core/log.js'
 import { applyMessageChange } from '../../core/message-changes.js'
 import { ChangeMessagePayloadSchema, type ChangeMessagePayload } from '../../core/queue.js'
-import { startAttempts, taskFinished, taskKinds, TaskRefusal } from '../../core/tasks.js'
+import { taskKinds } from '../../core/db/schema.js'
+import { taskFinished, TaskRefusal } from '../../core/tasks.js'
 import { publishWakeups, type Wakeup } from '../../core/wakeups.js'
 import type { PersistMessageResult } from './persist-message.js'
 
@@ -20,7 +21,6 @@ export function createChangeMessage ({ db, redis, redisPrefix, log }: { db: Db, 
       throw new UnrecoverableError('INVALID_PAYLOAD: the job does not carry a valid edit or delete')
     }
     const { messageId, editorId, requestId } = job.data
-    await startAttempts(db, [job.id])
     const outcome = await applyMessageChange(db, { taskId: job.id, messageId, editorId, text: job.data.text ?? null })
     if (outcome.kind === 'gone') {
       log.info({ reqId: requestId, taskId: job.id }, 'task already finished or unknown: nothing to do')
@@ -38,7 +38,7 @@ export function createChangeMessage ({ db, redis, redisPrefix, log }: { db: Db, 
 
     if (outcome.kind === 'refused') {
       log.info({ reqId: requestId, taskId: job.id, messageId, editorId, code: outcome.code }, 'change refused')
-      throw new TaskRefusal(outcome.code, outcome.reason)
+      throw new TaskRefusal({ code: outcome.code, message: outcome.message })
     }
     const { message } = outcome
     log.info({ reqId: requestId, taskId: job.id, messageId, changeSeq: message.change_seq, kind: job.name }, 'message changed')

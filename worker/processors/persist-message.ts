@@ -5,7 +5,7 @@ import type { Db } from '../../core/db/connect.js'
 import type { Log } from '../../core/log.js'
 import { persistMessages, type PersistOutcome, type SendToStore } from '../../core/messages.js'
 import { SendMessagePayloadSchema, type SendMessagePayload } from '../../core/queue.js'
-import { startAttempts, taskFinished, TaskRefusal } from '../../core/tasks.js'
+import { taskFinished, TaskRefusal } from '../../core/tasks.js'
 import { publishWakeups, type Wakeup } from '../../core/wakeups.js'
 import { createGroupCommit } from '../../core/group-commit.js'
 
@@ -42,7 +42,6 @@ function wakeupsFor (requests: StoreRequest[], outcomes: PersistOutcome[]): Wake
  */
 export function createPersistMessage ({ db, redis, redisPrefix, log, maxBatch }: { db: Db, redis: Redis, redisPrefix: string, log: Log, maxBatch: number }) {
   const store = createGroupCommit(async (requests: StoreRequest[]) => {
-    await startAttempts(db, requests.map((request) => request.taskId))
     const outcomes = await persistMessages(db, requests)
     // Published again on a retry too: a wake-up lost to a crash after COMMIT costs a poller nothing but a re-read.
     await publishWakeups(redis, redisPrefix, wakeupsFor(requests, outcomes))
@@ -63,7 +62,7 @@ export function createPersistMessage ({ db, redis, redisPrefix, log, maxBatch }:
     }
     if (outcome.kind === 'refused') {
       log.info({ reqId: requestId, taskId: job.id, roomId, senderId, code: outcome.code }, 'send refused')
-      throw new TaskRefusal(outcome.code, outcome.reason)
+      throw new TaskRefusal({ code: outcome.code, message: outcome.message })
     }
     const { message } = outcome
     log.info({ reqId: requestId, taskId: job.id, roomId, seq: message.seq, messageId: message.id, created: outcome.created }, 'message stored')

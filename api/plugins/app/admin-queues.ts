@@ -28,7 +28,7 @@ export default fp(async (fastify) => {
   const board = new FastifyAdapter()
   board.setBasePath(basePath)
   createBullBoard({
-    queues: [new BullMQAdapter(queues.sendMessage), new BullMQAdapter(queues.markSeen)],
+    queues: [new BullMQAdapter(queues.tasks), new BullMQAdapter(queues.markSeen)],
     serverAdapter: board,
     options: { uiConfig: { boardTitle: 'Pigeon queues' } }
   })

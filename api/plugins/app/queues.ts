@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import { Gauge } from 'prom-client'
 import { closeQueues, createQueues, type Queues } from '../../../core/queue.js'
 import { closeRedis, createPatientRedis, readyWithin } from '../../../core/redis.js'
 import { createAcknowledgements } from '../../acknowledgements.js'
@@ -24,12 +25,24 @@ export default fp(async (fastify) => {
   if (!await readyWithin(connection, 2000)) fastify.log.warn('redis is not reachable yet: sends answer 503 until it is')
   const queues = createQueues(connection, fastify.config.REDIS_PREFIX)
   const logError = (error: Error) => fastify.log.warn({ err: error }, 'queue error')
-  queues.sendMessage.on('error', logError)
+  queues.tasks.on('error', logError)
   queues.markSeen.on('error', logError)
+  const jobs = new Gauge({
+    name: 'pigeon_queue_jobs',
+    help: 'Jobs in each queue by state',
+    labelNames: ['queue', 'state'],
+    registers: [fastify.metrics.registry],
+    async collect () {
+      for (const queue of [queues.tasks, queues.markSeen]) {
+        const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed').catch(() => ({}))
+        for (const [state, count] of Object.entries(counts)) jobs.set({ queue: queue.name, state }, count)
+      }
+    }
+  })
   fastify.decorate('queues', queues)
   fastify.decorate('acknowledge', createAcknowledgements(queues, fastify.log))
   fastify.addHook('onClose', async () => {
     await closeQueues(queues)
     await closeRedis(connection)
   })
-}, { name: 'queues', dependencies: ['services'] })
+}, { name: 'queues', dependencies: ['services', 'metrics'] })

@@ -13,8 +13,8 @@ declare module 'fastify' {
       loginPerUsername: Limit
       loginPerAddress: Limit
       registerPerAddress: Limit
-      sendBurst: Limit
-      sendSustained: Limit
+      /** Per user, a burst and a sustained rate, for every write through the task queue (sends, edits, deletes). */
+      sends: Limit
       roomWrites: Limit
       adminAuthPerAddress: Limit
     }
@@ -58,13 +58,17 @@ export default fp(async (fastify) => {
   const address = (request: FastifyRequest) => request.ip
   const username = (request: FastifyRequest) => String((request.body as { username?: unknown }).username ?? '').toLowerCase()
   const user = (request: FastifyRequest) => String(request.userId)
+  const sendBurst = limit('send-burst', config.SEND_LIMIT_BURST, config.SEND_LIMIT_BURST_WINDOW_SECONDS, user, 'too many sends in a short time')
+  const sendSustained = limit('send-sustained', config.SEND_LIMIT_SUSTAINED, config.SEND_LIMIT_SUSTAINED_WINDOW_SECONDS, user, 'too many sends')
 
   fastify.decorate('limits', {
     loginPerUsername: limit('login-username', config.LOGIN_LIMIT_PER_USERNAME, config.LOGIN_LIMIT_WINDOW_SECONDS, username, 'too many log-in attempts for this username'),
     loginPerAddress: limit('login-address', config.LOGIN_LIMIT_PER_ADDRESS, config.LOGIN_LIMIT_WINDOW_SECONDS, address, 'too many log-in attempts from this address'),
     registerPerAddress: limit('register-address', config.REGISTER_LIMIT_PER_ADDRESS, config.REGISTER_LIMIT_WINDOW_SECONDS, address, 'too many accounts created from this address'),
-    sendBurst: limit('send-burst', config.SEND_LIMIT_BURST, config.SEND_LIMIT_BURST_WINDOW_SECONDS, user, 'too many sends in a short time'),
-    sendSustained: limit('send-sustained', config.SEND_LIMIT_SUSTAINED, config.SEND_LIMIT_SUSTAINED_WINDOW_SECONDS, user, 'too many sends'),
+    async sends (request, reply) {
+      await sendBurst(request, reply)
+      await sendSustained(request, reply)
+    },
     roomWrites: limit('room-writes', config.ROOM_LIMIT_PER_USER, config.ROOM_LIMIT_WINDOW_SECONDS, user, 'too many rooms created or members added'),
     adminAuthPerAddress: limit('admin-auth', config.ADMIN_AUTH_LIMIT_PER_ADDRESS, config.ADMIN_AUTH_LIMIT_WINDOW_SECONDS, address, 'too many sign-in attempts on the queue dashboard')
   })

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events'
 import fp from 'fastify-plugin'
+import { Counter, Gauge, Histogram } from 'prom-client'
 import { createPatientRedis } from '../../../core/redis.js'
 import { memberIdsOf } from '../../../core/memberships.js'
 import { publishWakeups, wakeupChannel, type Wakeup } from '../../../core/wakeups.js'
@@ -33,6 +34,28 @@ export default fp(async (fastify) => {
   // Capped per user on this instance (polls are held in memory here; across instances, each holds its own cap).
   const feeds = createWaiters<number>({ maxPerKey: config.LONG_POLLS_PER_USER })
   const tasks = createWaiters<string>()
+  const waiting = new Gauge({
+    name: 'pigeon_longpoll_waiters',
+    help: 'Requests waiting in a long poll, by what they wait for',
+    labelNames: ['kind'],
+    registers: [metrics.registry],
+    collect () {
+      waiting.set({ kind: 'feed' }, feeds.size)
+      waiting.set({ kind: 'task' }, tasks.size)
+    }
+  })
+  const wokenTotal = new Counter({
+    name: 'pigeon_longpoll_wakeups_total',
+    help: 'Waiting requests woken by a wake-up',
+    labelNames: ['kind'],
+    registers: [metrics.registry]
+  })
+  const wakeLatency = new Histogram({
+    name: 'pigeon_longpoll_wake_latency_seconds',
+    help: 'From a send being accepted to the waiting pollers of its room being woken',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [metrics.registry]
+  })
   const channel = wakeupChannel(config.REDIS_PREFIX)
   // One listener per open socket of a user: no limit.
   const userEvents = new EventEmitter().setMaxListeners(0)
@@ -49,15 +72,15 @@ export default fp(async (fastify) => {
     if (wakeup.type === 'room-message') {
       let woken = 0
       for (const userId of wakeup.userIds) woken += feeds.wake(userId)
-      if (woken > 0) metrics.wakeLatency.observe((Date.now() - wakeup.acceptedAt) / 1000)
-      metrics.woken.inc({ kind: 'feed' }, woken)
+      if (woken > 0) wakeLatency.observe((Date.now() - wakeup.acceptedAt) / 1000)
+      wokenTotal.inc({ kind: 'feed' }, woken)
     } else if (wakeup.type === 'membership-changed') {
-      metrics.woken.inc({ kind: 'feed' }, feeds.wake(wakeup.userId))
+      wokenTotal.inc({ kind: 'feed' }, feeds.wake(wakeup.userId))
       for (const userId of wakeup.room?.memberIds ?? []) userEvents.emit(String(userId), wakeup)
     } else if (wakeup.type === 'read-updated' || wakeup.type === 'family-revoked') {
       userEvents.emit(String(wakeup.userId), wakeup)
     } else if (wakeup.type === 'task-finished') {
-      metrics.woken.inc({ kind: 'task' }, tasks.wake(wakeup.taskId))
+      wokenTotal.inc({ kind: 'task' }, tasks.wake(wakeup.taskId))
       userEvents.emit(String(wakeup.ownerId), wakeup)
     }
   })

@@ -5,7 +5,6 @@ import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import type { Config } from '../core/config.js'
-import { checkedFetch } from './helper.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -26,7 +25,7 @@ export interface ApiProcess extends PigeonProcess {
 
 /** The environment a process reads its config from (core/config.ts), for the deployment `config` describes. */
 function environment (config: Config, overrides: Record<string, string>): NodeJS.ProcessEnv {
-  // Not the whole parent environment: the test runner's own variables and hooks stay out of the child.
+  // Not the whole parent environment: the test runner's (or bench's) own variables and hooks stay out of the child.
   return {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -37,7 +36,7 @@ function environment (config: Config, overrides: Record<string, string>): NodeJS
     ACCESS_TOKEN_TTL_SECONDS: String(config.ACCESS_TOKEN_TTL_SECONDS),
     WORKER_CONCURRENCY: String(config.WORKER_CONCURRENCY),
     LOG_LEVEL: 'warn',
-    // The limits the test file's config has (out of reach unless it set its own).
+    // The limits `config` has (out of reach unless the test or bench set its own).
     ...Object.fromEntries(Object.entries(config).filter(([name]) => /_LIMIT_|^LONG_POLLS_/.test(name)).map(([name, value]) => [name, String(value)])),
     ...overrides
   }
@@ -49,7 +48,7 @@ function run (entry: string, env: NodeJS.ProcessEnv, nodeArgs: string[] = []): P
   const keep = (chunk: Buffer) => { tail = (tail + chunk.toString()).slice(-8000) }
   child.stdout?.on('data', keep)
   child.stderr?.on('data', keep)
-  // A crashed test run must not leave servers behind.
+  // A crashed test or bench run must not leave servers behind.
   const killOnExit = () => child.kill('SIGKILL')
   process.once('exit', killOnExit)
   const exited = once(child, 'exit')
@@ -122,24 +121,4 @@ export function startWorker (config: Config, overrides: Record<string, string> =
   // No metrics server unless a test asks: several workers on one machine would fight over the port.
   const { pid, output, stop, kill } = run('worker/main.ts', environment(config, { WORKER_METRICS_PORT: '0', ...overrides }), nodeArgs)
   return { pid, output, stop, kill }
-}
-
-/** One JSON request to a running API, its answer checked against the document the API serves. */
-export async function callApi (api: ApiProcess, method: string, path: string, options: { token?: string, body?: unknown } = {}) {
-  const headers: Record<string, string> = {}
-  if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`
-  if (options.body !== undefined) headers['content-type'] = 'application/json'
-  const started = Date.now()
-  const response = await checkedFetch(`${api.url}${path}`, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) })
-  const text = await response.text()
-  return { status: response.status, body: text === '' ? undefined : JSON.parse(text), elapsed: Date.now() - started }
-}
-
-/** Registers on one API and logs in on the other: the JWT secret is the deployment's, not the process's. */
-export async function signUpAcross (first: ApiProcess, second: ApiProcess, username: string): Promise<{ id: number, token: string }> {
-  const registered = await callApi(first, 'POST', '/v1/auth/register', { body: { username, password: 'Passw0rd!' } })
-  if (registered.status !== 201) throw new Error(`register: ${registered.status} ${JSON.stringify(registered.body)}`)
-  const login = await callApi(second, 'POST', '/v1/auth/token', { body: { username, password: 'Passw0rd!' } })
-  if (login.status !== 200) throw new Error(`login: ${login.status} ${JSON.stringify(login.body)}`)
-  return { id: registered.body.id, token: login.body.accessToken }
 }
