@@ -89,12 +89,15 @@ t.test('one room: members see it, anyone else gets 404 everywhere', async (t) =>
   const outsider = [
     await app.inject({ url: `/v1/rooms/${room.id}`, headers: cat.auth }),
     await app.inject({ url: `/v1/rooms/${room.id}/messages`, headers: cat.auth }),
-    await sendToRoom(app, cat, room.id, 'let me in'),
     await app.inject({ method: 'POST', url: `/v1/rooms/${room.id}/read`, headers: cat.auth, payload: { seq: 1 } }),
     await app.inject({ method: 'DELETE', url: `/v1/rooms/${room.id}/members/me`, headers: cat.auth }),
     await app.inject({ url: '/v1/rooms/999999', headers: ann.auth })
   ]
   for (const res of outsider) t.ok(isProblem(res, 404), `404 for ${res.raw.req.method} ${res.raw.req.url}`)
+  // The room is public (the default): a send says how to join rather than that it does not exist.
+  const send = await sendToRoom(app, cat, room.id, 'let me in')
+  t.ok(isProblem(send, 403))
+  t.equal(send.json().code, 'JOIN_REQUIRED')
   t.equal(await readWatermark(db, room.id, cat.id), undefined, 'the outsider was not made a member')
 
   const direct = await sendToUser(app, ann, bob.id, 'just us')
@@ -129,7 +132,7 @@ t.test('joining a group room is idempotent; leaving locks the room again', async
   t.same(await memberIdsStored(room.id), [ann.id])
   t.ok(isProblem(await app.inject({ url: `/v1/rooms/${room.id}`, headers: cat.auth }), 404))
   t.ok(isProblem(await app.inject({ url: `/v1/rooms/${room.id}/messages`, headers: cat.auth }), 404))
-  t.ok(isProblem(await sendToRoom(app, cat, room.id, 'still here?'), 404), 'a left member cannot send')
+  t.ok(isProblem(await sendToRoom(app, cat, room.id, 'still here?'), 403), 'a left member cannot send: the public room says to join again')
   t.ok(isProblem(await app.inject({ method: 'DELETE', url: `/v1/rooms/${room.id}/members/me`, headers: cat.auth }), 404))
   const listed = (await app.inject({ url: '/v1/rooms', headers: cat.auth })).json().items
   t.notOk(listed.some((r: { id: number }) => r.id === room.id), 'no longer listed')
