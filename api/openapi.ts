@@ -53,7 +53,7 @@ function answersOf (method: string, operation: Operation): Record<string, Respon
   return {
     ...(isCacheable(method, operation) && { 304: { description: 'Not Modified: the `If-None-Match` sent is still this answer\'s ETag; no body' } }),
     ...((hasBody || parameterIn('query') || parameterIn('path') || parameterIn('header')) &&
-      { 400: problem(400, 'the request does not match the schema (`VALIDATION_FAILED`, each error in `errors[]`), or its URL or JSON is broken') }),
+      { 400: problem(400, 'the request does not match the schema (`VALIDATION_FAILED`: each error in `errors[]` names its field and the rule in words, and so does `detail`), or its URL or JSON is broken') }),
     ...(needsToken(operation) && { 401: problem(401, 'no valid bearer access token (`UNAUTHORIZED`)') }),
     ...(hasBody && { 413: problem(413, 'the body is larger than the server accepts (`BODY_TOO_LARGE`)') }),
     ...(parameterIn('path') && { 414: problem(414, 'a path parameter is longer than the router accepts (`URL_TOO_LONG`)') }),

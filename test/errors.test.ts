@@ -91,6 +91,35 @@ t.test('a validation problem lists every error with where it is', async (t) => {
   t.ok(leaksNothing(res))
 })
 
+t.test('a validation error names the field and says the rule in words, never a pattern', async (t) => {
+  const room = (await app.inject({ method: 'POST', url: '/v1/rooms', headers: user.auth, payload: { name: 'words' } })).json()
+  const send = (payload: unknown) => app.inject({ method: 'POST', url: `/v1/rooms/${room.id}/messages`, headers: user.auth, payload: payload as object })
+
+  const blank = await send({ text: ' \u200B ' })
+  t.ok(isProblem(blank, 400))
+  t.same(blank.json().errors, [{ in: 'body', path: '/text', message: 'must not be blank (only white space or invisible characters), nor hold U+0000 or a lone UTF-16 surrogate' }])
+  t.match(blank.json().detail, /^The request does not match the schema: `text` must not be blank/)
+
+  const extra = await send({ text: 'hi', colour: 'red' })
+  t.same(extra.json().errors, [{ in: 'body', path: '/colour', message: 'is not a field this request takes (it takes only `text`)' }], 'the unknown field is named')
+  t.match(extra.json().detail, '`colour` is not a field')
+  t.same((await send({})).json().errors, [{ in: 'body', path: '/text', message: 'is required' }], 'so is a missing one')
+
+  const register = await app.inject({ method: 'POST', url: '/v1/auth/register', payload: { username: 'a b', password: 'short' } })
+  t.same(register.json().errors.map((error: { path: string, message: string }) => `${error.path} ${error.message}`), [
+    '/username may hold only letters, digits, `_`, `.` and `-`',
+    '/password must be 8 characters or longer'
+  ])
+  const status = await app.inject({ method: 'PATCH', url: '/v1/users/me', headers: user.auth, payload: { status: 'away' } })
+  t.same(status.json().errors, [{ in: 'body', path: '/status', message: 'must be one of `online`, `busy`, `offline`' }], 'one error for a union, listing what it takes')
+  const query = await app.inject({ url: '/v1/rooms?limit=0', headers: user.auth })
+  t.same(query.json().errors, [{ in: 'querystring', path: '/limit', message: 'must be 1 or more' }])
+
+  for (const res of [blank, extra, register, status, query]) {
+    t.notMatch(res.body, /\^|\$"|\\u|must match pattern|must NOT/, 'no pattern, no schema jargon')
+  }
+})
+
 t.test('a server-side failure is a 500 problem that says nothing about why', async (t) => {
   // A real Postgres that answers "no such database": every query fails.
   const missing = `pigeon_missing_${randomBytes(4).toString('hex')}`
@@ -110,7 +139,7 @@ t.test('a server-side failure is a 500 problem that says nothing about why', asy
 t.test('a JSON body is taken as typed: a number is not a string', async (t) => {
   const patch = await app.inject({ method: 'PATCH', url: '/v1/users/me', headers: user.auth, payload: { statusMessage: 42 } })
   t.ok(isProblem(patch, 400))
-  t.same(patch.json().errors, [{ in: 'body', path: '/statusMessage', message: 'must be string' }])
+  t.same(patch.json().errors, [{ in: 'body', path: '/statusMessage', message: 'must be a string' }])
   const login = await app.inject({ method: 'POST', url: '/v1/auth/token', payload: { username: 'erring_user', password: 12345678 } })
   t.ok(isProblem(login, 400))
   const me = await app.inject({ url: '/v1/users/me', headers: user.auth })

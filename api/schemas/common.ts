@@ -26,8 +26,8 @@ export const ProblemSchema = Type.Object({
   instance: Type.Optional(Type.String()),
   errors: Type.Optional(Type.Array(Type.Object({
     in: Type.String({ description: 'body, querystring, params or headers' }),
-    path: Type.String({ description: 'JSON pointer into that part of the request' }),
-    message: Type.String()
+    path: Type.String({ description: 'JSON pointer to the field in that part of the request (an unknown or missing field included)', examples: ['/text'] }),
+    message: Type.String({ description: 'The rule the field broke, in words', examples: ['must be 4000 characters or shorter'] })
   })))
 }, { $id: 'Problem', description: 'RFC 9457 problem details' })
 
