@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import { Type } from 'typebox'
+import packageJson from '../../../package.json' with { type: 'json' }
 import { completeDocument, type OpenApiDocument } from '../../openapi.js'
 import { noAuth } from '../../schemas/common.js'
 
@@ -14,7 +15,8 @@ export default fp(async (fastify) => {
       openapi: '3.1.0',
       info: {
         title: 'Pigeon',
-        version: '1.0.0',
+        // The document describes this release of the server: its version is the package's.
+        version: packageJson.version,
         description: [
           'Asynchronous messaging API. A send answers 202 with a task id at once; a worker stores the message;',
           'clients long-poll `GET /v1/messages/unseen` and check any send with `GET /v1/tasks/{taskId}`.',
