@@ -10,6 +10,8 @@ import problemDetails from './plugins/app/problem-details.js'
 import services from './plugins/app/services.js'
 import cursors from './plugins/app/cursors.js'
 import authenticate from './plugins/app/authenticate.js'
+import sessions from './plugins/app/sessions.js'
+import socketFrames from './plugins/app/socket-frames.js'
 import metrics from './plugins/app/metrics.js'
 import queues from './plugins/app/queues.js'
 import adminQueues from './plugins/app/admin-queues.js'
@@ -52,12 +54,14 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(services, { config: opts.config })
   await fastify.register(cursors)
   await fastify.register(internalPort)
-  await fastify.register(authenticate)
   await fastify.register(metrics, { registry: opts.registry })
   await fastify.register(queues)
   await fastify.register(rateLimits)
   await fastify.register(adminQueues)
   await fastify.register(wakeups)
+  await fastify.register(sessions)
+  await fastify.register(authenticate)
+  await fastify.register(socketFrames)
 
   await fastify.register(healthRoutes)
   await fastify.register(authRoutes, { prefix: '/v1/auth' })

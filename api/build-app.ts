@@ -7,6 +7,28 @@ import type { Config } from '../core/config.js'
 import app, { type AppOptions } from './app.js'
 import { rawProblemResponse, sendProblem, toParserProblem, toProblem } from './errors.js'
 
+/**
+ * A URL with the value of every `access_token` parameter replaced, however its name is spelled: the query parser
+ * decodes names (`%61ccess_token` is `access_token` to it), and a repeated one is read too.
+ */
+export function redactAccessToken (url: string): string {
+  const start = url.indexOf('?')
+  if (start < 0) return url
+  const decoded = (text: string) => {
+    try {
+      return decodeURIComponent(text.replace(/\+/g, ' '))
+    } catch {
+      return text
+    }
+  }
+  const query = url.slice(start + 1).split('&').map((pair) => {
+    const equals = pair.indexOf('=')
+    const name = equals < 0 ? pair : pair.slice(0, equals)
+    return decoded(name) === 'access_token' ? `${name}=[redacted]` : pair
+  })
+  return `${url.slice(0, start)}?${query.join('&')}`
+}
+
 /** The one place server options live: production and tests build the same server. */
 export async function buildApp (config: Config, options: Omit<AppOptions, 'config'> = {}): Promise<FastifyInstance> {
   const server = Fastify({
@@ -17,7 +39,7 @@ export async function buildApp (config: Config, options: Omit<AppOptions, 'confi
       serializers: {
         req: (request) => ({
           method: request.method,
-          url: request.url.replace(/([?&]access_token=)[^&]*/, '$1[redacted]'),
+          url: redactAccessToken(request.url),
           host: request.host,
           remoteAddress: request.ip,
           remotePort: request.socket?.remotePort

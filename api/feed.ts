@@ -17,6 +17,8 @@ export interface FeedDeps {
   db: Db
   /** Waiters on a user's feed, woken by the wake-ups of every API process. */
   feeds: Waiters<number>
+  /** Counts each query, for the channel's metric. */
+  reads: { inc: () => void }
   /** Hands acknowledgements (room → seq) to a worker, in bulk (api/acknowledgements.ts). */
   acknowledge: (userId: number, seenUpTo: ReadonlyMap<number, number>) => void
 }
@@ -94,6 +96,7 @@ export async function readFeed (deps: FeedDeps, read: FeedRead): Promise<FeedRes
     query: async () => {
       // One statement reads the user's rooms and watermarks with the page, at every query: after a wake-up (a join
       // or a leave, say) the rooms are the current ones. What the position acknowledges counts as seen at once.
+      deps.reads.inc()
       const page = await readUnseenPage(db, read.userId, { seenUpTo, changesAfter }, read.limit)
       // From the first read on, the position is the one cut back to what the rooms held then: taken again later, a
       // claim past a room's end would reach the messages that came since, and skip them.

@@ -1,10 +1,15 @@
 import type { FastifyReply } from 'fastify'
 import type { WaitOutcome, Waiters } from './waiters.js'
 
-/** An AbortSignal that fires when the client hangs up before its answer was sent. */
+/**
+ * An AbortSignal that fires when the client hangs up before its answer was sent: an HTTP client closing its
+ * connection, or the socket that a request frame came through closing (its request is aborted then).
+ */
 export function hangUpSignal (reply: FastifyReply): AbortSignal {
   const controller = new AbortController()
+  const request = reply.request.raw
   reply.raw.once('close', () => { if (!reply.raw.writableFinished) controller.abort() })
+  request.once('close', () => { if (request.errored !== null && request.errored !== undefined) controller.abort() })
   return controller.signal
 }
 

@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http'
 import { problemContentType } from './schemas/common.js'
 
 // The parts of an OpenAPI 3.1 document this module reads and completes.
-interface Schema { type?: string, default?: unknown, properties?: Record<string, Schema>, required?: string[] }
+interface Schema { type?: string, default?: unknown, examples?: unknown[], properties?: Record<string, Schema>, required?: string[] }
 interface Parameter { in: string, name: string, required?: boolean, schema?: Schema, description?: string, example?: unknown }
 interface Header { description: string, required: boolean, schema: { type: 'string' }, example?: string }
 interface Response { description: string, headers?: Record<string, Header>, content?: Record<string, unknown> }
@@ -27,13 +27,13 @@ const headers = {
   rateLimitReset: header('Seconds until the window ends', '42')
 }
 
+// Its example is in the schema, not the parameter: see leaveOptionalEmpty.
 const ifNoneMatch: Parameter = {
   in: 'header',
   name: 'If-None-Match',
   required: false,
   description: 'The `ETag` of an earlier answer: while the answer is the same, 304 with no body',
-  schema: { type: 'string' },
-  example: headers.etag.example
+  schema: { type: 'string', examples: [headers.etag.example] }
 }
 
 // A stream is never the same answer twice: it has no ETag and no 304.
@@ -93,6 +93,20 @@ function relaxDefaults (operation: Operation): void {
 }
 
 /**
+ * Swagger UI's "Try it out" fills each parameter in with its `example` and sends it. For an optional parameter with
+ * no default (a cursor, a filter, an `Idempotency-Key`) that does harm: a cursor acknowledges messages or pages past
+ * every item, a filter hides them, a second send with the same key is refused. Such an example moves into the
+ * parameter's schema (`examples`), where readers and generators still find it and Swagger UI leaves the field empty.
+ */
+function leaveOptionalEmpty (operation: Operation): void {
+  for (const parameter of operation.parameters ?? []) {
+    if (parameter.required === true || parameter.example === undefined || parameter.schema?.default !== undefined) continue
+    parameter.schema = { ...parameter.schema, examples: [parameter.example] }
+    delete parameter.example
+  }
+}
+
+/**
  * The document as the server really behaves: the answers and headers every route of a kind has are added here,
  * once, so no route can forget one; what a route's own handler answers stays in its schema.
  */
@@ -101,6 +115,7 @@ export function completeDocument<D extends OpenApiDocument> (document: D): D {
   for (const methods of Object.values(completed.paths ?? {})) {
     for (const [method, operation] of Object.entries(methods)) {
       relaxDefaults(operation)
+      leaveOptionalEmpty(operation)
       operation.responses = { ...answersOf(method, operation), ...operation.responses }
       if (isCacheable(method, operation)) operation.parameters = [...(operation.parameters ?? []), ifNoneMatch]
       for (const [status, response] of Object.entries(operation.responses)) {

@@ -12,6 +12,17 @@ export type PushEvent =
   | { type: 'task.finished', data: TaskView }
   | { type: 'member.joined' | 'member.left', data: { roomId: number, userId: number } }
   | { type: 'read.updated', data: { roomId: number, seq: number } }
+  /** An event stream's last event, when the server ends it for a reason the client must act on. */
+  | { type: 'end', data: StreamEnd }
+
+export interface StreamEnd { code: 'TOKEN_EXPIRED' | 'SESSION_ENDED' | 'TOO_MANY_STREAMS', detail: string }
+
+/** Why the server ends an event stream, and what the client does about it. */
+export const streamEnds = {
+  tokenExpired: { code: 'TOKEN_EXPIRED', detail: 'The access token expired: refresh it, then reconnect with the last event id.' },
+  sessionEnded: { code: 'SESSION_ENDED', detail: 'This login has ended (logged out, or its password changed): log in again.' },
+  replaced: { code: 'TOO_MANY_STREAMS', detail: 'You opened more event streams than one server keeps for a user: this, the oldest, was ended. Do not reconnect it on your own.' }
+} as const satisfies Record<string, StreamEnd>
 
 /** A feed event (a new message, or an edit or delete of one the reader has, as it is now) and the cursor after it. */
 export function fromFeedEvent (event: FeedEvent, cursor: string): PushEvent {

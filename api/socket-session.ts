@@ -3,10 +3,12 @@ import type { FastifyBaseLogger, FastifyInstance, InjectOptions, LightMyRequestR
 import type { WebSocket } from 'ws'
 import type { Config } from '../core/config.js'
 import { findTask } from '../core/tasks.js'
+import type { FeedPosition } from '../core/unseen-feed.js'
 import type { Wakeup } from '../core/wakeups.js'
 import type { Cursors } from './cursor.js'
-import { problem } from './errors.js'
+import { HttpProblem, problem } from './errors.js'
 import { idleRereadSeconds, readFeed, startingPosition, type FeedDeps } from './feed.js'
+import type { PushSlots } from './push-slots.js'
 import { fromFeedEvent, fromUserWakeup, toSocketFrame, type PushEvent } from './push-events.js'
 import { toTaskView } from './task-view.js'
 
@@ -14,10 +16,14 @@ import { toTaskView } from './task-view.js'
 export const CloseCode = {
   /** The server is shutting down: reconnect (to another instance) with the last cursor. */
   goingAway: 1001,
-  /** No valid access token, or it expired: refresh it and reconnect. */
+  /** The first frame's cursor (or `?cursor=`) is malformed: an error frame says why; reconnect without it or with a good one. */
+  invalidCursor: 4400,
+  /** No valid access token, or it expired (refresh it and reconnect), or its login ended (log in again). */
   unauthorized: 4401,
   /** No token arrived within the time allowed after connecting. */
   authTimeout: 4408,
+  /** The same user opened more sockets than SOCKETS_PER_USER on this server: this, the oldest, was closed. Do not reconnect on your own. */
+  replaced: 4409,
   /** The client read too slowly and the server's buffer for it passed its limit: reconnect with the last cursor. */
   slowConsumer: 4429
 } as const
@@ -32,10 +38,15 @@ export interface SocketSessionDeps extends FeedDeps {
   log: FastifyBaseLogger
   /** The access-token check HTTP requests get: the user id and when it expires (ms), or it throws. */
   verifyAccessToken: FastifyInstance['verifyAccessToken']
-  /** Runs a request through the same routes as HTTP. */
-  inject: (options: InjectOptions) => Promise<LightMyRequestResponse>
+  /** Runs a request frame through the same routes as HTTP. */
+  injectFrame: (options: InjectOptions) => Promise<LightMyRequestResponse>
   userEvents: NodeJS.EventEmitter
+  /** A user's open sockets on this process: a new one beyond the bound closes the oldest. */
+  slots: PushSlots<number>
 }
+
+/** What the upgrade request told: the token and cursor it offered, and the client's address (the limits count it). */
+export interface Handshake { protocols?: string, cursor?: string, remoteAddress: string }
 
 /** The token a client put in its handshake's `Sec-WebSocket-Protocol`, if any. */
 export function tokenFromProtocols (header: string | undefined): string | undefined {
@@ -57,13 +68,16 @@ function parseFrame (data: unknown): Record<string, unknown> | undefined {
  * One WebSocket: authenticate (handshake protocol or first frame), then push the user's feed and task
  * outcomes, and answer requests `{ id, method, path, body }` by running them through the HTTP routes.
  */
-export function runSocketSession (deps: SocketSessionDeps, socket: WebSocket, handshake: { protocols?: string, cursor?: string }): void {
+export function runSocketSession (deps: SocketSessionDeps, socket: WebSocket, handshake: Handshake): void {
   const { config, log } = deps
+  // Aborts the feed and every request frame still running once the socket closes.
   const ended = new AbortController()
   let token: string | undefined
   let userId = 0
   let familyId: string | undefined
   let expiryTimer: NodeJS.Timeout | undefined
+  let releaseSlot = () => {}
+  let inFlight = 0
 
   const send = (frame: string) => {
     if (socket.readyState !== socket.OPEN) return
@@ -82,8 +96,8 @@ export function runSocketSession (deps: SocketSessionDeps, socket: WebSocket, ha
       .catch((error: unknown) => log.warn({ err: error }, 'could not read a finished task for a socket'))
   }
 
-  async function pushFeed (cursor: string | undefined): Promise<void> {
-    let position = await startingPosition(deps, userId, cursor)
+  async function pushFeed (start: FeedPosition): Promise<void> {
+    let position = start
     // The cursor the client resumed with acknowledges what it covers; what this socket sends is acknowledged by the next resume.
     let acknowledge = true
     while (!ended.signal.aborted) {
@@ -96,26 +110,47 @@ export function runSocketSession (deps: SocketSessionDeps, socket: WebSocket, ha
     }
   }
 
-  function authenticate (candidate: string, cursor: string | undefined): void {
+  async function authenticate (candidate: string, cursor: string | undefined): Promise<void> {
+    // Taken now, so frames that come while the token is checked are not taken for a first frame.
+    token = candidate
+    clearTimeout(authTimer)
     let verified
     try {
-      verified = deps.verifyAccessToken(candidate)
-    } catch {
-      socket.close(CloseCode.unauthorized, 'a valid access token is required')
+      verified = await deps.verifyAccessToken(candidate)
+    } catch (error) {
+      const code = error instanceof HttpProblem ? error.problem.code : undefined
+      socket.close(CloseCode.unauthorized, code === 'SESSION_ENDED' ? 'this login has ended' : code === 'TOKEN_EXPIRED' ? 'the access token expired' : 'a valid access token is required')
       return
     }
-    clearTimeout(authTimer)
-    token = candidate
+    let start: FeedPosition
+    try {
+      start = await startingPosition(deps, verified.userId, cursor)
+    } catch (error) {
+      // The client's mistake, as REST answers it (400), then a close that says what it was.
+      if (!(error instanceof HttpProblem)) throw error
+      send(JSON.stringify({ type: 'error', body: error.problem }))
+      socket.close(CloseCode.invalidCursor, 'the cursor is malformed')
+      return
+    }
+    if (ended.signal.aborted) return
     userId = verified.userId
     familyId = verified.familyId
     // An expired token ends the socket; the client refreshes it and reconnects with its last cursor.
     expiryTimer = setTimeout(() => socket.close(CloseCode.unauthorized, 'the access token expired'), Math.max(0, verified.expiresAt - Date.now()))
+    releaseSlot = deps.slots.claim(userId, () => socket.close(CloseCode.replaced, 'too many sockets of this user: this, the oldest, was closed'))
     deps.userEvents.on(String(userId), onUserWakeup)
     send(JSON.stringify({ type: 'ready', userId }))
-    pushFeed(cursor).catch((error: unknown) => {
-      // A malformed cursor is the client's; anything else ends the socket, and the client resumes from its cursor.
+    pushFeed(start).catch((error: unknown) => {
+      // The client resumes from its last cursor.
       log.warn({ err: error }, 'socket feed ended by an error')
       socket.close(1011, 'the feed failed: reconnect with your last cursor')
+    })
+  }
+
+  function begin (candidate: string, cursor: string | undefined): void {
+    authenticate(candidate, cursor).catch((error: unknown) => {
+      log.warn({ err: error }, 'socket could not start')
+      socket.close(1011, 'the socket could not start: reconnect')
     })
   }
 
@@ -126,11 +161,14 @@ export function runSocketSession (deps: SocketSessionDeps, socket: WebSocket, ha
       return
     }
     const extra = typeof headers === 'object' && headers !== null ? Object.fromEntries(Object.entries(headers).filter(([, value]) => typeof value === 'string')) as Record<string, string> : {}
-    const response = await deps.inject({
+    const response = await deps.injectFrame({
       method: method.toUpperCase() as InjectOptions['method'],
       url: path,
       headers: { ...extra, authorization: `Bearer ${String(token)}`, ...(body !== undefined && { 'content-type': 'application/json' }) },
-      ...(body !== undefined && { payload: JSON.stringify(body) })
+      ...(body !== undefined && { payload: JSON.stringify(body) }),
+      // Every per-address limit counts the client at the other end of the socket, as it does over HTTP.
+      remoteAddress: handshake.remoteAddress,
+      signal: ended.signal
     })
     const isJson = /json/.test(String(response.headers['content-type']))
     send(JSON.stringify({ id, status: response.statusCode, body: response.body === '' ? null : isJson ? response.json() : response.body }))
@@ -143,7 +181,7 @@ export function runSocketSession (deps: SocketSessionDeps, socket: WebSocket, ha
   socket.on('message', (data) => {
     const frame = parseFrame(data)
     if (token === undefined) {
-      if (frame?.type === 'auth' && typeof frame.token === 'string') authenticate(frame.token, typeof frame.cursor === 'string' ? frame.cursor : handshake.cursor)
+      if (frame?.type === 'auth' && typeof frame.token === 'string') begin(frame.token, typeof frame.cursor === 'string' ? frame.cursor : handshake.cursor)
       else socket.close(CloseCode.unauthorized, 'the first frame must be { "type": "auth", "token": … }')
       return
     }
@@ -151,14 +189,22 @@ export function runSocketSession (deps: SocketSessionDeps, socket: WebSocket, ha
       send(JSON.stringify({ type: 'error', body: problem(400, 'A frame must be a JSON object.', 'INVALID_JSON') }))
       return
     }
+    // Requests still running are what a socket holds in memory for its client: bounded, the rest answered at once.
+    if (inFlight >= config.SOCKET_REQUESTS_IN_FLIGHT) {
+      send(JSON.stringify({ id: frame.id, status: 429, body: problem(429, `Too many requests: at most ${config.SOCKET_REQUESTS_IN_FLIGHT} may run at once on one socket; wait for an answer first.`, 'RATE_LIMITED') }))
+      return
+    }
+    inFlight++
     answer(frame).catch((error: unknown) => {
+      if (ended.signal.aborted) return
       log.warn({ err: error }, 'a socket request could not be run')
       send(JSON.stringify({ id: frame.id, status: 400, body: problem(400, 'That request cannot be made over HTTP.', 'MALFORMED_REQUEST') }))
-    })
+    }).finally(() => { inFlight-- })
   })
 
   socket.on('close', () => {
     ended.abort()
+    releaseSlot()
     clearTimeout(authTimer)
     clearTimeout(expiryTimer)
     clearInterval(heartbeat)
@@ -166,5 +212,5 @@ export function runSocketSession (deps: SocketSessionDeps, socket: WebSocket, ha
   })
 
   const offered = tokenFromProtocols(handshake.protocols)
-  if (offered !== undefined) authenticate(offered, handshake.cursor)
+  if (offered !== undefined) begin(offered, handshake.cursor)
 }

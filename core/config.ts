@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import envSchema from 'env-schema'
 import { Type, type Static } from 'typebox'
+import { secretFromFile } from './secret-file.js'
 
 export const ConfigSchema = Type.Object({
   DATABASE_URL: Type.String({ default: 'postgres://postgres@127.0.0.1:5432/pigeon' }),
@@ -13,7 +14,7 @@ export const ConfigSchema = Type.Object({
     Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'),
     Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')
   ], { default: 'info' }),
-  /** Empty means: generate one per process (tokens die with it). */
+  /** The key tokens are signed with; every API instance needs the same. Empty: the one kept in JWT_SECRET_FILE. */
   JWT_SECRET: Type.String({ default: '' }),
   /**
    * Secrets that seal cursors (comma-separated, newest first, each at least 32 characters): the first seals, every one
@@ -21,6 +22,11 @@ export const ConfigSchema = Type.Object({
    * key first, and drop an old one once no client can hold a cursor it sealed.
    */
   CURSOR_KEYS: Type.String({ default: '' }),
+  /**
+   * Where a process without JWT_SECRET keeps a secret, made on first start, so tokens outlive a restart (one machine
+   * only). Empty, or a file that cannot be made: a random secret per process, and tokens die with it.
+   */
+  JWT_SECRET_FILE: Type.String({ default: '.jwt-secret' }),
   ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ default: 900, minimum: 1 }),
   REFRESH_TOKEN_TTL_SECONDS: Type.Integer({ default: 30 * 24 * 3600, minimum: 1 }),
   /** Namespaces every Redis key and channel of one deployment; BullMQ gets it as a {hash tag} (Redis Cluster-ready). */
@@ -62,6 +68,18 @@ export const ConfigSchema = Type.Object({
   ADMIN_AUTH_LIMIT_WINDOW_SECONDS: Type.Integer({ default: 15 * 60, minimum: 1 }),
   /** Unseen-feed long polls one user may hold open on one API instance; a new one beyond it answers the oldest at once. */
   LONG_POLLS_PER_USER: Type.Integer({ default: 10, minimum: 1 }),
+  /** Event streams one user may hold open on one API instance; a new one beyond it ends the oldest (a final `end` event). */
+  EVENT_STREAMS_PER_USER: Type.Integer({ default: 10, minimum: 1 }),
+  /** WebSockets one user may hold open on one API instance; a new one beyond it closes the oldest (4409). */
+  SOCKETS_PER_USER: Type.Integer({ default: 10, minimum: 1 }),
+  /** Request frames one socket may have running at once; a frame beyond it is answered 429 at once. */
+  SOCKET_REQUESTS_IN_FLIGHT: Type.Integer({ default: 16, minimum: 1 }),
+  /** "Log out everywhere" per user (revokes every login; each costs a query and a write per login). */
+  LOGOUT_ALL_LIMIT_PER_USER: Type.Integer({ default: 10, minimum: 1 }),
+  LOGOUT_ALL_LIMIT_WINDOW_SECONDS: Type.Integer({ default: 3600, minimum: 1 }),
+  /** Password changes per user, right or wrong: a wrong current password is a guess, and each costs a hash. */
+  PASSWORD_CHANGE_LIMIT_PER_USER: Type.Integer({ default: 5, minimum: 1 }),
+  PASSWORD_CHANGE_LIMIT_WINDOW_SECONDS: Type.Integer({ default: 15 * 60, minimum: 1 }),
   /** A comment line on an idle event stream or socket this often, so proxies keep it open and dead peers show. */
   PUSH_HEARTBEAT_SECONDS: Type.Number({ default: 15, exclusiveMinimum: 0 }),
   /** A stream or socket whose unsent output passes this is closed (slow consumer), rather than growing memory. */
@@ -70,20 +88,21 @@ export const ConfigSchema = Type.Object({
   WS_AUTH_TIMEOUT_SECONDS: Type.Number({ default: 5, exclusiveMinimum: 0 })
 })
 
-export type Config = Static<typeof ConfigSchema> & { jwtSecretGenerated: boolean }
+/** Where the JWT secret came from: the environment, the secret file, or nowhere (made for this process alone). */
+export type JwtSecretSource = 'environment' | 'file' | 'random'
+
+export type Config = Static<typeof ConfigSchema> & { jwtSecretSource: JwtSecretSource }
 
 /** Reads the environment once; every process calls this at start and passes the result down. */
 export function loadConfig (env: Record<string, string | undefined> = process.env): Config {
   const config = envSchema<Static<typeof ConfigSchema>>({ schema: ConfigSchema, data: env, dotenv: false })
-  const jwtSecretGenerated = config.JWT_SECRET === ''
   if (cursorSecrets(config.CURSOR_KEYS).some((secret) => secret.length < 32)) {
     throw new Error('CURSOR_KEYS: each key must be at least 32 characters (for example `openssl rand -base64 32`)')
   }
-  return {
-    ...config,
-    JWT_SECRET: jwtSecretGenerated ? randomBytes(32).toString('hex') : config.JWT_SECRET,
-    jwtSecretGenerated
-  }
+  if (config.JWT_SECRET !== '') return { ...config, jwtSecretSource: 'environment' }
+  const kept = config.JWT_SECRET_FILE === '' ? undefined : secretFromFile(config.JWT_SECRET_FILE)
+  if (kept !== undefined) return { ...config, JWT_SECRET: kept, jwtSecretSource: 'file' }
+  return { ...config, JWT_SECRET: randomBytes(32).toString('hex'), jwtSecretSource: 'random' }
 }
 
 /** The secrets CURSOR_KEYS lists, newest first. */

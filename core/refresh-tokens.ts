@@ -33,3 +33,20 @@ export async function revokeFamily (db: Db, familyId: string): Promise<void> {
     .where('family_id', '=', familyId).where('revoked_at', 'is', null)
     .execute()
 }
+
+/** Whether a login (a family) was revoked: what the access-token check asks when Redis cannot answer. */
+export async function isFamilyRevoked (db: Db, familyId: string): Promise<boolean> {
+  const row = await db.selectFrom('refresh_tokens').select('id')
+    .where('family_id', '=', familyId).where('revoked_at', 'is not', null)
+    .limit(1).executeTakeFirst()
+  return row !== undefined
+}
+
+/** Revokes every login of a user but `keep` (if given); returns the families that were live until now. */
+export async function revokeFamiliesOf (db: Db, userId: number, keep?: string): Promise<string[]> {
+  let update = db.updateTable('refresh_tokens').set({ revoked_at: new Date() })
+    .where('user_id', '=', userId).where('revoked_at', 'is', null)
+  if (keep !== undefined) update = update.where('family_id', '!=', keep)
+  const rows = await update.returning('family_id').execute()
+  return [...new Set(rows.map((row) => row.family_id))]
+}

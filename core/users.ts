@@ -28,6 +28,13 @@ export async function checkCredentials (db: Db, username: string, password: stri
   return valid ? user : undefined
 }
 
+/** Whether `password` is the user's (a missing user has none). */
+export async function isPasswordOf (db: Db, userId: number, password: string): Promise<boolean> {
+  const user = await db.selectFrom('users').select('password_hash').where('id', '=', userId).executeTakeFirst()
+  decoyHash ??= hashPassword('not-a-real-password')
+  return await verifyPassword(password, user?.password_hash ?? await decoyHash)
+}
+
 /** Returns undefined when the username is taken in any letter case. */
 export async function insertUser (db: Db, user: NewUser): Promise<PublicUserRow | undefined> {
   return await db.insertInto('users').values(user)

@@ -37,7 +37,7 @@ function environment (config: Config, overrides: Record<string, string>): NodeJS
     WORKER_CONCURRENCY: String(config.WORKER_CONCURRENCY),
     LOG_LEVEL: 'warn',
     // The limits `config` has (out of reach unless the test or bench set its own).
-    ...Object.fromEntries(Object.entries(config).filter(([name]) => /_LIMIT_|^LONG_POLLS_/.test(name)).map(([name, value]) => [name, String(value)])),
+    ...Object.fromEntries(Object.entries(config).filter(([name]) => /_LIMIT_|_PER_USER$/.test(name)).map(([name, value]) => [name, String(value)])),
     ...overrides
   }
 }

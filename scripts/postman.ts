@@ -402,7 +402,7 @@ const walkThrough: Folder[] = [
   },
   {
     name: '8. Leave and log out',
-    description: 'Leaves the room created above, rotates the refresh token, then revokes it.',
+    description: 'Leaves the room created above, rotates the refresh token, then revokes it. The fresh user changes its password and then logs out everywhere: both end logins, so they are done as the fresh user (the demo user keeps its password and its other sessions), and logging out everywhere comes last, since it ends the fresh user\'s own token.',
     steps: [
       { operationId: 'leaveRoom', name: 'Leave the room', path: { id: '{{roomId}}' } },
       {
@@ -412,7 +412,14 @@ const walkThrough: Folder[] = [
         checks: { 'the refresh token rotated': "pm.expect(answer.refreshToken).to.not.eql(pm.environment.get('refreshToken'))" },
         save: keepTokens
       },
-      { operationId: 'logout', name: 'Log out', body: { refreshToken: '{{refreshToken}}' } }
+      { operationId: 'logout', name: 'Log out', body: { refreshToken: '{{refreshToken}}' } },
+      {
+        operationId: 'changePassword',
+        name: 'The fresh user changes its password (its other logins end)',
+        asNewUser: true,
+        body: { currentPassword: '{{password}}', newPassword: '{{password}}-changed' }
+      },
+      { operationId: 'logoutAll', name: 'The fresh user logs out everywhere', asNewUser: true }
     ]
   }
 ]

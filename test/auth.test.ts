@@ -238,7 +238,10 @@ t.test('access tokens', async (t) => {
     const shortLived = await createUser(shortApp, 'short_lived')
     t.equal((await me(shortApp, shortLived.auth.authorization)).statusCode, 200, 'valid at first')
     await sleep(2100)
-    assertRefused(t, await me(shortApp, shortLived.auth.authorization), 'expired')
+    const expired = await me(shortApp, shortLived.auth.authorization)
+    t.ok(isProblem(expired, 401), 'expired: 401 problem')
+    t.equal(expired.json().code, 'TOKEN_EXPIRED', 'the client learns to refresh, not to log in again')
+    t.equal(expired.headers['www-authenticate'], 'Bearer error="invalid_token", error_description="expired"', 'RFC 6750 says why')
     const renewed = await shortApp.inject({ method: 'POST', url: '/v1/auth/refresh', payload: { refreshToken: shortLived.refreshToken } })
     t.ok(isProblem(renewed, 401), 'an expired refresh token')
   })
@@ -306,7 +309,7 @@ t.test('refresh', async (t) => {
     t.ok(isProblem(await app.inject({ method: 'POST', url: '/v1/auth/refresh', payload: {} }), 400), 'no token: 400 problem')
   })
 
-  t.test('logout answers 204 and revokes the family; access tokens live on until they expire', async (t) => {
+  t.test('logout answers 204 and ends the login: its refresh and access tokens are refused at once', async (t) => {
     const user = await createUser(app, 'leaver')
     const rotated = (await refresh(user.refreshToken)).json()
 
@@ -315,7 +318,10 @@ t.test('refresh', async (t) => {
     t.equal(res.body, '')
 
     t.ok(isProblem(await refresh(rotated.refreshToken), 401), 'the logged-out refresh token is refused')
-    t.equal((await me(app, `Bearer ${rotated.accessToken}`)).statusCode, 200, 'as documented, the access token still works')
+    const ended = await me(app, `Bearer ${rotated.accessToken}`)
+    t.ok(isProblem(ended, 401), 'the access token of that login is refused')
+    t.equal(ended.json().code, 'SESSION_ENDED')
+    t.equal(ended.headers['www-authenticate'], 'Bearer error="invalid_token", error_description="revoked"')
 
     const relogin = await login(app, 'leaver', user.password)
     t.equal(relogin.statusCode, 200, 'logging in again works')

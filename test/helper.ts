@@ -19,7 +19,7 @@ export async function testApp (t: Teardown, config: Config): Promise<FastifyInst
 let contract: Promise<Contract> | undefined
 
 /** Throws, failing the test that caused it, when an answer is not one the served OpenAPI document allows. */
-async function assertDocumented (exchange: Exchange): Promise<void> {
+export async function assertDocumented (exchange: Exchange): Promise<void> {
   if (contract === undefined) throw new Error('no OpenAPI document to check answers against')
   const found = (await contract).check(exchange)
   if (found.length > 0) {

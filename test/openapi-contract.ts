@@ -17,7 +17,8 @@ export interface Document { paths: Record<string, Record<string, Operation>>, co
 
 // Pages of third-party UIs that the document leaves out on purpose: Swagger UI and its assets, and the bull-board
 // dashboard and its own API, and the /demo chat page. They are not part of Pigeon's HTTP API.
-const outsideTheApi = [/^\/docs(\/|$)/, /^\/admin\/queues(\/|$)/, /^\/demo(\/|$)/]
+// /v1/ws is a WebSocket handshake, described in the document's introduction (its 426 there too), not as an operation.
+const outsideTheApi = [/^\/docs(\/|$)/, /^\/admin\/queues(\/|$)/, /^\/demo(\/|$)/, /^\/v1\/ws$/]
 
 const documentId = 'https://pigeon.invalid/openapi.json'
 

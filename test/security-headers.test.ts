@@ -18,6 +18,7 @@ t.test('every answer carries helmet\'s headers, with a policy that lets a JSON a
   }
   const docs = await app.inject({ url: '/docs/static/index.html' })
   t.match(docs.headers['content-security-policy'], /script-src 'self'/, 'Swagger UI gets a policy its page can run under')
+  t.notMatch(docs.headers['content-security-policy'], /upgrade-insecure-requests/, 'which leaves a plain-http server on plain http')
 })
 
 t.test('CORS is off unless CORS_ORIGINS lists origins', async (t) => {

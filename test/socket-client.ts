@@ -1,5 +1,5 @@
 import { once } from 'node:events'
-import { WebSocket } from 'ws'
+import { WebSocket, type ClientOptions } from 'ws'
 
 export interface Frame { type?: string, id?: unknown, status?: number, body?: unknown, cursor?: string, data?: any, userId?: number }
 
@@ -14,8 +14,9 @@ export interface SocketClient {
 
 let requestIds = 0
 
-export async function openSocket (url: string, protocols: string[] = []): Promise<SocketClient> {
-  const socket = new WebSocket(url, protocols)
+/** `options.localAddress` (say 127.0.0.2) connects from another loopback address: another client, to the server. */
+export async function openSocket (url: string, protocols: string[] = [], options: ClientOptions = {}): Promise<SocketClient> {
+  const socket = new WebSocket(url, protocols, options)
   const frames: Frame[] = []
   const waiting: Array<() => void> = []
   socket.on('message', (data) => {

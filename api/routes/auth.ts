@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { hashPassword } from '../../core/password.js'
-import { consumeRefreshToken, insertRefreshToken, revokeFamily } from '../../core/refresh-tokens.js'
+import { consumeRefreshToken, insertRefreshToken, revokeFamiliesOf, revokeFamily } from '../../core/refresh-tokens.js'
 import { checkCredentials, insertUser } from '../../core/users.js'
 import { HttpProblem } from '../errors.js'
 import type { RefreshTokenPayload } from '../plugins/external/jwt.js'
 import { RefreshBodySchema, RegisterBodySchema, TokenBodySchema, TokensSchema } from '../schemas/auth.js'
-import { noAuth, problems } from '../schemas/common.js'
+import { bearer, noAuth, problems } from '../schemas/common.js'
 import { toUserView, UserSchema } from '../schemas/users.js'
 
 const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -105,7 +105,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const outcome = await consumeRefreshToken(db, payload.jti, userId)
     if (outcome === 'reused') {
       request.log.warn({ userId, family: payload.fam }, 'refresh token reused: family revoked')
-      await fastify.wakeups.familyRevoked(userId, payload.fam)
+      await fastify.sessions.ended(userId, [payload.fam])
     }
     if (outcome !== 'rotated') throw invalidRefreshToken()
     return await issueTokens(userId, payload.fam)
@@ -115,8 +115,8 @@ const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       tags: ['auth'],
       operationId: 'logout',
-      summary: 'Revoke a refresh token and every token rotated from it',
-      description: 'Access tokens already issued stay valid until they expire (`expiresIn`).',
+      summary: 'Log out: end the login a refresh token belongs to',
+      description: 'The refresh token and every token rotated from it stop working, and so do the access tokens of that login, at once and on every server (401 `SESSION_ENDED`); its sockets and event streams end. Other logins of the same user go on.',
       security: noAuth,
       body: RefreshBodySchema,
       response: { 204: Type.Null({ description: 'Logged out' }), ...problems(401, 503) }
@@ -124,7 +124,25 @@ const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request, reply) => {
     const payload = verifyRefreshToken(request.body.refreshToken)
     await revokeFamily(db, payload.fam)
-    await fastify.wakeups.familyRevoked(Number(payload.sub), payload.fam)
+    await fastify.sessions.ended(Number(payload.sub), [payload.fam])
+    return reply.code(204).send(null)
+  })
+
+  fastify.post('/logout-all', {
+    schema: {
+      tags: ['auth'],
+      operationId: 'logoutAll',
+      summary: 'Log out everywhere: end every login of the user, this one included',
+      description: 'For a lost device or a stolen refresh token: every refresh token and access token of the user stops working at once, on every server (401 `SESSION_ENDED`), and every socket and event stream of the user ends. Log in again afterwards. Limited per user (429 `RATE_LIMITED`).',
+      security: bearer,
+      response: { 204: Type.Null({ description: 'Every login ended' }), ...problems(429, 503) }
+    },
+    onRequest: fastify.authenticate,
+    preHandler: limits.logoutAllPerUser
+  }, async (request, reply) => {
+    const ended = await revokeFamiliesOf(db, request.userId)
+    const current = request.access?.familyId
+    await fastify.sessions.ended(request.userId, current === undefined || ended.includes(current) ? ended : [...ended, current])
     return reply.code(204).send(null)
   })
 }

@@ -1,7 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { idleRereadSeconds, readFeed, startingPosition } from '../feed.js'
 import { hangUpSignal } from '../long-poll.js'
-import { fromFeedEvent, toSseFrame } from '../push-events.js'
+import type { Wakeup } from '../../core/wakeups.js'
+import { HttpProblem } from '../errors.js'
+import { fromFeedEvent, streamEnds, toSseFrame, type StreamEnd } from '../push-events.js'
+import { createPushSlots } from '../push-slots.js'
 import { bearer, problems } from '../schemas/common.js'
 import { EventStreamSchema, EventsHeadersSchema, EventsQuerySchema } from '../schemas/events.js'
 
@@ -9,7 +12,9 @@ import { EventStreamSchema, EventsHeadersSchema, EventsQuerySchema } from '../sc
 const retryMs = 3000
 
 const eventRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { config, db, wakeups, cursors } = fastify
+  const { config, db, wakeups, sessions, cursors } = fastify
+  const reads = wakeups.feedReads.labels('event-stream')
+  const slots = createPushSlots<number>(config.EVENT_STREAMS_PER_USER)
   const closing = new AbortController()
   fastify.addHook('preClose', async () => closing.abort())
 
@@ -30,8 +35,12 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         'with it as `Last-Event-ID` (or `?cursor=`) resumes right after that event and acknowledges everything up to it, as',
         'passing a cursor to the long poll does. Nothing is lost when a stream drops: what was not acknowledged comes again.',
         'A heartbeat comment is sent while nothing happens; the stream ends after `seconds`, or when the client reads too',
-        'slowly, and EventSource reconnects by itself. A malformed, edited, forged or another user\'s cursor is 400',
-        '`INVALID_CURSOR`; whatever a cursor says, it never takes the stream past what a room held.'
+        'slowly, and EventSource reconnects by itself. It also ends, after a final `end` event that says why, when the',
+        'access token expires (`TOKEN_EXPIRED`: refresh, then reconnect), when its login ends (`SESSION_ENDED`: log in again)',
+        'or when the same user opens more than `EVENT_STREAMS_PER_USER` streams on one server (`TOO_MANY_STREAMS`: this,',
+        'the oldest, was ended; do not reconnect on your own). A malformed, edited, forged or another user\'s cursor is 400',
+        '`INVALID_CURSOR`; whatever a cursor says, it never takes the stream past what a room held. A socket\'s request frame',
+        'is 400 `NOT_OVER_SOCKET`.'
       ].join(' '),
       security: bearer,
       querystring: EventsQuerySchema,
@@ -42,10 +51,29 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       }
     }
   }, async (request, reply) => {
+    if (request.fromSocket) {
+      throw new HttpProblem(400, 'An event stream cannot be opened from a socket\'s request frame: the socket pushes the same events itself.', 'NOT_OVER_SOCKET')
+    }
     const resumeFrom = request.headers['last-event-id'] ?? request.query.cursor
     let position = await startingPosition({ db, cursors }, request.userId, resumeFrom)
-    const signal = AbortSignal.any([hangUpSignal(reply), closing.signal])
+    const { userId } = request
+    const familyId = request.access?.familyId
+    // Why the server ended the stream, told in a final `end` event; none when the client left or the time was up.
+    let ending: StreamEnd | undefined
+    const ended = new AbortController()
+    const end = (why: StreamEnd) => {
+      ending ??= why
+      ended.abort()
+    }
+    const signal = AbortSignal.any([hangUpSignal(reply), closing.signal, ended.signal])
     const deadline = Date.now() + request.query.seconds * 1000
+    const expiresAt = request.access?.expiresAt ?? deadline
+    const expiry = setTimeout(() => end(streamEnds.tokenExpired), Math.max(0, expiresAt - Date.now()))
+    const onUserWakeup = (wakeup: Wakeup) => {
+      if (wakeup.type === 'family-revoked' && wakeup.familyId === familyId) end(streamEnds.sessionEnded)
+    }
+    wakeups.userEvents.on(String(userId), onUserWakeup)
+    const releaseSlot = slots.claim(userId, () => end(streamEnds.replaced))
 
     reply.hijack()
     const stream = reply.raw
@@ -72,8 +100,13 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       while (!signal.aborted) {
         const remaining = (deadline - Date.now()) / 1000
         if (remaining <= 0) break
-        const page = await readFeed({ db, acknowledge: fastify.acknowledge, feeds: wakeups.feeds }, {
-          userId: request.userId,
+        // A login ended on another instance while Redis was away sent no wake-up here: every read asks.
+        if (familyId !== undefined && await sessions.isEnded(familyId)) {
+          end(streamEnds.sessionEnded)
+          break
+        }
+        const page = await readFeed({ db, acknowledge: fastify.acknowledge, feeds: wakeups.pushFeeds, reads }, {
+          userId,
           position,
           acknowledge,
           limit: 100,
@@ -90,6 +123,10 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       request.log.warn({ err: error }, 'event stream ended by an error')
     }
     clearInterval(heartbeat)
+    clearTimeout(expiry)
+    releaseSlot()
+    wakeups.userEvents.off(String(userId), onUserWakeup)
+    if (ending !== undefined && stream.writable) write(toSseFrame({ type: 'end', data: ending }))
     stream.end()
   })
 }

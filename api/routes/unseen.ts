@@ -31,7 +31,7 @@ const unseenRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request, reply) => {
     const { cursor, limit, wait } = request.query
     const position = await startingPosition({ db, cursors }, request.userId, cursor)
-    const { events, position: after } = await readFeed({ db, acknowledge, feeds: wakeups.feeds }, {
+    const { events, position: after } = await readFeed({ db, acknowledge, feeds: wakeups.feeds, reads: wakeups.feedReads.labels('long-poll') }, {
       userId: request.userId, position, acknowledge: true, limit, wait, signal: hangUpSignal(reply)
     })
     return {

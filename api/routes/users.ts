@@ -1,11 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply } from 'fastify'
 import { Counter } from 'prom-client'
-import { findUserById, listUsers, updateUser } from '../../core/users.js'
+import { hashPassword } from '../../core/password.js'
+import { revokeFamiliesOf } from '../../core/refresh-tokens.js'
+import { findUserById, isPasswordOf, listUsers, updateUser } from '../../core/users.js'
 import { toPage } from '../cursor.js'
-import { notFound } from '../errors.js'
+import { HttpProblem, notFound } from '../errors.js'
 import { bearer, IdParamsSchema, PageQuerySchema, PageSchema, problems } from '../schemas/common.js'
-import { toUserView, UpdateMeSchema, UserSchema } from '../schemas/users.js'
+import { Type } from 'typebox'
+import { ChangePasswordSchema, toUserView, UpdateMeSchema, UserSchema } from '../schemas/users.js'
 
 const UserPageSchema = PageSchema(UserSchema)
 
@@ -78,6 +81,28 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     if (user === undefined) throw notFound.me()
     await usersCache.invalidate()
     return toUserView(user)
+  })
+
+  fastify.post('/me/password', {
+    schema: {
+      tags: ['users'],
+      operationId: 'changePassword',
+      summary: 'Change my password, ending every other login',
+      description: 'The current password is required (403 `INVALID_CREDENTIALS` when wrong). Every other login of mine ends at once, on every server: their refresh and access tokens stop working (401 `SESSION_ENDED`) and their sockets and streams end. This login goes on. Attempts, right or wrong, are limited per user (429 `RATE_LIMITED`).',
+      security: bearer,
+      body: ChangePasswordSchema,
+      response: { 204: Type.Null({ description: 'Changed' }), ...problems(403, 429, 503) }
+    },
+    preHandler: fastify.limits.passwordChangePerUser
+  }, async (request, reply) => {
+    const { currentPassword, newPassword } = request.body
+    if (!await isPasswordOf(db, request.userId, currentPassword)) {
+      throw new HttpProblem(403, 'The current password is wrong.', 'INVALID_CREDENTIALS')
+    }
+    await updateUser(db, request.userId, { password_hash: await hashPassword(newPassword) })
+    const others = await revokeFamiliesOf(db, request.userId, request.access?.familyId)
+    await fastify.sessions.ended(request.userId, others)
+    return reply.code(204).send(null)
   })
 
   fastify.get('/:id', {

@@ -28,6 +28,11 @@ export const UsernameSchema = Type.String({
 export const PasswordSchema = Type.String({ minLength: 8, maxLength: 256, description: 'At least 8 characters', examples: ['correct-horse-9'] })
 export const DisplayNameSchema = Type.String({ minLength: 1, maxLength: 64, pattern: typedTextPattern, examples: ['Ada Lovelace'] })
 
+export const ChangePasswordSchema = Type.Object({
+  currentPassword: Type.String({ minLength: 1, maxLength: 256, description: 'The password in use now', examples: ['Passw0rd!'] }),
+  newPassword: PasswordSchema
+}, { additionalProperties: false })
+
 export const UpdateMeSchema = Type.Object({
   displayName: Type.Optional(DisplayNameSchema),
   status: Type.Optional(UserStatusSchema),

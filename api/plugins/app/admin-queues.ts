@@ -34,6 +34,8 @@ export default fp(async (fastify) => {
   })
 
   await fastify.register(async (admin) => {
+    // Every dashboard route (pages, its API, its static files) is internal: see internal-port.ts.
+    admin.addHook('onRoute', (route) => { route.config = { ...route.config, internal: true } })
     await admin.register(basicAuth, {
       authenticate: { realm: 'Pigeon queues' },
       async validate (username, password, request) {

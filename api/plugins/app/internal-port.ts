@@ -2,12 +2,19 @@ import { createServer, type Server } from 'node:http'
 import fp from 'fastify-plugin'
 import { problem, sendProblem } from '../../errors.js'
 
-/** What only operators should reach: Prometheus metrics and the queue dashboard. */
-const internalPaths = /^\/(metrics|admin\/queues)(\/|\?|$)/
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Only for operators (metrics, the queue dashboard): with INTERNAL_PORT set, served there and nowhere else. */
+    internal?: boolean
+  }
+}
 
 /**
  * With INTERNAL_PORT set, a second listener on that port serves the internal routes, and only those; the public port
- * answers them 404, as a route it does not have. One app serves both, so the routes, hooks and connections are shared.
+ * (and a socket's request frames) answer them 404, as a route it does not have. One app serves both, so the routes,
+ * hooks and connections are shared. What is internal is decided on the route the router matched (its `internal`
+ * config), never on the URL as sent: the router decodes `%6d`, drops a `#…`, and so on, and a check on the raw URL
+ * is bypassed by each.
  */
 export default fp(async (fastify) => {
   const { HOST, INTERNAL_PORT } = fastify.config
@@ -16,7 +23,7 @@ export default fp(async (fastify) => {
 
   fastify.addHook('onRequest', async (request, reply) => {
     const onInternalPort = request.socket.localPort === INTERNAL_PORT
-    if (internalPaths.test(request.url) === onInternalPort) return
+    if ((request.routeOptions.config.internal === true) === onInternalPort) return
     return await sendProblem(reply, problem(404, `No route for ${request.method} ${request.url.split('?')[0]}`))
   })
 

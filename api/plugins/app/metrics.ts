@@ -36,6 +36,7 @@ export default fp(async (fastify, opts: { registry?: Registry }) => {
   fastify.decorate('metrics', { registry })
 
   fastify.get('/metrics', {
+    config: { internal: true },
     schema: {
       tags: ['ops'],
       operationId: 'metrics',

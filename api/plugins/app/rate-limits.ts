@@ -17,6 +17,8 @@ declare module 'fastify' {
       sends: Limit
       roomWrites: Limit
       adminAuthPerAddress: Limit
+      logoutAllPerUser: Limit
+      passwordChangePerUser: Limit
     }
   }
 }
@@ -82,6 +84,8 @@ export default fp(async (fastify) => {
       await sendSustained(request, reply)
     },
     roomWrites: await limit('room-writes', config.ROOM_LIMIT_PER_USER, config.ROOM_LIMIT_WINDOW_SECONDS, user, 'too many rooms created or members added'),
-    adminAuthPerAddress: await limit('admin-auth', config.ADMIN_AUTH_LIMIT_PER_ADDRESS, config.ADMIN_AUTH_LIMIT_WINDOW_SECONDS, address, 'too many sign-in attempts on the queue dashboard')
+    adminAuthPerAddress: await limit('admin-auth', config.ADMIN_AUTH_LIMIT_PER_ADDRESS, config.ADMIN_AUTH_LIMIT_WINDOW_SECONDS, address, 'too many sign-in attempts on the queue dashboard'),
+    logoutAllPerUser: await limit('logout-all', config.LOGOUT_ALL_LIMIT_PER_USER, config.LOGOUT_ALL_LIMIT_WINDOW_SECONDS, user, 'too many log-outs everywhere'),
+    passwordChangePerUser: await limit('password-change', config.PASSWORD_CHANGE_LIMIT_PER_USER, config.PASSWORD_CHANGE_LIMIT_WINDOW_SECONDS, user, 'too many password changes or wrong current passwords')
   })
 }, { name: 'rate-limits', dependencies: ['services'] })

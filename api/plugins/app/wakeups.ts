@@ -9,8 +9,15 @@ import { createWaiters, type Waiters } from '../../waiters.js'
 declare module 'fastify' {
   interface FastifyInstance {
     wakeups: {
-      /** Waiters on a user's unseen feed. */
+      /** Long polls waiting on a user's unseen feed (capped per user: LONG_POLLS_PER_USER). */
       feeds: Waiters<number>
+      /**
+       * Event streams and sockets waiting on a user's unseen feed: not capped here, since each holds at most one wait and
+       * their connections are bounded per user where they open (api/push-slots.ts), so they never push each other out.
+       */
+      pushFeeds: Waiters<number>
+      /** Feed reads (queries) by channel: what a user's held connections cost while nothing happens. */
+      feedReads: Counter<'channel'>
       /** Waiters on a task's outcome. */
       tasks: Waiters<string>
       /** Wake-ups about one user, emitted under their id as a string: what push sockets send beside the feed. */
@@ -33,6 +40,7 @@ export default fp(async (fastify) => {
   const { config, log, metrics } = fastify
   // Capped per user on this instance (polls are held in memory here; across instances, each holds its own cap).
   const feeds = createWaiters<number>({ maxPerKey: config.LONG_POLLS_PER_USER })
+  const pushFeeds = createWaiters<number>()
   const tasks = createWaiters<string>()
   const waiting = new Gauge({
     name: 'pigeon_longpoll_waiters',
@@ -41,6 +49,7 @@ export default fp(async (fastify) => {
     registers: [metrics.registry],
     collect () {
       waiting.set({ kind: 'feed' }, feeds.size)
+      waiting.set({ kind: 'push' }, pushFeeds.size)
       waiting.set({ kind: 'task' }, tasks.size)
     }
   })
@@ -48,6 +57,12 @@ export default fp(async (fastify) => {
     name: 'pigeon_longpoll_wakeups_total',
     help: 'Waiting requests woken by a wake-up',
     labelNames: ['kind'],
+    registers: [metrics.registry]
+  })
+  const feedReads = new Counter({
+    name: 'pigeon_feed_reads_total',
+    help: 'Unseen-feed reads (one query each), by channel: long-poll, event-stream or socket',
+    labelNames: ['channel'],
     registers: [metrics.registry]
   })
   const wakeLatency = new Histogram({
@@ -71,11 +86,11 @@ export default fp(async (fastify) => {
     }
     if (wakeup.type === 'room-message') {
       let woken = 0
-      for (const userId of wakeup.userIds) woken += feeds.wake(userId)
+      for (const userId of wakeup.userIds) woken += feeds.wake(userId) + pushFeeds.wake(userId)
       if (woken > 0) wakeLatency.observe((Date.now() - wakeup.acceptedAt) / 1000)
       wokenTotal.inc({ kind: 'feed' }, woken)
     } else if (wakeup.type === 'membership-changed') {
-      wokenTotal.inc({ kind: 'feed' }, feeds.wake(wakeup.userId))
+      wokenTotal.inc({ kind: 'feed' }, feeds.wake(wakeup.userId) + pushFeeds.wake(wakeup.userId))
       for (const userId of wakeup.room?.memberIds ?? []) userEvents.emit(String(userId), wakeup)
     } else if (wakeup.type === 'read-updated' || wakeup.type === 'family-revoked') {
       userEvents.emit(String(wakeup.userId), wakeup)
@@ -89,6 +104,8 @@ export default fp(async (fastify) => {
 
   fastify.decorate('wakeups', {
     feeds,
+    pushFeeds,
+    feedReads,
     tasks,
     userEvents,
     async membershipChanged (userId: number, room?: { id: number, change: 'joined' | 'left' }) {
@@ -114,6 +131,7 @@ export default fp(async (fastify) => {
   // Answer every waiting poll (an empty 200) before the server stops taking requests.
   fastify.addHook('preClose', async () => {
     feeds.wakeAll()
+    pushFeeds.wakeAll()
     tasks.wakeAll()
   })
   fastify.addHook('onClose', async () => { subscriber.disconnect() })

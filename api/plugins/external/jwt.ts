@@ -14,8 +14,11 @@ declare module '@fastify/jwt' {
 }
 
 export default fp(async (fastify, opts: { config: Config }) => {
-  if (opts.config.jwtSecretGenerated) {
-    fastify.log.warn('JWT_SECRET is not set: using a random secret, so every token dies with this process and other instances reject it')
+  const { jwtSecretSource, JWT_SECRET_FILE } = opts.config
+  if (jwtSecretSource === 'file') {
+    fastify.log.warn(`JWT_SECRET is not set: tokens are signed with the secret kept in ${JWT_SECRET_FILE}, so they outlive a restart, but instances on other machines reject them`)
+  } else if (jwtSecretSource === 'random') {
+    fastify.log.warn('JWT_SECRET is not set and JWT_SECRET_FILE gives none: using a random secret, so every token dies with this process and other instances reject it')
   }
   await fastify.register(jwt, {
     secret: opts.config.JWT_SECRET,

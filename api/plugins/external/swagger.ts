@@ -39,7 +39,9 @@ export default fp(async (fastify) => {
           '- Unread and unseen share one watermark per room: `POST /v1/rooms/{id}/read` and a feed acknowledgement both move it forward only.',
           '- A user\'s own messages never count as unseen or unread.',
           '- A direct message to yourself is 422 `CANNOT_MESSAGE_SELF`.',
-          '- Logout revokes the refresh token\'s family; access tokens already issued live until they expire.',
+          '- Logout ends that login: its refresh and access tokens stop working at once (401 `SESSION_ENDED`), its sockets and streams end.',
+          '  `POST /v1/auth/logout-all` ends every login of the user; `POST /v1/users/me/password` every login but the caller\'s.',
+          '- An expired access token is 401 `TOKEN_EXPIRED` with `WWW-Authenticate: Bearer error="invalid_token", error_description="expired"`: refresh it.',
           '- Unknown JSON fields in a request body are 400, and JSON values are not coerced (a number is not a string).',
           '- A 202 is a promise: the task is committed in Postgres before the answer, and the message is stored exactly once',
           '  whatever fails afterwards (Postgres or Redis away, Redis losing its data, a worker killed). Outages are retried until',
@@ -55,16 +57,19 @@ export default fp(async (fastify) => {
           '**Push.** `GET /v1/events` streams the unseen feed as Server-Sent Events (documented below). `GET /v1/ws` is a WebSocket',
           '(not an HTTP answer this document can describe):',
           '- Authenticate with `Sec-WebSocket-Protocol: pigeon.v1, bearer.<accessToken>`, or send `{ "type": "auth", "token": "…" }`',
-          '  as the first frame within 5 s. `?cursor=` (or `cursor` in the auth frame) resumes the feed and acknowledges what it covers',
-          '  (a cursor the server did not make for this user ends the socket with 1011).',
+          '  as the first frame within 5 s. `?cursor=` (or `cursor` in the auth frame) resumes the feed and acknowledges what it covers.',
           '- The server sends `{ "type": "ready", "userId" }`, then events `{ type, cursor?, data }`: `message.created` (data: a Message;',
           '  `cursor`: the feed cursor after it), `task.finished` (a Task of mine), `member.joined` / `member.left` (`{ roomId, userId }`,',
           '  to the room\'s members), `read.updated` (`{ roomId, seq }`, my watermark moved).',
           '- A request `{ "id": 7, "method": "POST", "path": "/v1/rooms/3/messages", "body": { … } }` is answered',
-          '  `{ "id": 7, "status": 202, "body": { … } }`, through the same routes as HTTP (same validation, errors and bodies).',
-          '- Close codes: 4401 no valid token, it expired (refresh, reconnect) or its login was logged out or revoked, 4408 no token in time, 4429 the client read too',
-          '  slowly (reconnect with the last cursor), 1001 the server is shutting down (reconnect with the last cursor), 1011 the feed',
-          '  failed or its cursor was refused (reconnect with the last cursor the server sent, or none).'
+          '  `{ "id": 7, "status": 202, "body": { … } }`, through the same routes as HTTP (same validation, errors and bodies, and the',
+          '  limits count the socket\'s client address). At most 16 run at once per socket (a frame beyond is answered 429); they end',
+          '  when the socket closes. A frame cannot open a stream or a socket: `/v1/events` answers 400 `NOT_OVER_SOCKET`, `/v1/ws` 426.',
+          '- `GET /v1/ws` without a WebSocket upgrade answers 426 `UPGRADE_REQUIRED` (problem+json).',
+          '- Close codes: 4400 the cursor is malformed, edited, forged or another user\'s (an error frame says so first), 4401 no valid',
+          '  token, it expired (refresh, reconnect) or its login ended (log in again), 4408 no token in time, 4409 the user opened more',
+          '  sockets than one server keeps for them (10 by default) and this, the oldest, was closed (do not reconnect on your own),',
+          '  4429 the client read too slowly (reconnect with the last cursor), 1001 the server is shutting down (reconnect with the last cursor).'
         ].join('\n')
       },
       // Relative: the API is wherever this document was fetched from.
@@ -84,8 +89,14 @@ export default fp(async (fastify) => {
       }
     }
   })
-  // Its pages need scripts and styles of their own: swagger-ui sets the policy that allows just those.
-  await fastify.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
+  // Its pages need scripts and styles of their own: swagger-ui sets the policy that allows just those, less
+  // `upgrade-insecure-requests`: on a plain-http server reached by any name but localhost, that directive has the
+  // browser fetch every asset over https, which such a server does not speak, and the page stays blank.
+  await fastify.register(swaggerUi, {
+    routePrefix: '/docs',
+    staticCSP: true,
+    transformStaticCSP: (policy) => policy.replace(/\s*upgrade-insecure-requests;?/, '')
+  })
 
   fastify.get('/openapi.json', {
     schema: {
