@@ -6,6 +6,11 @@ import { secretFromFile } from './secret-file.js'
 export const ConfigSchema = Type.Object({
   DATABASE_URL: Type.String({ default: 'postgres://postgres@127.0.0.1:5432/pigeon' }),
   REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6379' }),
+  /**
+   * Seeds of a Redis Cluster (`host:port,host:port,…`); when set it replaces REDIS_URL, and every Redis client is a
+   * cluster client. Empty: one Redis at REDIS_URL.
+   */
+  REDIS_CLUSTER_NODES: Type.String({ default: '', pattern: '^\\s*([A-Za-z0-9_.-]+:[0-9]+(\\s*,\\s*[A-Za-z0-9_.-]+:[0-9]+)*)?\\s*$' }),
   HOST: Type.String({ default: '0.0.0.0' }),
   PORT: Type.Integer({ default: 3000, minimum: 0, maximum: 65535 }),
   /** A second port (on HOST) that alone serves /metrics and /admin/queues, for operators to keep off the public network; 0: both stay on PORT. */
@@ -29,7 +34,7 @@ export const ConfigSchema = Type.Object({
   JWT_SECRET_FILE: Type.String({ default: '.jwt-secret' }),
   ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ default: 900, minimum: 1 }),
   REFRESH_TOKEN_TTL_SECONDS: Type.Integer({ default: 30 * 24 * 3600, minimum: 1 }),
-  /** Namespaces every Redis key and channel of one deployment; BullMQ gets it as a {hash tag} (Redis Cluster-ready). */
+  /** Namespaces every Redis key and channel of one deployment; each BullMQ queue gets it in a {hash tag} of its own (Redis Cluster-ready). */
   REDIS_PREFIX: Type.String({ default: 'pigeon', pattern: '^[A-Za-z0-9_.-]+$' }),
   /** Jobs each worker process runs at once; sends running together are stored together, so more means bigger batches. */
   WORKER_CONCURRENCY: Type.Integer({ default: 64, minimum: 1 }),

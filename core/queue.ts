@@ -1,6 +1,6 @@
 import { Queue, type DefaultJobOptions } from 'bullmq'
-import type { Redis } from 'ioredis'
 import { Type, type Static } from 'typebox'
+import type { RedisClient } from './redis.js'
 import { typedTextPattern } from './text.js'
 
 export const MessageTextSchema = Type.String({
@@ -51,9 +51,14 @@ export const queueNames = {
   markSeen: 'mark-seen'
 } as const
 
-/** BullMQ gets the deployment prefix as a hash tag, so each queue's keys share one Redis Cluster slot. */
-export function bullPrefix (redisPrefix: string): string {
-  return `{${redisPrefix}}`
+/**
+ * Each queue's keys in a hash tag of its own (`{pigeon:tasks}:tasks:…`): all of one queue's keys share a Redis
+ * Cluster slot, as BullMQ's scripts need, and different queues can live on different masters. Earlier versions gave
+ * every queue the deployment's tag (`{pigeon}:tasks:…`); jobs an upgrade leaves there are re-created from their
+ * tasks by the reconciler, and a lost acknowledgement is made again by the next poll.
+ */
+export function bullPrefix (redisPrefix: string, queueName: string): string {
+  return `{${redisPrefix}:${queueName}}`
 }
 
 /** How long a retry waits: doubling from a quarter second, never more than 10 s, so work resumes within seconds of an outage ending. */
@@ -74,19 +79,19 @@ export const defaultJobOptions: DefaultJobOptions = {
 
 export interface Queues {
   /** The producers' connection: `isConnected(queues.connection)` says whether adding a job can succeed now. */
-  connection: Redis
+  connection: RedisClient
   /** The task queue: sends, and edits and deletes of messages (the job's name is the task's kind). */
   tasks: Queue<TaskPayload>
   markSeen: Queue<MarkSeenPayload>
 }
 
 /** Producers on a patient connection (see core/redis.ts): they work as soon as Redis does, whatever the start order. */
-export function createQueues (connection: Redis, redisPrefix: string): Queues {
-  const options = { connection, prefix: bullPrefix(redisPrefix), defaultJobOptions }
+export function createQueues (connection: RedisClient, redisPrefix: string): Queues {
+  const options = (name: string) => ({ connection, prefix: bullPrefix(redisPrefix, name), defaultJobOptions })
   return {
     connection,
-    tasks: new Queue<TaskPayload>(queueNames.tasks, options),
-    markSeen: new Queue<MarkSeenPayload>(queueNames.markSeen, options)
+    tasks: new Queue<TaskPayload>(queueNames.tasks, options(queueNames.tasks)),
+    markSeen: new Queue<MarkSeenPayload>(queueNames.markSeen, options(queueNames.markSeen))
   }
 }
 

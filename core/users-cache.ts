@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis'
 import type { Log } from './log.js'
+import type { RedisClient } from './redis.js'
 
 /**
  * Pages of the user list cached in Redis under a version number. A user create or update bumps the
@@ -9,7 +9,7 @@ import type { Log } from './log.js'
  * The cache is an optimisation, never a dependency: every call fails soft, and a caller that gets
  * no version answers from Postgres.
  */
-export function createUsersCache (redis: Redis, options: { prefix: string, ttlSeconds: number, log: Log }) {
+export function createUsersCache (redis: RedisClient, options: { prefix: string, ttlSeconds: number, log: Log }) {
   const { prefix, ttlSeconds, log } = options
   const versionKey = `${prefix}:users:version`
   const pagesKey = (version: string) => `${prefix}:users:pages:${version}`

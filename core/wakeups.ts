@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { RedisClient } from './redis.js'
 
 /**
  * What workers and API processes tell waiting long-polls, through one Redis pub/sub channel.
@@ -24,7 +24,7 @@ export function wakeupChannel (redisPrefix: string): string {
 }
 
 /** Publishes wake-ups in one round trip. */
-export async function publishWakeups (redis: Redis, redisPrefix: string, wakeups: Wakeup[]): Promise<void> {
+export async function publishWakeups (redis: RedisClient, redisPrefix: string, wakeups: Wakeup[]): Promise<void> {
   if (wakeups.length === 0) return
   const channel = wakeupChannel(redisPrefix)
   const pipeline = redis.pipeline()

@@ -31,6 +31,7 @@ function environment (config: Config, overrides: Record<string, string>): NodeJS
     HOME: process.env.HOME,
     DATABASE_URL: config.DATABASE_URL,
     REDIS_URL: config.REDIS_URL,
+    REDIS_CLUSTER_NODES: config.REDIS_CLUSTER_NODES,
     REDIS_PREFIX: config.REDIS_PREFIX,
     JWT_SECRET: config.JWT_SECRET,
     ACCESS_TOKEN_TTL_SECONDS: String(config.ACCESS_TOKEN_TTL_SECONDS),

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
-import { Redis } from 'ioredis'
+import { Cluster } from 'ioredis'
 import pg from 'pg'
 import { loadConfig, type Config } from '../core/config.js'
 import { createDb } from '../core/db/connect.js'
 import { ensureDatabase, migrateToLatest } from '../core/db/migrate.js'
+import { createFailFastRedis, readyWithin, type RedisLocation } from '../core/redis.js'
 
 /** Whoever runs the deployment and removes it afterwards: a tap test, or a bench's own list of clean-ups. */
 export type Teardown = { teardown: (fn: () => unknown) => void }
@@ -47,7 +48,7 @@ export async function testConfig (t: Teardown, overrides: Record<string, string>
   if (error !== undefined) throw error
   t.teardown(async () => {
     await dropDatabase(name)
-    await deleteRedisKeys(redisUrl, name)
+    await deleteRedisKeys(config, name)
   })
   return config
 }
@@ -59,12 +60,25 @@ async function dropDatabase (name: string): Promise<void> {
   await client.end()
 }
 
-async function deleteRedisKeys (url: string, prefix: string): Promise<void> {
-  const redis = new Redis(url)
-  for (const pattern of [`${prefix}:*`, `{${prefix}}:*`]) {
-    for await (const keys of redis.scanStream({ match: pattern, count: 500 })) {
-      if ((keys as string[]).length > 0) await redis.del(...(keys as string[]))
+/** Every key of the deployment: `prefix:…`, and its queues' `{prefix:queue}:…`. */
+async function deleteRedisKeys (location: RedisLocation, prefix: string): Promise<void> {
+  const redis = createFailFastRedis(location, 'pigeon-test-teardown')
+  redis.on('error', () => {})
+  try {
+    // A test that stopped a Redis of its own left nothing to delete there.
+    if (!await readyWithin(redis, 5000)) return
+    // A cluster is scanned master by master, and each key deleted alone: keys in different slots cannot share a DEL.
+    const servers = redis instanceof Cluster ? redis.nodes('master') : [redis]
+    for (const server of servers) {
+      for (const pattern of [`${prefix}:*`, `{${prefix}:*`]) {
+        for await (const keys of server.scanStream({ match: pattern, count: 500 })) {
+          const pipeline = server.pipeline()
+          for (const key of keys as string[]) pipeline.unlink(key)
+          await pipeline.exec()
+        }
+      }
     }
+  } finally {
+    redis.disconnect()
   }
-  await redis.quit()
 }

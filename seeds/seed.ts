@@ -1,11 +1,11 @@
 // Seeds the demo (user_1 … user_15, rooms, messages). Safe to run again: a rerun changes nothing.
 import { parseArgs } from 'node:util'
 import { Presets, SingleBar } from 'cli-progress'
-import { Redis } from 'ioredis'
 import { sql } from 'kysely'
 import { pino } from 'pino'
 import { loadConfig } from '../core/config.js'
 import { createDb, type Db } from '../core/db/connect.js'
+import { createFailFastRedis, readyWithin } from '../core/redis.js'
 import { listRoomsForMember } from '../core/rooms.js'
 import { findUserByUsername } from '../core/users.js'
 import { createUsersCache } from '../core/users-cache.js'
@@ -49,10 +49,15 @@ try {
 
 /** The API caches the user list in Redis; new users must show up at once. Fails soft when Redis is down. */
 async function invalidateUsersCache (): Promise<void> {
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 2000, connectionName: 'pigeon-seed' })
+  const redis = createFailFastRedis(config, 'pigeon-seed')
   redis.on('error', (error) => log.debug({ err: error }, 'redis connection error'))
   try {
-    await createUsersCache(redis, { prefix: config.REDIS_PREFIX, ttlSeconds: config.USERS_CACHE_TTL_SECONDS, log }).invalidate()
+    // A fail-fast connection refuses commands until it is ready; a Redis that does not answer soon is left alone.
+    if (await readyWithin(redis, 2000)) {
+      await createUsersCache(redis, { prefix: config.REDIS_PREFIX, ttlSeconds: config.USERS_CACHE_TTL_SECONDS, log }).invalidate()
+    } else {
+      log.warn('redis is not reachable: cached user-list pages stay until they expire')
+    }
   } finally {
     redis.disconnect()
   }

@@ -9,7 +9,7 @@ const fast = { RECONCILE_INTERVAL_SECONDS: '0.5' }
 /** Deletes every Redis key of the deployment: its queues lose their jobs, as after a Redis restart without persistence. */
 async function loseRedisData (redisUrl: string, prefix: string): Promise<void> {
   const redis = new Redis(redisUrl)
-  for await (const keys of redis.scanStream({ match: `{${prefix}}:*`, count: 500 })) {
+  for await (const keys of redis.scanStream({ match: `{${prefix}:*`, count: 500 })) {
     if ((keys as string[]).length > 0) await redis.del(...(keys as string[]))
   }
   await redis.quit()

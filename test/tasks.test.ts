@@ -14,7 +14,7 @@ const room = await createGroupRoom(app, ann, 'tasks', [bob])
 /** The task queue as an operator (or BullMQ's retention) sees it. */
 function taskQueue (t: Teardown, redisPrefix: string) {
   const connection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null })
-  const queue = new Queue<SendMessagePayload>(queueNames.tasks, { connection, prefix: bullPrefix(redisPrefix) })
+  const queue = new Queue<SendMessagePayload>(queueNames.tasks, { connection, prefix: bullPrefix(redisPrefix, queueNames.tasks) })
   t.teardown(async () => {
     await queue.close()
     await connection.quit()

@@ -2,9 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Config } from '../core/config.js'
 import type { Db } from '../core/db/connect.js'
 import type { Log } from '../core/log.js'
-import type { Redis } from 'ioredis'
 import { closeQueues, createQueues, type Queues } from '../core/queue.js'
-import { isConnected } from '../core/redis.js'
+import { isConnected, type RedisClient } from '../core/redis.js'
 import { enqueueTask, failOverdueTasks, leaseStaleTasks, pruneTasks, taskFinished } from '../core/tasks.js'
 import { publishWakeups } from '../core/wakeups.js'
 
@@ -17,7 +16,7 @@ export interface ReconcileReport { requeued: number, failed: number, pruned: num
  * unfinished task that Redis lost (data loss, or a crash between the API's COMMIT and its enqueue), fails tasks
  * past their deadline, and prunes finished tasks past their retention.
  */
-export function createTaskReconciler ({ config, db, redis, log }: { config: Config, db: Db, redis: Redis, log: Log }) {
+export function createTaskReconciler ({ config, db, redis, log }: { config: Config, db: Db, redis: RedisClient, log: Log }) {
   const queues: Queues = createQueues(redis, config.REDIS_PREFIX)
   queues.tasks.on('error', (error) => log.warn({ err: error }, 'reconciler queue error'))
 

@@ -25,11 +25,10 @@ export interface RunningWorkers {
 
 /** Wires the processors to their queues. Any number of processes may run this against the same Redis and Postgres. */
 export function startWorkers ({ config, db, log, registry }: { config: Config, db: Db, log: Log, registry?: Registry }): RunningWorkers {
-  const connection = createPatientRedis(config.REDIS_URL, 'pigeon-worker')
+  const connection = createPatientRedis(config, 'pigeon-worker')
   connection.on('error', (error) => log.warn({ err: error }, 'worker redis connection error'))
   const common = {
     connection,
-    prefix: bullPrefix(config.REDIS_PREFIX),
     concurrency: config.WORKER_CONCURRENCY,
     // A job whose worker died is taken up again however often that happens; the task's deadline bounds it.
     maxStalledCount: 1000,
@@ -44,9 +43,12 @@ export function startWorkers ({ config, db, log, registry }: { config: Config, d
     async (job) => job.name === taskKinds.editMessage || job.name === taskKinds.deleteMessage
       ? await changeMessage(job as Job<ChangeMessagePayload>)
       : await persistMessage(job as Job<SendMessagePayload>),
-    common
+    { ...common, prefix: bullPrefix(config.REDIS_PREFIX, queueNames.tasks) }
   )
-  const markSeen = new Worker<MarkSeenPayload>(queueNames.markSeen, createMarkSeen({ db, redis: connection, redisPrefix: config.REDIS_PREFIX, log, maxBatch: config.WORKER_CONCURRENCY }), common)
+  const markSeen = new Worker<MarkSeenPayload>(queueNames.markSeen, createMarkSeen({ db, redis: connection, redisPrefix: config.REDIS_PREFIX, log, maxBatch: config.WORKER_CONCURRENCY }), {
+    ...common,
+    prefix: bullPrefix(config.REDIS_PREFIX, queueNames.markSeen)
+  })
   const reconciler = createTaskReconciler({ config, db, redis: connection, log })
 
   const jobDuration = new Histogram({

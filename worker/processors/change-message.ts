@@ -1,10 +1,10 @@
 import { UnrecoverableError, type Job } from 'bullmq'
-import type { Redis } from 'ioredis'
 import { Value } from 'typebox/value'
 import type { Db } from '../../core/db/connect.js'
 import type { Log } from '../../core/log.js'
 import { applyMessageChange } from '../../core/message-changes.js'
 import { ChangeMessagePayloadSchema, type ChangeMessagePayload } from '../../core/queue.js'
+import type { RedisClient } from '../../core/redis.js'
 import { taskKinds } from '../../core/db/schema.js'
 import { taskFinished, TaskRefusal } from '../../core/tasks.js'
 import { publishWakeups, type Wakeup } from '../../core/wakeups.js'
@@ -14,7 +14,7 @@ import type { PersistMessageResult } from './persist-message.js'
  * Applies an edit or a delete (the job's name says which), records the task's outcome, then wakes the room's
  * pollers so they fetch the change. Anything thrown but a refusal is transient: BullMQ retries it, as for a send.
  */
-export function createChangeMessage ({ db, redis, redisPrefix, log }: { db: Db, redis: Redis, redisPrefix: string, log: Log }) {
+export function createChangeMessage ({ db, redis, redisPrefix, log }: { db: Db, redis: RedisClient, redisPrefix: string, log: Log }) {
   return async (job: Job<ChangeMessagePayload>): Promise<PersistMessageResult | null> => {
     const isEdit = job.name === taskKinds.editMessage
     if (job.id === undefined || !Value.Check(ChangeMessagePayloadSchema, job.data) || isEdit !== (job.data.text !== undefined)) {

@@ -5,14 +5,14 @@ import { createGroupCommit } from '../../core/group-commit.js'
 import type { Log } from '../../core/log.js'
 import { MarkSeenPayloadSchema, type MarkSeenPayload } from '../../core/queue.js'
 import { markSeenMany } from '../../core/read-state.js'
+import type { RedisClient } from '../../core/redis.js'
 import { publishWakeups } from '../../core/wakeups.js'
-import type { Redis } from 'ioredis'
 
 /**
  * Applies acknowledgements from the unseen feed: each room's watermark moves up to the acknowledged seq.
  * The API sends them in bulk, and jobs running at once are applied together, in one statement.
  */
-export function createMarkSeen ({ db, redis, redisPrefix, log, maxBatch }: { db: Db, redis: Redis, redisPrefix: string, log: Log, maxBatch: number }) {
+export function createMarkSeen ({ db, redis, redisPrefix, log, maxBatch }: { db: Db, redis: RedisClient, redisPrefix: string, log: Log, maxBatch: number }) {
   const apply = createGroupCommit(async (payloads: MarkSeenPayload[]) => {
     const applied = await markSeenMany(db, payloads.flatMap((payload) => payload.acks))
     // After the statement committed: the users' sockets learn where their watermarks are. Losing this tells no one late.

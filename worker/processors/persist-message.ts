@@ -1,10 +1,10 @@
 import { UnrecoverableError, type Job } from 'bullmq'
-import type { Redis } from 'ioredis'
 import { Value } from 'typebox/value'
 import type { Db } from '../../core/db/connect.js'
 import type { Log } from '../../core/log.js'
 import { persistMessages, type PersistOutcome, type SendToStore } from '../../core/messages.js'
 import { SendMessagePayloadSchema, type SendMessagePayload } from '../../core/queue.js'
+import type { RedisClient } from '../../core/redis.js'
 import { taskFinished, TaskRefusal } from '../../core/tasks.js'
 import { publishWakeups, type Wakeup } from '../../core/wakeups.js'
 import { createGroupCommit } from '../../core/group-commit.js'
@@ -40,7 +40,7 @@ function wakeupsFor (requests: StoreRequest[], outcomes: PersistOutcome[]): Wake
  * pollers. Jobs running at once are stored together (group commit): one transaction per batch, whatever its rooms.
  * Anything thrown but a refusal is transient (Postgres or Redis away): BullMQ retries it until the task's deadline.
  */
-export function createPersistMessage ({ db, redis, redisPrefix, log, maxBatch }: { db: Db, redis: Redis, redisPrefix: string, log: Log, maxBatch: number }) {
+export function createPersistMessage ({ db, redis, redisPrefix, log, maxBatch }: { db: Db, redis: RedisClient, redisPrefix: string, log: Log, maxBatch: number }) {
   const store = createGroupCommit(async (requests: StoreRequest[]) => {
     const outcomes = await persistMessages(db, requests)
     // Published again on a retry too: a wake-up lost to a crash after COMMIT costs a poller nothing but a re-read.

@@ -19,7 +19,7 @@ declare module 'fastify' {
 export default fp(async (fastify) => {
   // Jobs added in the same tick (sends that arrive together) go to Redis in one round trip. Only producers pipeline:
   // a worker's blocking commands must not share a pipeline.
-  const connection = createPatientRedis(fastify.config.REDIS_URL, 'pigeon-producer', { enableAutoPipelining: true })
+  const connection = createPatientRedis(fastify.config, 'pigeon-producer', { autoPipelining: true })
   connection.on('error', (error) => fastify.log.warn({ err: error }, 'producer redis connection error'))
   // Give Redis a moment before serving; if it is down, start anyway and answer sends 503 until it is up.
   if (!await readyWithin(connection, 2000)) fastify.log.warn('redis is not reachable yet: sends answer 503 until it is')

@@ -30,7 +30,7 @@ declare module 'fastify' {
  */
 export default fp(async (fastify) => {
   const { config } = fastify
-  const redis = createFailFastRedis(config.REDIS_URL)
+  const redis = createFailFastRedis(config)
   redis.on('error', (error) => fastify.log.warn({ err: error }, 'rate-limit redis connection error'))
   // A fail-fast connection refuses commands until it is ready: give it the moment the other connections get.
   if (!await readyWithin(redis, 2000)) fastify.log.warn('redis is not reachable yet: rate limits are not enforced until it is')

@@ -1,15 +1,14 @@
 import fp from 'fastify-plugin'
-import type { Redis } from 'ioredis'
 import type { Config } from '../../../core/config.js'
 import { createDb, type Db } from '../../../core/db/connect.js'
-import { createFailFastRedis, readyWithin } from '../../../core/redis.js'
+import { createFailFastRedis, readyWithin, type RedisClient } from '../../../core/redis.js'
 import { createUsersCache, type UsersCache } from '../../../core/users-cache.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     config: Config
     db: Db
-    redis: Redis
+    redis: RedisClient
     usersCache: UsersCache
   }
 }
@@ -18,7 +17,7 @@ declare module 'fastify' {
 export default fp(async (fastify, opts: { config: Config }) => {
   const { config } = opts
   const db = createDb(config.DATABASE_URL)
-  const redis = createFailFastRedis(config.REDIS_URL)
+  const redis = createFailFastRedis(config)
   // Without a listener ioredis reports every reconnect attempt as an unhandled error.
   redis.on('error', (error) => fastify.log.warn({ err: error }, 'redis connection error'))
 
@@ -27,7 +26,7 @@ export default fp(async (fastify, opts: { config: Config }) => {
 
   fastify.decorate('config', config)
   fastify.decorate('db', db)
-  fastify.decorate('redis', redis)
+  fastify.decorate<RedisClient>('redis', redis)
   fastify.decorate('usersCache', createUsersCache(redis, {
     prefix: config.REDIS_PREFIX,
     ttlSeconds: config.USERS_CACHE_TTL_SECONDS,

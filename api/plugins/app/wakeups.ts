@@ -75,7 +75,7 @@ export default fp(async (fastify) => {
   // One listener per open socket of a user: no limit.
   const userEvents = new EventEmitter().setMaxListeners(0)
 
-  const subscriber = createPatientRedis(config.REDIS_URL, 'pigeon-subscriber')
+  const subscriber = createPatientRedis(config, 'pigeon-subscriber')
   subscriber.on('error', (error) => log.warn({ err: error }, 'wake-up subscriber error'))
   subscriber.on('message', (_channel: string, raw: string) => {
     let wakeup: Wakeup

@@ -1,0 +1,96 @@
+import { execFile, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { promisify } from 'node:util'
+import { freePort } from './processes.js'
+import type { Teardown } from './test-config.js'
+
+const run = promisify(execFile)
+
+export interface RedisCluster {
+  /** The masters as REDIS_CLUSTER_NODES takes them: `127.0.0.1:port,…`. */
+  nodes: string
+  stop: () => Promise<void>
+}
+
+/**
+ * A throwaway Redis Cluster of three masters and no replicas, as redis's own create-cluster makes one: Debian's
+ * redis-server on free ports (each with a cluster bus port of its own), its files in a temporary folder, persisting
+ * nothing. Resolves once every node reports `cluster_state:ok`.
+ */
+export async function startRedisCluster (): Promise<RedisCluster> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'pigeon-redis-cluster-'))
+  const servers: Array<{ port: number, exited: Promise<unknown>, kill: () => void }> = []
+  const stop = async () => {
+    for (const server of servers) server.kill()
+    await Promise.all(servers.map((server) => server.exited))
+    await rm(dir, { recursive: true, force: true })
+  }
+  try {
+    const ports = await distinctFreePorts(6)
+    for (let i = 0; i < 3; i++) {
+      const [port, busPort] = [ports[2 * i] as number, ports[2 * i + 1] as number]
+      const child = spawn('redis-server', [
+        '--port', String(port), '--cluster-port', String(busPort), '--bind', '127.0.0.1',
+        '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '2000',
+        '--save', '', '--appendonly', 'no', '--dir', dir
+      ], { stdio: 'ignore' })
+      const killOnExit = () => child.kill('SIGKILL')
+      process.once('exit', killOnExit)
+      const exited = child.exitCode === null ? once(child, 'exit') : Promise.resolve()
+      servers.push({
+        port,
+        exited,
+        kill () {
+          process.off('exit', killOnExit)
+          if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+        }
+      })
+    }
+    const addresses = servers.map((server) => `127.0.0.1:${server.port}`)
+    await until('every node answers PING', async () => (await Promise.all(servers.map((server) => cli(server.port, 'ping')))).every((answer) => answer === 'PONG'))
+    await run('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'])
+    await until('every node reports cluster_state:ok', async () =>
+      (await Promise.all(servers.map((server) => cli(server.port, 'cluster', 'info')))).every((info) => info.includes('cluster_state:ok')))
+    return { nodes: addresses.join(','), stop }
+  } catch (error) {
+    await stop()
+    throw error
+  }
+}
+
+/**
+ * The Redis Cluster a test file runs against: the one TEST_REDIS_CLUSTER_NODES names (CI starts it once for every
+ * file), or else a throwaway one of the file's own, stopped at its teardown. Its REDIS_CLUSTER_NODES value.
+ */
+export async function testRedisCluster (t: Teardown): Promise<string> {
+  const shared = process.env.TEST_REDIS_CLUSTER_NODES
+  if (shared !== undefined && shared !== '') return shared
+  const cluster = await startRedisCluster()
+  t.teardown(cluster.stop)
+  return cluster.nodes
+}
+
+/** Free ports, none twice (a port just given back may be handed out again). */
+async function distinctFreePorts (count: number): Promise<number[]> {
+  const ports = new Set<number>()
+  while (ports.size < count) ports.add(await freePort())
+  return [...ports]
+}
+
+/** redis-cli's answer, or '' when the server does not answer. */
+async function cli (port: number, ...command: string[]): Promise<string> {
+  return await run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...command], { timeout: 5000 })
+    .then(({ stdout }) => stdout.trim(), () => '')
+}
+
+async function until (what: string, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 30_000
+  while (!await check()) {
+    if (Date.now() > deadline) throw new Error(`Redis Cluster: not so within 30 s: ${what}`)
+    await sleep(100)
+  }
+}
