@@ -18,7 +18,7 @@ export interface TaskRequest {
   /** What an Idempotency-Key's retry must repeat (besides the route and its params). */
   body: Record<string, unknown>
   /** The answer when the caller is not a member of the room. */
-  notFound: () => HttpProblem
+  notAMember: () => HttpProblem | Promise<HttpProblem>
 }
 
 /**
@@ -53,7 +53,7 @@ export function createTaskAcceptor ({ db, queues }: { db: Db, queues: Queues }) 
         ? { key, request: { route: request.routeOptions.url, params: request.params, ...asked.body } }
         : undefined
     })
-    if (accepted.outcome === 'not-a-member') throw asked.notFound()
+    if (accepted.outcome === 'not-a-member') throw await asked.notAMember()
     if (accepted.outcome === 'conflict') {
       throw new HttpProblem(422, 'This Idempotency-Key was used for a different request.', 'IDEMPOTENCY_KEY_REUSED')
     }

@@ -8,6 +8,7 @@ import securityHeaders from './plugins/external/security-headers.js'
 import websocket from './plugins/external/websocket.js'
 import problemDetails from './plugins/app/problem-details.js'
 import services from './plugins/app/services.js'
+import cursors from './plugins/app/cursors.js'
 import authenticate from './plugins/app/authenticate.js'
 import sessions from './plugins/app/sessions.js'
 import socketFrames from './plugins/app/socket-frames.js'
@@ -51,6 +52,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
 
   await fastify.register(problemDetails)
   await fastify.register(services, { config: opts.config })
+  await fastify.register(cursors)
   await fastify.register(internalPort)
   await fastify.register(metrics, { registry: opts.registry })
   await fastify.register(queues)

@@ -68,8 +68,9 @@ export async function buildApp (config: Config, options: Omit<AppOptions, 'confi
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   // A JSON body is taken as typed (42 is not a string); query strings, params and headers arrive as text, so they
-  // are coerced. Unknown body fields are refused rather than dropped, and every error is listed.
-  const ajvOptions = { useDefaults: true, removeAdditional: false, allErrors: true, addUsedSchema: false } as const
+  // are coerced. Unknown body fields are refused rather than dropped, and every error is listed; `verbose` gives
+  // each error its schema, so an unknown field's error can name the fields there are.
+  const ajvOptions = { useDefaults: true, removeAdditional: false, allErrors: true, addUsedSchema: false, verbose: true } as const
   const body = addFormats.default(new Ajv({ ...ajvOptions, coerceTypes: false }))
   const text = addFormats.default(new Ajv({ ...ajvOptions, coerceTypes: 'array' }))
   server.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? body : text).compile(schema))

@@ -1,56 +1,107 @@
+import { createHmac, timingSafeEqual } from 'node:crypto'
+import { cursorSecrets, type Config } from '../core/config.js'
 import type { FeedPosition } from '../core/unseen-feed.js'
 import { invalidCursor } from './errors.js'
 
-/** Opaque cursors: base64url JSON tagged with what they page over, so one list's cursor is refused by another. */
-export function encodeCursor (kind: string, value: unknown): string {
-  return Buffer.from(JSON.stringify({ k: kind, v: value })).toString('base64url')
+/**
+ * Cursors are sealed, so the server can trust what one says: base64url JSON `{ k, v }` (`k`: what it pages over, so
+ * one list's cursor is refused by another), a dot, and the first 128 bits of an HMAC-SHA256 of that text under the
+ * first cursor key, base64url. Every key opens, so keys rotate without refusing the cursors clients hold. An edited
+ * or forged cursor, or one sealed with a key no longer listed, is malformed: 400 INVALID_CURSOR.
+ *
+ * A cursor from before cursors were sealed (the same JSON without the dot and seal) still opens, marked unsealed:
+ * any keyset position is one a client could page to, and the feed takes an unsealed cursor only while it claims
+ * nothing its rooms did not hold (see startingPosition in api/feed.ts).
+ */
+
+/** The keys that open cursors, the sealing one first: each secret of CURSOR_KEYS, then the one JWT_SECRET gives. */
+export function cursorKeysOf (config: Pick<Config, 'CURSOR_KEYS' | 'JWT_SECRET'>): Buffer[] {
+  // Derived, not the secrets themselves: a cursor's seal never doubles as a token signature.
+  return [...cursorSecrets(config.CURSOR_KEYS), config.JWT_SECRET]
+    .map((secret) => createHmac('sha256', secret).update('pigeon cursor key').digest())
 }
 
-function decodeCursor (cursor: string, kind: string): unknown {
-  const { k, v } = decodeAnyCursor(cursor)
-  if (k !== kind) throw invalidCursor()
-  return v
+type PageKind = 'id' | 'seq'
+
+/** Where a feed cursor puts its reader; `trusted` when the server sealed it for this user, or there was no cursor. */
+export interface OpenedFeedCursor {
+  position: FeedPosition
+  trusted: boolean
 }
 
-function decodeAnyCursor (cursor: string): { k: unknown, v: unknown } {
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
-  } catch {
-    throw invalidCursor()
+export type Cursors = ReturnType<typeof createCursors>
+
+export function createCursors (keys: readonly Buffer[]) {
+  const [sealingKey] = keys
+  if (sealingKey === undefined) throw new Error('cursors need a key to seal them with')
+  const tagOf = (key: Buffer, payload: string) => createHmac('sha256', key).update(payload).digest().subarray(0, 16).toString('base64url')
+
+  function seal (content: object): string {
+    const payload = Buffer.from(JSON.stringify(content)).toString('base64url')
+    return `${payload}.${tagOf(sealingKey as Buffer, payload)}`
   }
-  if (typeof parsed !== 'object' || parsed === null) throw invalidCursor()
-  return parsed as { k: unknown, v: unknown }
+
+  /** What a cursor says, and whether it was sealed; a seal that none of the keys makes is malformed. */
+  function open (cursor: string): { content: { k?: unknown, u?: unknown, v?: unknown }, sealed: boolean } {
+    const [payload = '', tag, ...more] = cursor.split('.')
+    if (more.length > 0) throw invalidCursor()
+    // The tag is compared as text: base64url decoding skips stray characters, so an edited tag could decode alike.
+    if (tag !== undefined && !keys.some((key) => sameText(tagOf(key, payload), tag))) throw invalidCursor()
+    let content: unknown
+    try {
+      content = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'))
+    } catch {
+      throw invalidCursor()
+    }
+    if (typeof content !== 'object' || content === null) throw invalidCursor()
+    return { content, sealed: tag !== undefined }
+  }
+
+  return {
+    /** A keyset cursor over one number (an id or a seq). */
+    sealPage: (kind: PageKind, value: number): string => seal({ k: kind, v: value }),
+
+    openPage (cursor: string, kind: PageKind): number {
+      const { k, v } = open(cursor).content
+      if (k !== kind || !isCount(v)) throw invalidCursor()
+      return v
+    },
+
+    /**
+     * The unseen feed's cursor, for one user: per room id, the highest seq the response that gave it held (`s`), and
+     * the change number up to which it told of edits and deletes (`c`).
+     */
+    sealFeed: (userId: number, position: Required<FeedPosition>): string =>
+      seal({ k: 'feed', u: userId, v: { s: roomObject(position.seenUpTo), c: roomObject(position.changesAfter) } }),
+
+    /**
+     * No cursor is the start: nothing held beyond the stored watermarks, every room at its current change number.
+     * A sealed cursor is this user's own or malformed. Unsealed ones are the two kinds from before sealing: `feed`,
+     * and `seen` (seqs only, from before changes were told: its rooms start at their current change number).
+     */
+    openFeed (userId: number, cursor: string | undefined): OpenedFeedCursor {
+      if (cursor === undefined) return { position: { seenUpTo: new Map() }, trusted: true }
+      const { content: { k, u, v }, sealed } = open(cursor)
+      if (sealed && (k !== 'feed' || u !== userId)) throw invalidCursor()
+      if (!sealed && k === 'seen') return { position: { seenUpTo: roomNumbers(v) }, trusted: false }
+      if (k !== 'feed' || typeof v !== 'object' || v === null) throw invalidCursor()
+      const { s, c } = v as { s?: unknown, c?: unknown }
+      return { position: { seenUpTo: roomNumbers(s), changesAfter: roomNumbers(c) }, trusted: sealed }
+    }
+  }
+}
+
+function sameText (a: string, b: string): boolean {
+  return a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b))
 }
 
 function isCount (value: unknown): value is number {
   return Number.isSafeInteger(value) && (value as number) >= 0
 }
 
-/** A keyset cursor over one number (an id or a seq). */
-export function decodePositionCursor (cursor: string, kind: 'id' | 'seq'): number {
-  const value = decodeCursor(cursor, kind)
-  if (!isCount(value)) throw invalidCursor()
-  return value
-}
-
-/**
- * The unseen feed's cursor: per room id, the highest seq the response that gave it held (`s`), and the change
- * number up to which it told of edits and deletes (`c`). A cursor from before changes were told (kind `seen`,
- * seqs only) is still read: its rooms start at their current change number.
- */
-export function encodeFeedCursor (position: Required<FeedPosition>): string {
-  return encodeCursor('feed', { s: Object.fromEntries(position.seenUpTo), c: Object.fromEntries(position.changesAfter) })
-}
-
-/** No cursor is the start: nothing held beyond the stored watermarks, every room at its current change number. */
-export function decodeFeedCursor (cursor: string | undefined): FeedPosition {
-  if (cursor === undefined) return { seenUpTo: new Map() }
-  const { k, v } = decodeAnyCursor(cursor)
-  if (k === 'seen') return { seenUpTo: roomNumbers(v) }
-  if (k !== 'feed' || typeof v !== 'object' || v === null) throw invalidCursor()
-  const { s, c } = v as { s?: unknown, c?: unknown }
-  return { seenUpTo: roomNumbers(s), changesAfter: roomNumbers(c) }
+/** Room id → count as an object, in room id order: one position always seals to the same cursor. */
+function roomObject (numbers: ReadonlyMap<number, number>): Record<string, number> {
+  return Object.fromEntries([...numbers].sort(([a], [b]) => a - b))
 }
 
 /** An object of room id → count, as a map; anything else is a malformed cursor. */

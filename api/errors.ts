@@ -3,6 +3,7 @@ import type { ConnectionError, FastifyError, FastifyReply } from 'fastify'
 import type { Static } from 'typebox'
 import { isDatabaseUnavailable } from '../core/db/connect.js'
 import { problemContentType, type ProblemCodeSchema, type ProblemSchema } from './schemas/common.js'
+import { fieldErrors, validationDetail } from './validation-errors.js'
 
 export type Problem = Static<typeof ProblemSchema>
 export type ProblemCode = Static<typeof ProblemCodeSchema>
@@ -58,12 +59,8 @@ export function toProblem (error: FastifyError): Problem {
   if (status >= 500) return problem(status, 'Something went wrong on our side.')
   const answer = problem(status, error.message, clientErrorCodes[error.code])
   if (error.validation !== undefined) {
-    answer.detail = 'The request does not match the schema.'
-    answer.errors = error.validation.map((issue) => ({
-      in: error.validationContext ?? 'body',
-      path: issue.instancePath === '' ? '/' : issue.instancePath,
-      message: issue.message ?? 'is invalid'
-    }))
+    answer.errors = fieldErrors(error.validation, error.validationContext ?? 'body')
+    answer.detail = validationDetail(answer.errors)
   }
   return answer
 }

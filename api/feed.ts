@@ -1,6 +1,8 @@
 import type { Db } from '../core/db/connect.js'
 import type { Message } from '../core/db/schema.js'
-import { readUnseenPage, type FeedPosition, type UnseenPage } from '../core/unseen-feed.js'
+import { claimsBeyondRooms, readUnseenPage, type FeedPosition, type UnseenPage } from '../core/unseen-feed.js'
+import type { Cursors } from './cursor.js'
+import { invalidCursor } from './errors.js'
 import { longPoll } from './long-poll.js'
 import type { Waiters } from './waiters.js'
 
@@ -34,6 +36,17 @@ export interface FeedRead {
 }
 
 /**
+ * Where a reader starts: the position its cursor holds, or the start without one. A cursor from before cursors were
+ * sealed is still taken while it claims nothing its rooms did not hold; one that does was not made by the server,
+ * and is refused as malformed rather than acknowledging everything up to where the rooms are now.
+ */
+export async function startingPosition (deps: { db: Db, cursors: Cursors }, userId: number, cursor: string | undefined): Promise<FeedPosition> {
+  const { position, trusted } = deps.cursors.openFeed(userId, cursor)
+  if (!trusted && await claimsBeyondRooms(deps.db, position)) throw invalidCursor()
+  return position
+}
+
+/**
  * How long a push channel waits on its feed before reading it again anyway. Wake-ups end a wait at once; this only
  * bounds what a lost one could delay. Heartbeats run on their own timer, so idle channels cost no queries.
  */
@@ -52,10 +65,11 @@ export interface FeedEvent {
 export interface FeedResult {
   /** Changes first, then new messages: so a reader resuming from any event's position misses nothing. */
   events: FeedEvent[]
-  /** The position after the last event; with no events, the one passed in, its change numbers brought up to date. */
+  /**
+   * The position after the last event. With no events, the one passed in as far as the rooms held it (so an unchanged
+   * cursor seals to the same text), the user's rooms it did not cover at their current change numbers.
+   */
   position: Required<FeedPosition>
-  /** Whether the position passed in had a change number for every room of the user. */
-  coveredRooms: boolean
 }
 
 /** The acknowledgements (room → seq) that the stored watermarks of the user's rooms do not hold yet. */
@@ -69,9 +83,9 @@ function unapplied (acked: ReadonlyMap<number, number>, stored: Map<number, numb
  */
 export async function readFeed (deps: FeedDeps, read: FeedRead): Promise<FeedResult> {
   const { db } = deps
-  let changesAfter = new Map(read.position.changesAfter ?? [])
-  let first = true
-  let coveredRooms = false
+  let seenUpTo = read.position.seenUpTo
+  let changesAfter: ReadonlyMap<number, number> = new Map(read.position.changesAfter ?? [])
+  let passedChangesAfter: ReadonlyMap<number, number> | undefined
 
   const result = await longPoll({
     waiters: deps.feeds,
@@ -82,27 +96,30 @@ export async function readFeed (deps: FeedDeps, read: FeedRead): Promise<FeedRes
     query: async () => {
       // One statement reads the user's rooms and watermarks with the page, at every query: after a wake-up (a join
       // or a leave, say) the rooms are the current ones. What the position acknowledges counts as seen at once.
-      const askedAfter = changesAfter
       deps.reads.inc()
-      const page = await readUnseenPage(db, read.userId, { seenUpTo: read.position.seenUpTo, changesAfter }, read.limit)
-      const pending = unapplied(read.position.seenUpTo, page.watermarks)
-      if (first) {
-        first = false
+      const page = await readUnseenPage(db, read.userId, { seenUpTo, changesAfter }, read.limit)
+      // From the first read on, the position is the one cut back to what the rooms held then: taken again later, a
+      // claim past a room's end would reach the messages that came since, and skip them.
+      seenUpTo = page.readFrom.seenUpTo
+      const pending = unapplied(seenUpTo, page.watermarks)
+      if (passedChangesAfter === undefined) {
+        passedChangesAfter = page.readFrom.changesAfter
         // Handed to a worker before any wait, so unread counts move on at once, not after it.
         if (read.acknowledge) deps.acknowledge(read.userId, pending)
-        coveredRooms = read.position.changesAfter !== undefined && [...page.watermarks.keys()].every((roomId) => read.position.changesAfter?.has(roomId))
       }
       // Nothing for me up to these change numbers: a read woken later asks only for what came after them.
       if (page.items.length === 0 && page.changes.length === 0) changesAfter = page.changesUpTo
-      return { pending, askedAfter, page }
+      return { pending, page }
     }
   })
 
-  const { page, pending, askedAfter } = result
+  const { page, pending } = result
   if (page.items.length === 0 && page.changes.length === 0) {
-    return { events: [], position: { seenUpTo: new Map(read.position.seenUpTo), changesAfter }, coveredRooms }
+    const passed = passedChangesAfter ?? new Map<number, number>()
+    const covering = new Map([...page.changesUpTo].map(([roomId, upTo]) => [roomId, passed.get(roomId) ?? upTo]))
+    return { events: [], position: { seenUpTo: new Map(page.readFrom.seenUpTo), changesAfter: covering } }
   }
-  return { events: toEvents(page, pending, askedAfter), position: positionAfter(page, pending), coveredRooms }
+  return { events: toEvents(page, pending), position: positionAfter(page, pending) }
 }
 
 /** The position after a whole page: every message it gave, every change it told (up to where a full page stopped). */
@@ -117,10 +134,10 @@ function positionAfter (page: UnseenPage, pending: Map<number, number>): Require
  * after one, its room is told up to it, the rooms before it up to the page's end, the rooms after it as asked. Then
  * the new messages, each raising its room's seq; they already hold every change up to the page's change numbers.
  */
-function toEvents (page: UnseenPage, pending: Map<number, number>, askedAfter: ReadonlyMap<number, number>): FeedEvent[] {
+function toEvents (page: UnseenPage, pending: Map<number, number>): FeedEvent[] {
   const events: FeedEvent[] = page.changes.map((message) => {
     const changesAfter = new Map([...page.changesUpTo].map(([roomId, upTo]) => {
-      const asked = askedAfter.get(roomId)
+      const asked = page.readFrom.changesAfter.get(roomId)
       if (roomId < message.room_id || asked === undefined) return [roomId, upTo]
       return [roomId, roomId === message.room_id ? message.change_seq : asked]
     }))

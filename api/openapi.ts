@@ -53,9 +53,9 @@ function answersOf (method: string, operation: Operation): Record<string, Respon
   return {
     ...(isCacheable(method, operation) && { 304: { description: 'Not Modified: the `If-None-Match` sent is still this answer\'s ETag; no body' } }),
     ...((hasBody || parameterIn('query') || parameterIn('path') || parameterIn('header')) &&
-      { 400: problem(400, 'the request does not match the schema (`VALIDATION_FAILED`, each error in `errors[]`), or its URL or JSON is broken') }),
+      { 400: problem(400, 'the request does not match the schema (`VALIDATION_FAILED`: each error in `errors[]` names its field and the rule in words, and so does `detail`), or its URL or JSON is broken') }),
     ...(needsToken(operation) && { 401: problem(401, 'no valid bearer access token (`UNAUTHORIZED`)') }),
-    ...(hasBody && { 413: problem(413, 'the body is larger than the server accepts (`BODY_TOO_LARGE`)') }),
+    ...(hasBody && { 413: problem(413, 'the body is larger than the server accepts (`BODY_TOO_LARGE`, 64 KiB unless configured; `detail` states the limit). A body of up to 16 MiB is read to its end first, so a client that writes its whole body before reading gets this answer') }),
     ...(parameterIn('path') && { 414: problem(414, 'a path parameter is longer than the router accepts (`URL_TOO_LONG`)') }),
     ...(hasBody && { 415: problem(415, 'the body is not `application/json` (`UNSUPPORTED_MEDIA_TYPE`)') }),
     431: problem(431, 'the request line and headers are larger than the server accepts (`HEADERS_TOO_LARGE`)'),

@@ -1,5 +1,4 @@
 import type { Wakeup } from '../core/wakeups.js'
-import { encodeFeedCursor } from './cursor.js'
 import type { FeedEvent } from './feed.js'
 import { toMessageView } from './schemas/messages.js'
 import type { TaskView } from './task-view.js'
@@ -25,9 +24,9 @@ export const streamEnds = {
   replaced: { code: 'TOO_MANY_STREAMS', detail: 'You opened more event streams than one server keeps for a user: this, the oldest, was ended. Do not reconnect it on your own.' }
 } as const satisfies Record<string, StreamEnd>
 
-/** A feed event: a new message, or an edit or delete of one the reader has (the message as it is now). */
-export function fromFeedEvent (event: FeedEvent): PushEvent {
-  return { type: event.type, cursor: encodeFeedCursor(event.position), data: toMessageView(event.message) }
+/** A feed event (a new message, or an edit or delete of one the reader has, as it is now) and the cursor after it. */
+export function fromFeedEvent (event: FeedEvent, cursor: string): PushEvent {
+  return { type: event.type, cursor, data: toMessageView(event.message) }
 }
 
 /** What a wake-up about one user tells that user's sockets, if anything (a finished task is read from the database first). */

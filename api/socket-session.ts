@@ -5,9 +5,9 @@ import type { Config } from '../core/config.js'
 import { findTask } from '../core/tasks.js'
 import type { FeedPosition } from '../core/unseen-feed.js'
 import type { Wakeup } from '../core/wakeups.js'
-import { decodeFeedCursor } from './cursor.js'
+import type { Cursors } from './cursor.js'
 import { HttpProblem, problem } from './errors.js'
-import { idleRereadSeconds, readFeed, type FeedDeps } from './feed.js'
+import { idleRereadSeconds, readFeed, startingPosition, type FeedDeps } from './feed.js'
 import type { PushSlots } from './push-slots.js'
 import { fromFeedEvent, fromUserWakeup, toSocketFrame, type PushEvent } from './push-events.js'
 import { toTaskView } from './task-view.js'
@@ -34,6 +34,7 @@ const bearerPrefix = 'bearer.'
 
 export interface SocketSessionDeps extends FeedDeps {
   config: Config
+  cursors: Cursors
   log: FastifyBaseLogger
   /** The access-token check HTTP requests get: the user id and when it expires (ms), or it throws. */
   verifyAccessToken: FastifyInstance['verifyAccessToken']
@@ -105,7 +106,7 @@ export function runSocketSession (deps: SocketSessionDeps, socket: WebSocket, ha
       })
       acknowledge = false
       position = page.position
-      for (const event of page.events) push(fromFeedEvent(event))
+      for (const event of page.events) push(fromFeedEvent(event, deps.cursors.sealFeed(userId, event.position)))
     }
   }
 
@@ -123,7 +124,7 @@ export function runSocketSession (deps: SocketSessionDeps, socket: WebSocket, ha
     }
     let start: FeedPosition
     try {
-      start = decodeFeedCursor(cursor)
+      start = await startingPosition(deps, verified.userId, cursor)
     } catch (error) {
       // The client's mistake, as REST answers it (400), then a close that says what it was.
       if (!(error instanceof HttpProblem)) throw error

@@ -22,6 +22,12 @@ export const ConfigSchema = Type.Object({
   /** The key tokens are signed with; every API instance needs the same. Empty: the one kept in JWT_SECRET_FILE. */
   JWT_SECRET: Type.String({ default: '' }),
   /**
+   * Secrets that seal cursors (comma-separated, newest first, each at least 32 characters): the first seals, every one
+   * opens, and so does the key derived from JWT_SECRET, which alone seals while this is empty. Rotate by putting a new
+   * key first, and drop an old one once no client can hold a cursor it sealed.
+   */
+  CURSOR_KEYS: Type.String({ default: '' }),
+  /**
    * Where a process without JWT_SECRET keeps a secret, made on first start, so tokens outlive a restart (one machine
    * only). Empty, or a file that cannot be made: a random secret per process, and tokens die with it.
    */
@@ -95,8 +101,16 @@ export type Config = Static<typeof ConfigSchema> & { jwtSecretSource: JwtSecretS
 /** Reads the environment once; every process calls this at start and passes the result down. */
 export function loadConfig (env: Record<string, string | undefined> = process.env): Config {
   const config = envSchema<Static<typeof ConfigSchema>>({ schema: ConfigSchema, data: env, dotenv: false })
+  if (cursorSecrets(config.CURSOR_KEYS).some((secret) => secret.length < 32)) {
+    throw new Error('CURSOR_KEYS: each key must be at least 32 characters (for example `openssl rand -base64 32`)')
+  }
   if (config.JWT_SECRET !== '') return { ...config, jwtSecretSource: 'environment' }
   const kept = config.JWT_SECRET_FILE === '' ? undefined : secretFromFile(config.JWT_SECRET_FILE)
   if (kept !== undefined) return { ...config, JWT_SECRET: kept, jwtSecretSource: 'file' }
   return { ...config, JWT_SECRET: randomBytes(32).toString('hex'), jwtSecretSource: 'random' }
+}
+
+/** The secrets CURSOR_KEYS lists, newest first. */
+export function cursorSecrets (keys: string): string[] {
+  return keys.split(',').map((key) => key.trim()).filter((key) => key !== '')
 }

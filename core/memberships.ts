@@ -1,6 +1,7 @@
 import { sql } from 'kysely'
 import type { Db } from './db/connect.js'
 import type { MemberRole, RoomKind } from './db/schema.js'
+import { isPublicRoom } from './rooms.js'
 
 /** The caller's place in a room: its kind and the caller's role; undefined when the caller is not a member. */
 export async function membershipOf (db: Db, roomId: number, userId: number): Promise<{ kind: RoomKind, role: MemberRole } | undefined> {
@@ -33,10 +34,8 @@ export type JoinOutcome = 'joined' | 'already-member' | 'not-found'
 
 /** Joins a public group room; a new member starts with the room's history already seen. A private room is not found. */
 export async function joinGroupRoom (db: Db, roomId: number, userId: number): Promise<JoinOutcome> {
-  const room = await db.selectFrom('rooms').select(['kind', 'visibility']).where('id', '=', roomId).executeTakeFirst()
-  if (room === undefined || room.kind !== 'group') return 'not-found'
   // A member of a private room is in already; anyone else may not learn it exists.
-  if (room.visibility !== 'public') return 'not-found'
+  if (!await isPublicRoom(db, roomId)) return 'not-found'
   return await addToGroupRoom(db, roomId, userId)
 }
 

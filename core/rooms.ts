@@ -80,6 +80,13 @@ export async function listPublicRooms (db: Db, input: { userId: number, afterId:
   return pageOf(await query.orderBy('r.id').limit(input.limit + 1).execute(), input.limit)
 }
 
+/** Whether a room is a public group room: listed for anyone, and anyone may join it. */
+export async function isPublicRoom (db: Db, roomId: number): Promise<boolean> {
+  const room = await db.selectFrom('rooms').select('id')
+    .where('id', '=', roomId).where('kind', '=', 'group').where('visibility', '=', 'public').executeTakeFirst()
+  return room !== undefined
+}
+
 /** A new group room's visibility when its creator does not say: public, as a new channel is in Slack or Zulip. */
 export const defaultVisibility: RoomVisibility = 'public'
 

@@ -23,6 +23,11 @@ export interface UnseenPage {
   changesUpTo: Map<number, number>
   /** The user's rooms, each with its stored read watermark, as this page found them. */
   watermarks: Map<number, number>
+  /**
+   * The position this page was read from: the one asked for, cut back to what each of the user's rooms held (no seq
+   * past the room's last, no change number past its last change), without the rooms the user is not in.
+   */
+  readFrom: Required<FeedPosition>
 }
 
 /**
@@ -33,13 +38,22 @@ export interface UnseenPage {
  *
  * Items are ordered by message id: within one room ids grow with seq (both are taken under the room lock), so a
  * page holds, for each room, a gapless run from its watermark, and the page's highest seq per room is a safe ack.
+ *
+ * Whatever a position claims, the page is read from no further than each room held in this same snapshot: a cursor
+ * never moves its reader past a message that did not exist yet, so none is skipped when it comes.
  */
 export async function readUnseenPage (db: Db, userId: number, position: FeedPosition, limit: number): Promise<UnseenPage> {
   const changesAfter = position.changesAfter ?? new Map<number, number>()
-  const { rows: [page] } = await sql<{ latest: Array<[number, number, number]> | null, items: Array<Record<string, unknown>> | null, changes: Array<Record<string, unknown>> | null }>`
+  const { rows: [page] } = await sql<{ latest: LatestRow[] | null, items: Array<Record<string, unknown>> | null, changes: Array<Record<string, unknown>> | null }>`
     with w as (
-      select rm.room_id, rm.last_read_seq as stored, greatest(rm.last_read_seq, coalesce(a.seq, 0)) as up_to_seq, c.after_change
+      -- Each claim is cut back to what the room holds. A room the position does not name has no claim (least() alone
+      -- would skip the null and make one).
+      select rm.room_id, rm.last_read_seq as stored, r.last_change_seq,
+        case when a.room_id is not null then least(a.seq, r.last_seq) end as seen_seq,
+        case when c.room_id is not null then least(c.after_change, r.last_change_seq) end as after_change,
+        greatest(rm.last_read_seq, least(coalesce(a.seq, 0), r.last_seq)) as up_to_seq
       from room_members rm
+      join rooms r on r.id = rm.room_id
       left join unnest(${[...position.seenUpTo.keys()]}::bigint[], ${[...position.seenUpTo.values()]}::bigint[]) as a(room_id, seq)
         on a.room_id = rm.room_id
       left join unnest(${[...changesAfter.keys()]}::bigint[], ${[...changesAfter.values()]}::bigint[]) as c(room_id, after_change)
@@ -61,7 +75,7 @@ export async function readUnseenPage (db: Db, userId: number, position: FeedPosi
       order by m.room_id, m.change_seq limit ${limit + 1}
     )
     select
-      (select json_agg(json_build_array(r.id, r.last_change_seq, w.stored)) from rooms r join w on r.id = w.room_id) as latest,
+      (select json_agg(json_build_array(w.room_id, w.last_change_seq, w.stored, w.seen_seq, w.after_change)) from w) as latest,
       (select json_agg(i order by i.id) from items i) as items,
       (select json_agg(c order by c.room_id, c.change_seq) from changes c) as changes`.execute(db)
   const items = (page?.items ?? []).map(messageFromJson)
@@ -72,11 +86,35 @@ export async function readUnseenPage (db: Db, userId: number, position: FeedPosi
   const cut = found.length > limit ? changes.at(-1) : undefined
   const changesUpTo = new Map<number, number>()
   const watermarks = new Map<number, number>()
-  for (const [roomId, last, stored] of page?.latest ?? []) {
+  const readFrom = { seenUpTo: new Map<number, number>(), changesAfter: new Map<number, number>() }
+  for (const [roomId, last, stored, seenSeq, after] of page?.latest ?? []) {
     watermarks.set(roomId, stored)
-    const after = changesAfter.get(roomId)
-    if (after === undefined || cut === undefined || roomId < cut.room_id) changesUpTo.set(roomId, last)
+    if (seenSeq !== null) readFrom.seenUpTo.set(roomId, seenSeq)
+    if (after !== null) readFrom.changesAfter.set(roomId, after)
+    if (after === null || cut === undefined || roomId < cut.room_id) changesUpTo.set(roomId, last)
     else changesUpTo.set(roomId, roomId === cut.room_id ? cut.change_seq : after)
   }
-  return { items, changes, changesUpTo, watermarks }
+  return { items, changes, changesUpTo, watermarks, readFrom }
+}
+
+/** Per room of the user: its id, last change number and stored watermark, and the position's claims as cut back. */
+type LatestRow = [roomId: number, lastChange: number, stored: number, seenSeq: number | null, afterChange: number | null]
+
+/**
+ * Whether a position claims more than its rooms hold: a seq past a room's last, or a change number past its last
+ * change (a room that does not exist holds nothing). The server never makes such a position.
+ */
+export async function claimsBeyondRooms (db: Db, position: FeedPosition): Promise<boolean> {
+  const changesAfter = position.changesAfter ?? new Map<number, number>()
+  const { rows: [row] } = await sql<{ beyond: boolean }>`
+    select exists (
+      select from unnest(${[...position.seenUpTo.keys()]}::bigint[], ${[...position.seenUpTo.values()]}::bigint[]) as a(room_id, seq)
+      left join rooms r on r.id = a.room_id
+      where a.seq > coalesce(r.last_seq, 0)
+    ) or exists (
+      select from unnest(${[...changesAfter.keys()]}::bigint[], ${[...changesAfter.values()]}::bigint[]) as c(room_id, after_change)
+      left join rooms r on r.id = c.room_id
+      where c.after_change > coalesce(r.last_change_seq, 0)
+    ) as beyond`.execute(db)
+  return row?.beyond === true
 }

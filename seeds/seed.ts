@@ -71,12 +71,12 @@ async function rowCounts (db: Db): Promise<Record<string, number>> {
   return { ...rows[0] }
 }
 
-/** "general 4, engineering 3, …": what the demo feed shows the user first. */
+/** "7 (general 4, engineering 3)", or "0" when every room is read: what the demo feed shows the user first. */
 async function unreadOf (db: Db, username: string): Promise<string> {
   const user = await findUserByUsername(db, username)
   if (user === undefined) return 'no such user'
   const { rows } = await listRoomsForMember(db, user.id, 0, 100)
   const total = rows.reduce((sum, room) => sum + room.unread_count, 0)
   const perRoom = rows.filter((room) => room.unread_count > 0).map((room) => `${room.name ?? `direct #${room.id}`} ${room.unread_count}`)
-  return `${total} (${perRoom.join(', ')})`
+  return perRoom.length === 0 ? String(total) : `${total} (${perRoom.join(', ')})`
 }

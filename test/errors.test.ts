@@ -63,6 +63,50 @@ t.test('a body over the limit is a 413 problem', async (t) => {
   t.ok(isProblem(res, 400), 'just under the limit, the schema answers: 400')
 })
 
+/**
+ * Sends a request whose body is `bytes` long to a listening app, writing the whole body before reading the answer, as
+ * a simple client does: any write the server refused (it closed the connection) is reported, with the answer read.
+ */
+async function sendLargeBody (port: number, path: string, headers: Record<string, string>, bytes: number) {
+  const socket = connect(port, '127.0.0.1')
+  let writeError: string | undefined
+  socket.on('error', (error: NodeJS.ErrnoException) => { writeError ??= error.code ?? error.message })
+  const chunks: Buffer[] = []
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk))
+  await once(socket, 'connect')
+  const head = Object.entries({ ...headers, 'content-type': 'application/json', 'content-length': String(bytes) }).map(([name, value]) => `${name}: ${value}\r\n`).join('')
+  socket.write(`POST ${path} HTTP/1.1\r\nHost: pigeon\r\n${head}\r\n`)
+  const piece = Buffer.alloc(64 * 1024, 'x')
+  for (let sent = 0; sent < bytes; sent += piece.length) {
+    if (socket.destroyed) break
+    const part = piece.subarray(0, Math.min(piece.length, bytes - sent))
+    await new Promise<void>((resolve) => socket.write(part, () => resolve()))
+  }
+  if (!socket.destroyed) socket.end()
+  if (!socket.closed) await once(socket, 'close')
+  const [statusLine = '', ...rest] = Buffer.concat(chunks).toString('utf8').split('\r\n')
+  return { writeError, statusLine, body: rest.join('\r\n').split('\r\n\r\n').slice(1).join('') }
+}
+
+t.test('a body of a few megabytes is read and discarded, so the client gets its 413 rather than a broken pipe', async (t) => {
+  const server = await testApp(t, config)
+  await server.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = server.server.address() as AddressInfo
+  const room = (await server.inject({ method: 'POST', url: '/v1/rooms', headers: user.auth, payload: { name: 'big sends' } })).json()
+  for (const bytes of [70_000, 3_000_000]) {
+    const answer = await sendLargeBody(port, `/v1/rooms/${room.id}/messages`, user.auth, bytes)
+    t.equal(answer.writeError, undefined, `${bytes} bytes: the whole body was taken`)
+    t.match(answer.statusLine, /^HTTP\/1\.1 413 /, `${bytes} bytes: 413`)
+    t.match(JSON.parse(answer.body), { status: 413, code: 'BODY_TOO_LARGE', detail: /65536 bytes \(64 KiB\)/ }, 'the limit is stated')
+  }
+  const fetched = await checkedFetch(`http://127.0.0.1:${port}/v1/rooms/${room.id}/messages`, {
+    method: 'POST',
+    headers: { ...user.auth, 'content-type': 'application/json' },
+    body: JSON.stringify({ text: 'x'.repeat(3_000_000) })
+  })
+  t.equal(fetched.status, 413, 'Node\'s fetch reads the 413 of a 3 MB send')
+})
+
 t.test('invalid JSON is a 400 problem', async (t) => {
   for (const payload of ['{"username":', '{username: "x"}', "{'username': 'x'}", '']) {
     const res = await postToken(payload, 'application/json')
@@ -91,6 +135,35 @@ t.test('a validation problem lists every error with where it is', async (t) => {
   t.ok(leaksNothing(res))
 })
 
+t.test('a validation error names the field and says the rule in words, never a pattern', async (t) => {
+  const room = (await app.inject({ method: 'POST', url: '/v1/rooms', headers: user.auth, payload: { name: 'words' } })).json()
+  const send = (payload: unknown) => app.inject({ method: 'POST', url: `/v1/rooms/${room.id}/messages`, headers: user.auth, payload: payload as object })
+
+  const blank = await send({ text: ' \u200B ' })
+  t.ok(isProblem(blank, 400))
+  t.same(blank.json().errors, [{ in: 'body', path: '/text', message: 'must not be blank (only white space or invisible characters), nor hold U+0000 or a lone UTF-16 surrogate' }])
+  t.match(blank.json().detail, /^The request does not match the schema: `text` must not be blank/)
+
+  const extra = await send({ text: 'hi', colour: 'red' })
+  t.same(extra.json().errors, [{ in: 'body', path: '/colour', message: 'is not a field this request takes (it takes only `text`)' }], 'the unknown field is named')
+  t.match(extra.json().detail, '`colour` is not a field')
+  t.same((await send({})).json().errors, [{ in: 'body', path: '/text', message: 'is required' }], 'so is a missing one')
+
+  const register = await app.inject({ method: 'POST', url: '/v1/auth/register', payload: { username: 'a b', password: 'short' } })
+  t.same(register.json().errors.map((error: { path: string, message: string }) => `${error.path} ${error.message}`), [
+    '/username may hold only letters, digits, `_`, `.` and `-`',
+    '/password must be 8 characters or longer'
+  ])
+  const status = await app.inject({ method: 'PATCH', url: '/v1/users/me', headers: user.auth, payload: { status: 'away' } })
+  t.same(status.json().errors, [{ in: 'body', path: '/status', message: 'must be one of `online`, `busy`, `offline`' }], 'one error for a union, listing what it takes')
+  const query = await app.inject({ url: '/v1/rooms?limit=0', headers: user.auth })
+  t.same(query.json().errors, [{ in: 'querystring', path: '/limit', message: 'must be 1 or more' }])
+
+  for (const res of [blank, extra, register, status, query]) {
+    t.notMatch(res.body, /\^|\$"|\\u|must match pattern|must NOT/, 'no pattern, no schema jargon')
+  }
+})
+
 t.test('a server-side failure is a 500 problem that says nothing about why', async (t) => {
   // A real Postgres that answers "no such database": every query fails.
   const missing = `pigeon_missing_${randomBytes(4).toString('hex')}`
@@ -110,7 +183,7 @@ t.test('a server-side failure is a 500 problem that says nothing about why', asy
 t.test('a JSON body is taken as typed: a number is not a string', async (t) => {
   const patch = await app.inject({ method: 'PATCH', url: '/v1/users/me', headers: user.auth, payload: { statusMessage: 42 } })
   t.ok(isProblem(patch, 400))
-  t.same(patch.json().errors, [{ in: 'body', path: '/statusMessage', message: 'must be string' }])
+  t.same(patch.json().errors, [{ in: 'body', path: '/statusMessage', message: 'must be a string' }])
   const login = await app.inject({ method: 'POST', url: '/v1/auth/token', payload: { username: 'erring_user', password: 12345678 } })
   t.ok(isProblem(login, 400))
   const me = await app.inject({ url: '/v1/users/me', headers: user.auth })

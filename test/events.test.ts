@@ -1,8 +1,9 @@
 import type { AddressInfo } from 'node:net'
 import t, { type Test as Tap } from 'tap'
 import { testConfig } from '../harness/test-config.js'
+import { editedCursor, sealedBy, unsealedCursor } from './cursor-kit.js'
 import { createUser, isProblem, testApp, testWorkers, type TestUser } from './helper.js'
-import { createGroupRoom, eventually, getUnseen, sendAndStore, type MessageBody } from './messaging-helper.js'
+import { createGroupRoom, eventually, getUnseen, sendAllAndStore, sendAndStore, type MessageBody } from './messaging-helper.js'
 import { openSse, type SseStream } from './sse-client.js'
 
 const config = await testConfig(t, { PUSH_HEARTBEAT_SECONDS: '0.2' })
@@ -110,4 +111,30 @@ t.test('the stream ends after ?seconds; a malformed Last-Event-ID is 400', async
   const broken = await app.inject({ url: '/v1/events', headers: { ...bob.auth, 'last-event-id': 'not-a-cursor' } })
   t.ok(isProblem(broken, 400))
   t.equal(broken.json().code, 'INVALID_CURSOR')
+})
+
+t.test('a Last-Event-ID claiming more than a room holds never skips a later message; an edited one is 400', async (t) => {
+  const [alice, bob] = [await user(), await user()]
+  const room = await createGroupRoom(app, alice, 'over-claimed', [bob])
+  await sendAllAndStore(app, alice, room.id, ['one', 'two'])
+  const claim = new Map([[room.id, 99_999]])
+
+  const events = await stream(t, bob, { 'last-event-id': sealedBy(config).sealFeed(bob.id, { seenUpTo: claim, changesAfter: claim }) })
+  t.equal(events.status, 200)
+  const later = await sendAndStore(app, alice, room.id, 'three')
+  const pushed = await events.nextEvent()
+  t.same(messageOf(pushed), later, 'the message that came later is pushed')
+  const unread = await eventually(async () => (await app.inject({ url: `/v1/rooms/${room.id}`, headers: bob.auth })).json().unreadCount, (n) => n === 1)
+  t.equal(unread, 1, 'and counted unread')
+
+  const refused = [
+    editedCursor(String(pushed?.id), (content) => ({ ...content, v: { ...content.v, s: { [room.id]: 99_999 } } })),
+    unsealedCursor('feed', { s: { [room.id]: 99_999 }, c: { [room.id]: 0 } })
+  ]
+  for (const lastEventId of refused) {
+    const res = await app.inject({ url: '/v1/events', headers: { ...bob.auth, 'last-event-id': lastEventId } })
+    t.ok(isProblem(res, 400), 'an edited or over-claiming unsealed id is 400')
+    t.equal(res.json().code, 'INVALID_CURSOR')
+  }
+  t.same((await getUnseen(app, bob, { cursor: String(pushed?.id) })).json().items, [], 'nothing was skipped or acknowledged past the last event')
 })

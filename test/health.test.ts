@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises'
 import t from 'tap'
 import { testConfig } from '../harness/test-config.js'
 import { testApp } from './helper.js'
@@ -18,6 +19,8 @@ t.test('the OpenAPI document and Swagger UI are public', async (t) => {
   const spec = await app.inject('/openapi.json')
   t.equal(spec.statusCode, 200)
   t.equal(spec.json().openapi, '3.1.0')
+  const { version } = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'))
+  t.equal(spec.json().info.version, version, 'the document\'s version is the package\'s')
   t.ok(spec.json().paths['/v1/users/'] ?? spec.json().paths['/v1/users'], 'documents the users list')
   const docs = await app.inject('/docs')
   t.ok([200, 302].includes(docs.statusCode))

@@ -1,4 +1,5 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import { Redis } from 'ioredis'
 import t, { type Test } from 'tap'
 import { testConfig } from '../harness/test-config.js'
 import { createUser, isProblem, testApp, testDb, testWorkers, type TestUser } from './helper.js'
@@ -143,4 +144,18 @@ t.test('long polls per user: one beyond the cap answers the oldest at once', asy
   await app.close() // answers the polls still held
   t.equal((await second).statusCode, 200)
   t.equal((await third).statusCode, 200)
+})
+
+t.test('each counter is a Redis key named for its limit and whose count it is', async (t) => {
+  const config = await testConfig(t)
+  const app = await testApp(t, config)
+  await createUser(app, 'ada_keys')
+  const redis = new Redis(config.REDIS_URL)
+  t.teardown(() => redis.quit())
+  const keys = (await redis.keys(`${config.REDIS_PREFIX}:rate-limit:*`)).sort()
+  t.same(keys, [
+    `${config.REDIS_PREFIX}:rate-limit:login-address:127.0.0.1`,
+    `${config.REDIS_PREFIX}:rate-limit:login-username:ada_keys`,
+    `${config.REDIS_PREFIX}:rate-limit:register-address:127.0.0.1`
+  ])
 })

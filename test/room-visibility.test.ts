@@ -71,6 +71,23 @@ t.test('public rooms are listed with member counts and joinable by anyone', asyn
   t.equal(second.nextCursor, null)
 })
 
+t.test('a send to a public room I have not joined says to join it; a private one stays not found', async (t) => {
+  const stranger = await createUser(app, 'stranger_vis')
+  const notJoined = await sendToRoom(app, stranger, lobby.id, 'hello?')
+  t.ok(isProblem(notJoined, 403), 'a public room: 403')
+  t.equal(notJoined.json().code, 'JOIN_REQUIRED')
+  t.match(notJoined.json().detail, `PUT /v1/rooms/${lobby.id}/members/me`, 'the detail names the route that joins')
+
+  const hidden = await sendToRoom(app, stranger, secret.id, 'hello?')
+  t.ok(isProblem(hidden, 404), 'a private room: 404')
+  const missing = await sendToRoom(app, stranger, 999_999, 'hello?')
+  t.same({ ...hidden.json(), detail: undefined }, { ...missing.json(), detail: undefined }, 'answered as a room that does not exist')
+  t.equal(hidden.json().detail, `There is no room ${secret.id}.`)
+
+  t.equal((await app.inject({ method: 'PUT', url: `/v1/rooms/${lobby.id}/members/me`, headers: stranger.auth })).statusCode, 200)
+  t.equal((await sendToRoom(app, stranger, lobby.id, 'joined, then sent')).statusCode, 202, 'once joined, the send is taken')
+})
+
 t.test('a member adds someone to a private room; from then on they read it, not what came before as unseen', async (t) => {
   const add = await app.inject({ method: 'PUT', url: `/v1/rooms/${secret.id}/members/${newcomer.id}`, headers: member.auth })
   t.equal(add.statusCode, 200, 'any member may add people')

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { encodeCursor } from '../api/cursor.js'
+import { editedCursor, unsealedCursor } from './cursor-kit.js'
 import { createUser, isProblem } from './helper.js'
 import {
   createGroupRoom, readWatermark, runningDeployment, sendAllAndStore, sendAndStore, sendToRoom, sendToUser, waitForTask
@@ -89,12 +89,15 @@ t.test('one room: members see it, anyone else gets 404 everywhere', async (t) =>
   const outsider = [
     await app.inject({ url: `/v1/rooms/${room.id}`, headers: cat.auth }),
     await app.inject({ url: `/v1/rooms/${room.id}/messages`, headers: cat.auth }),
-    await sendToRoom(app, cat, room.id, 'let me in'),
     await app.inject({ method: 'POST', url: `/v1/rooms/${room.id}/read`, headers: cat.auth, payload: { seq: 1 } }),
     await app.inject({ method: 'DELETE', url: `/v1/rooms/${room.id}/members/me`, headers: cat.auth }),
     await app.inject({ url: '/v1/rooms/999999', headers: ann.auth })
   ]
   for (const res of outsider) t.ok(isProblem(res, 404), `404 for ${res.raw.req.method} ${res.raw.req.url}`)
+  // The room is public (the default): a send says how to join rather than that it does not exist.
+  const send = await sendToRoom(app, cat, room.id, 'let me in')
+  t.ok(isProblem(send, 403))
+  t.equal(send.json().code, 'JOIN_REQUIRED')
   t.equal(await readWatermark(db, room.id, cat.id), undefined, 'the outsider was not made a member')
 
   const direct = await sendToUser(app, ann, bob.id, 'just us')
@@ -129,7 +132,7 @@ t.test('joining a group room is idempotent; leaving locks the room again', async
   t.same(await memberIdsStored(room.id), [ann.id])
   t.ok(isProblem(await app.inject({ url: `/v1/rooms/${room.id}`, headers: cat.auth }), 404))
   t.ok(isProblem(await app.inject({ url: `/v1/rooms/${room.id}/messages`, headers: cat.auth }), 404))
-  t.ok(isProblem(await sendToRoom(app, cat, room.id, 'still here?'), 404), 'a left member cannot send')
+  t.ok(isProblem(await sendToRoom(app, cat, room.id, 'still here?'), 403), 'a left member cannot send: the public room says to join again')
   t.ok(isProblem(await app.inject({ method: 'DELETE', url: `/v1/rooms/${room.id}/members/me`, headers: cat.auth }), 404))
   const listed = (await app.inject({ url: '/v1/rooms', headers: cat.auth })).json().items
   t.notOk(listed.some((r: { id: number }) => r.id === room.id), 'no longer listed')
@@ -173,12 +176,18 @@ t.test('history is newest first and pages by seq without overlap', async (t) => 
   t.equal(whole.json().items.length, 25)
   t.equal(whole.json().nextCursor, null)
 
-  for (const query of ['limit=201', 'limit=0', 'limit=-1', 'cursor=not-a-cursor', `cursor=${encodeCursor('id', 5)}`, `cursor=${encodeCursor('seq', -1)}`]) {
+  const firstPage = (await app.inject({ url: `/v1/rooms/${room.id}/messages?limit=10`, headers: ann.auth })).json()
+  const edited = editedCursor(firstPage.nextCursor, (content) => ({ ...content, v: 5 }))
+  for (const query of ['limit=201', 'limit=0', 'limit=-1', 'cursor=not-a-cursor', `cursor=${unsealedCursor('id', 5)}`, `cursor=${unsealedCursor('seq', -1)}`, `cursor=${edited}`]) {
     const res = await app.inject({ url: `/v1/rooms/${room.id}/messages?${query}`, headers: ann.auth })
     t.ok(isProblem(res, 400), `400 for ${query}`)
   }
-  const foreign = await app.inject({ url: `/v1/rooms/${room.id}/messages?cursor=${encodeCursor('id', 5)}`, headers: ann.auth })
+  const foreign = await app.inject({ url: `/v1/rooms/${room.id}/messages?cursor=${unsealedCursor('id', 5)}`, headers: ann.auth })
   t.equal(foreign.json().code, 'INVALID_CURSOR', 'another list\'s cursor is refused')
+  const editedAnswer = await app.inject({ url: `/v1/rooms/${room.id}/messages?cursor=${edited}`, headers: ann.auth })
+  t.equal(editedAnswer.json().code, 'INVALID_CURSOR', 'an edited cursor is refused')
+  const unsealed = await app.inject({ url: `/v1/rooms/${room.id}/messages?limit=3&cursor=${unsealedCursor('seq', 5)}`, headers: ann.auth })
+  t.same(unsealed.json().items.map((m: { seq: number }) => m.seq), [4, 3, 2], 'a cursor from before cursors were sealed still pages')
 
   const empty = await createGroupRoom(app, ann, 'empty')
   t.same((await app.inject({ url: `/v1/rooms/${empty.id}/messages`, headers: ann.auth })).json(), { items: [], nextCursor: null })

@@ -3,8 +3,9 @@ import Fastify from 'fastify'
 import t, { type Test as TapTest } from 'tap'
 import jwt from '../api/plugins/external/jwt.js'
 import { testConfig } from '../harness/test-config.js'
+import { editedCursor, sealedBy } from './cursor-kit.js'
 import { createUser, testApp, testWorkers, type TestUser } from './helper.js'
-import { createGroupRoom, eventually, getUnseen, sendAndStore, sendToRoom } from './messaging-helper.js'
+import { createGroupRoom, eventually, getUnseen, sendAllAndStore, sendAndStore, sendToRoom } from './messaging-helper.js'
 import { openSocket, type SocketClient } from './socket-client.js'
 import { openSse } from './sse-client.js'
 
@@ -96,6 +97,28 @@ t.test('resuming with ?cursor= acknowledges what it covers and sends only what f
   t.same(texts, ['two', 'three'])
   const unseen = await eventually(async () => (await getUnseen(app, bob)).json(), (body) => body.items.length === 2)
   t.same(unseen.items.map((m: { text: string }) => m.text), ['two', 'three'], 'one is acknowledged')
+})
+
+t.test('a cursor claiming more than a room holds never skips a later message; an edited one is refused', async (t) => {
+  const [alice, bob] = [await user(), await user()]
+  const room = await createGroupRoom(app, alice, 'over-claimed', [bob])
+  await sendAllAndStore(app, alice, room.id, ['one', 'two'])
+  const claim = new Map([[room.id, 99_999]])
+  const overClaiming = sealedBy(config).sealFeed(bob.id, { seenUpTo: claim, changesAfter: claim })
+
+  const client = await connect(t, bob, `?cursor=${overClaiming}`)
+  const later = await sendAndStore(app, alice, room.id, 'three')
+  const pushed = await client.next((frame) => frame.type === 'message.created')
+  t.same(pushed.data, later, 'the message that came later is pushed')
+  client.socket.terminate()
+
+  const edited = editedCursor(String(pushed.cursor), (content) => ({ ...content, v: { ...content.v, s: { [room.id]: 99_999 } } }))
+  const tampered = await openSocket(`${wsUrl}?cursor=${edited}`, ['pigeon.v1', `bearer.${bob.accessToken}`])
+  t.teardown(() => tampered.socket.terminate())
+  t.match(await tampered.next(), { type: 'error', body: { status: 400, code: 'INVALID_CURSOR' } }, 'the REST answer, as an error frame')
+  t.equal(await tampered.closed, 4400, 'then the socket closes, as for a malformed cursor')
+  const unread = await eventually(async () => (await app.inject({ url: `/v1/rooms/${room.id}`, headers: bob.auth })).json().unreadCount, (n) => n === 1)
+  t.equal(unread, 1, 'the later message still counts unread')
 })
 
 t.test('a user who leaves a room stops getting its events', async (t) => {

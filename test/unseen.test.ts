@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto'
 import t from 'tap'
-import { encodeCursor } from '../api/cursor.js'
+import { createCursors } from '../api/cursor.js'
 import { testConfig } from '../harness/test-config.js'
+import { editedCursor, sealedBy, unsealedCursor } from './cursor-kit.js'
 import { createUser, isProblem, testApp, testDb, testWorkers } from './helper.js'
 import {
   createGroupRoom, eventually, getUnseen, readWatermark, sendAllAndStore, sendAndStore, sendToRoom, waitForTask, waitersReach,
@@ -144,13 +146,13 @@ t.test('a malformed cursor is 400 INVALID_CURSOR', async (t) => {
   const bad = [
     'not a cursor',
     Buffer.from('{"k":"seen"').toString('base64url'),
-    encodeCursor('seq', 5),
-    encodeCursor('seen', [1, 2]),
-    encodeCursor('seen', { 0: 1 }),
-    encodeCursor('seen', { abc: 1 }),
-    encodeCursor('seen', { 1: -1 }),
-    encodeCursor('seen', { 1: 1.5 }),
-    encodeCursor('seen', null)
+    unsealedCursor('seq', 5),
+    unsealedCursor('seen', [1, 2]),
+    unsealedCursor('seen', { 0: 1 }),
+    unsealedCursor('seen', { abc: 1 }),
+    unsealedCursor('seen', { 1: -1 }),
+    unsealedCursor('seen', { 1: 1.5 }),
+    unsealedCursor('seen', null)
   ]
   for (const cursor of bad) {
     const res = await getUnseen(app, ann, { cursor })
@@ -239,4 +241,74 @@ t.test('a waiting poll applies its acknowledgement at once, not when the wait en
   t.equal(rooms.json().unreadCount, 0, 'the room counts nothing unread')
   const response = await poll
   t.same(response.json(), { items: [], changes: [], cursor: first.cursor })
+})
+
+/** The room as its member sees it: its unread count comes from the stored watermark. */
+async function unreadCount (user: { auth: { authorization: string } }, roomId: number): Promise<number> {
+  return (await app.inject({ url: `/v1/rooms/${roomId}`, headers: user.auth })).json().unreadCount
+}
+
+t.test('a cursor claiming more than a room holds never skips a message that came later', async (t) => {
+  const [ann, bob] = await users(2)
+  if (ann === undefined || bob === undefined) throw new Error('users')
+  const room = await createGroupRoom(app, ann, 'over-claimed', [bob])
+  await sendAllAndStore(app, ann, room.id, ['one', 'two'])
+  const claim = new Map([[room.id, 99_999]])
+
+  // Sealed by this deployment (as after a database restore): taken, but no further than the room held.
+  const overClaiming = sealedBy(config).sealFeed(bob.id, { seenUpTo: claim, changesAfter: claim })
+  const first = await getUnseen(app, bob, { cursor: overClaiming })
+  t.equal(first.statusCode, 200)
+  t.same(first.json().items, [], 'what the room held counts as acknowledged')
+  await eventually(() => readWatermark(db, room.id, bob.id), (seq) => seq === 2)
+
+  const later = await sendAndStore(app, ann, room.id, 'three')
+  t.equal(await unreadCount(bob, room.id), 1, 'the later message is unread')
+  const next = await getUnseen(app, bob, { cursor: first.json().cursor })
+  t.same(next.json().items, [later], 'and comes in the feed')
+
+  // Held in a long poll, the claim is not taken again against the messages that arrive meanwhile.
+  const polling = getUnseen(app, bob, { cursor: overClaiming, wait: 30 })
+  await waitersReach(app, 'feed', 1)
+  const woken = await sendAndStore(app, ann, room.id, 'four')
+  t.same((await polling).json().items, [woken], 'a waiting poll is woken by it')
+
+  // Unsealed, from before cursors were sealed: refused, so nothing is acknowledged.
+  for (const cursor of [unsealedCursor('feed', { s: { [room.id]: 99_999 }, c: { [room.id]: 0 } }), unsealedCursor('seen', { [room.id]: 99_999 })]) {
+    const refused = await getUnseen(app, bob, { cursor })
+    t.ok(isProblem(refused, 400), 'an unsealed cursor past the room is 400')
+    t.equal(refused.json().code, 'INVALID_CURSOR')
+  }
+  t.same(ids((await getUnseen(app, bob, { cursor: next.json().cursor })).json().items), [woken.id], 'nothing was lost')
+})
+
+t.test('an edited, forged or borrowed cursor is 400 INVALID_CURSOR; an unsealed one within the rooms still works', async (t) => {
+  const [ann, bob] = await users(2)
+  if (ann === undefined || bob === undefined) throw new Error('users')
+  const room = await createGroupRoom(app, ann, 'forgeries', [bob])
+  await sendAllAndStore(app, ann, room.id, ['one', 'two', 'three'])
+  const { cursor } = (await getUnseen(app, bob, { limit: 1 })).json()
+  t.match(cursor, /^[\w-]+\.[\w-]{22}$/, 'a cursor is its content and its seal')
+
+  const refused = {
+    'an edited claim': editedCursor(cursor, (content) => ({ ...content, v: { ...content.v, s: { [room.id]: 99_999 } } })),
+    'another user\'s': editedCursor(cursor, (content) => ({ ...content, u: ann.id })),
+    'an edited seal': `${cursor.slice(0, -1)}${cursor.endsWith('A') ? 'B' : 'A'}`,
+    'sealed with another key': createCursors([randomBytes(32)]).sealFeed(bob.id, { seenUpTo: new Map([[room.id, 1]]), changesAfter: new Map() }),
+    'a seal too many': `${cursor}.${cursor.split('.')[1]}`,
+    'ann\'s own cursor': (await getUnseen(app, ann)).json().cursor
+  }
+  for (const [name, forged] of Object.entries(refused)) {
+    const res = await getUnseen(app, bob, { cursor: forged })
+    t.ok(isProblem(res, 400), `${name}: 400`)
+    t.equal(res.json().code, 'INVALID_CURSOR', name)
+  }
+  t.equal(await readWatermark(db, room.id, bob.id), 0, 'none of them acknowledged anything')
+  t.equal(await unreadCount(bob, room.id), 3)
+
+  const unsealed = await getUnseen(app, bob, { cursor: unsealedCursor('feed', { s: { [room.id]: 1 }, c: { [room.id]: 0 } }) })
+  t.equal(unsealed.statusCode, 200, 'a cursor from before sealing that claims what the room holds is taken')
+  t.same(unsealed.json().items.map((m: MessageBody) => m.seq), [2, 3])
+  t.match(unsealed.json().cursor, /\./, 'and answered with a sealed one')
+  await eventually(() => readWatermark(db, room.id, bob.id), (seq) => seq === 1)
 })

@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { decodeFeedCursor } from '../cursor.js'
-import { idleRereadSeconds, readFeed } from '../feed.js'
+import { idleRereadSeconds, readFeed, startingPosition } from '../feed.js'
 import { hangUpSignal } from '../long-poll.js'
 import type { Wakeup } from '../../core/wakeups.js'
 import { HttpProblem } from '../errors.js'
@@ -13,7 +12,7 @@ import { EventStreamSchema, EventsHeadersSchema, EventsQuerySchema } from '../sc
 const retryMs = 3000
 
 const eventRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { config, db, wakeups, sessions } = fastify
+  const { config, db, wakeups, sessions, cursors } = fastify
   const reads = wakeups.feedReads.labels('event-stream')
   const slots = createPushSlots<number>(config.EVENT_STREAMS_PER_USER)
   const closing = new AbortController()
@@ -39,8 +38,9 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         'slowly, and EventSource reconnects by itself. It also ends, after a final `end` event that says why, when the',
         'access token expires (`TOKEN_EXPIRED`: refresh, then reconnect), when its login ends (`SESSION_ENDED`: log in again)',
         'or when the same user opens more than `EVENT_STREAMS_PER_USER` streams on one server (`TOO_MANY_STREAMS`: this,',
-        'the oldest, was ended; do not reconnect on your own). A malformed cursor is 400; a socket\'s request frame is 400',
-        '`NOT_OVER_SOCKET`.'
+        'the oldest, was ended; do not reconnect on your own). A malformed, edited, forged or another user\'s cursor is 400',
+        '`INVALID_CURSOR`; whatever a cursor says, it never takes the stream past what a room held. A socket\'s request frame',
+        'is 400 `NOT_OVER_SOCKET`.'
       ].join(' '),
       security: bearer,
       querystring: EventsQuerySchema,
@@ -55,7 +55,7 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       throw new HttpProblem(400, 'An event stream cannot be opened from a socket\'s request frame: the socket pushes the same events itself.', 'NOT_OVER_SOCKET')
     }
     const resumeFrom = request.headers['last-event-id'] ?? request.query.cursor
-    let position = decodeFeedCursor(resumeFrom)
+    let position = await startingPosition({ db, cursors }, request.userId, resumeFrom)
     const { userId } = request
     const familyId = request.access?.familyId
     // Why the server ended the stream, told in a final `end` event; none when the client left or the time was up.
@@ -116,7 +116,7 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         acknowledge = false
         position = page.position
         if (signal.aborted) break
-        if (page.events.length > 0) write(page.events.map((event) => toSseFrame(fromFeedEvent(event))).join(''))
+        if (page.events.length > 0) write(page.events.map((event) => toSseFrame(fromFeedEvent(event, cursors.sealFeed(request.userId, event.position)))).join(''))
       }
     } catch (error) {
       // The status line is gone: end the stream, and the client reconnects from its last event.

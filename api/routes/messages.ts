@@ -39,7 +39,7 @@ const messageRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       roomId: message.room_id,
       payload,
       body: text === null ? {} : { text },
-      notFound: () => notFound.message(messageId)
+      notAMember: () => notFound.message(messageId)
     })
   }
 

@@ -4,18 +4,18 @@ import { listRoomMessages } from '../../core/messages.js'
 import { markSeenUpTo } from '../../core/read-state.js'
 import { createGroupRoom, listPublicRooms, listRoomsForMember, updateGroupRoom } from '../../core/rooms.js'
 import { usersExist } from '../../core/users.js'
-import { decodePositionCursor, encodeCursor, toPage } from '../cursor.js'
+import { toPage } from '../cursor.js'
 import { HttpProblem, notFound } from '../errors.js'
 import { memberRoomView } from '../member-room.js'
 import { requireOwner } from '../room-roles.js'
 import { bearer, IdParamsSchema, PageQuerySchema, PageSchema, problems } from '../schemas/common.js'
-import { HistoryQuerySchema, MessageSchema, toMessageView } from '../schemas/messages.js'
+import { MessageSchema, toMessageView } from '../schemas/messages.js'
 import {
   CreateRoomBodySchema, PublicRoomSchema, PublicRoomsQuerySchema, ReadBodySchema, RoomSchema, toPublicRoomView, toRoomView, UpdateRoomBodySchema
 } from '../schemas/rooms.js'
 
 const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { db, limits } = fastify
+  const { db, limits, cursors } = fastify
   fastify.addHook('onRequest', fastify.authenticate)
 
   fastify.get('', {
@@ -30,9 +30,9 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request) => {
     const { cursor, limit } = request.query
-    const afterId = cursor === undefined ? 0 : decodePositionCursor(cursor, 'id')
+    const afterId = cursor === undefined ? 0 : cursors.openPage(cursor, 'id')
     const rooms = await listRoomsForMember(db, request.userId, afterId, limit)
-    return toPage(rooms, toRoomView, (room) => encodeCursor('id', room.id))
+    return toPage(rooms, toRoomView, (room) => cursors.sealPage('id', room.id))
   })
 
   fastify.post('', {
@@ -92,16 +92,16 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       description: 'Pages by seq: pass `nextCursor` back as `cursor` for older messages. `limit` ≤ 200. Reading history does not mark anything seen.',
       security: bearer,
       params: IdParamsSchema,
-      querystring: HistoryQuerySchema,
+      querystring: PageQuerySchema,
       response: { 200: PageSchema(MessageSchema), ...problems(404, 503) }
     }
   }, async (request) => {
     const roomId = request.params.id
     if (await membershipOf(db, roomId, request.userId) === undefined) throw notFound.room(roomId)
     const { cursor, limit } = request.query
-    const beforeSeq = cursor === undefined ? Number.MAX_SAFE_INTEGER : decodePositionCursor(cursor, 'seq')
+    const beforeSeq = cursor === undefined ? Number.MAX_SAFE_INTEGER : cursors.openPage(cursor, 'seq')
     const messages = await listRoomMessages(db, roomId, beforeSeq, limit)
-    return toPage(messages, toMessageView, (message) => encodeCursor('seq', message.seq))
+    return toPage(messages, toMessageView, (message) => cursors.sealPage('seq', message.seq))
   })
 
   fastify.post('/:id/read', {
@@ -135,9 +135,9 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request) => {
     const { cursor, limit, q } = request.query
-    const afterId = cursor === undefined ? 0 : decodePositionCursor(cursor, 'id')
+    const afterId = cursor === undefined ? 0 : cursors.openPage(cursor, 'id')
     const rooms = await listPublicRooms(db, { userId: request.userId, afterId, limit, nameContains: q })
-    return toPage(rooms, toPublicRoomView, (room) => encodeCursor('id', room.id))
+    return toPage(rooms, toPublicRoomView, (room) => cursors.sealPage('id', room.id))
   })
 }
 

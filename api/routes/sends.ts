@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { ensureDirectRoom } from '../../core/rooms.js'
+import { ensureDirectRoom, isPublicRoom } from '../../core/rooms.js'
 import { findUserById } from '../../core/users.js'
 import type { SendMessagePayload } from '../../core/queue.js'
 import { taskKinds } from '../../core/db/schema.js'
@@ -22,14 +22,19 @@ const sendRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.addHook('onRequest', fastify.authenticate)
   const acceptTask = createTaskAcceptor(fastify)
 
-  /** Validated: a send task for the room, if I am a member of it. The API never writes the message. */
+  /**
+   * Validated: a send task for the room, if I am a member of it. The API never writes the message. A public room
+   * anyone can see listed says how to join it; any other room is not found, so a private one stays unknown.
+   */
   async function acceptSend (request: FastifyRequest, reply: FastifyReply, roomId: number, text: string) {
     return await acceptTask(request, reply, {
       kind: taskKinds.sendMessage,
       roomId,
       payload: { roomId, senderId: request.userId, text, requestId: String(request.id) } satisfies SendMessagePayload,
       body: { text },
-      notFound: () => notFound.room(roomId)
+      notAMember: async () => await isPublicRoom(db, roomId)
+        ? new HttpProblem(403, `You are not a member of room ${roomId}, a public room: join it first with PUT /v1/rooms/${roomId}/members/me, then send.`, 'JOIN_REQUIRED')
+        : notFound.room(roomId)
     })
   }
 
@@ -37,10 +42,11 @@ const sendRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     preHandler: limits.sends,
     schema: {
       ...sendSchema,
+      response: { ...sendSchema.response, ...problems(403) },
       tags: ['messages'],
       operationId: 'sendToRoom',
       summary: 'Send a message to a room (asynchronous: 202 with a task id)',
-      description: 'Checks the text (1–4000 characters, not only white space) and that I am a member (404 otherwise), enqueues the send and answers 202 at once; a worker stores the message. Follow `statusUrl` (or `Location`) for the outcome. Sends per user are limited in a short and a long window (429 `RATE_LIMITED` with `Retry-After`). With `Idempotency-Key`, a retry answers the same task and stores one message. 503 when the queue cannot be reached: nothing was sent.'
+      description: 'Checks the text (1–4000 characters, not only white space) and that I am a member (a public room I have not joined: 403 `JOIN_REQUIRED`, join it with `PUT /v1/rooms/{id}/members/me`; any other room: 404), enqueues the send and answers 202 at once; a worker stores the message. Follow `statusUrl` (or `Location`) for the outcome. Sends per user are limited in a short and a long window (429 `RATE_LIMITED` with `Retry-After`). With `Idempotency-Key`, a retry answers the same task and stores one message. 503 when the queue cannot be reached: nothing was sent.'
     }
   }, async (request, reply) => {
     return await acceptSend(request, reply, request.params.id, request.body.text)

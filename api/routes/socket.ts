@@ -10,9 +10,10 @@ import { runSocketSession } from '../socket-session.js'
  * request frame, answers 426.
  */
 const socketRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { config, db, acknowledge, wakeups, log, verifyAccessToken } = fastify
+  const { config, db, acknowledge, wakeups, log, verifyAccessToken, cursors } = fastify
   const deps = {
     config,
+    cursors,
     db,
     acknowledge,
     feeds: wakeups.pushFeeds,

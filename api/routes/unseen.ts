@@ -1,12 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { decodeFeedCursor, encodeFeedCursor } from '../cursor.js'
-import { readFeed } from '../feed.js'
+import { readFeed, startingPosition } from '../feed.js'
 import { hangUpSignal } from '../long-poll.js'
 import { bearer, problems } from '../schemas/common.js'
 import { toMessageView, UnseenQuerySchema, UnseenSchema } from '../schemas/messages.js'
 
 const unseenRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { db, acknowledge, wakeups } = fastify
+  const { db, acknowledge, wakeups, cursors } = fastify
   fastify.addHook('onRequest', fastify.authenticate)
 
   fastify.get('/unseen', {
@@ -21,7 +20,9 @@ const unseenRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         'others, at or below my read position in their room), each once, as they are now; a message edited before it came',
         'arrives already edited in `items`. With `wait=N` (≤ 30 s) and nothing new, the request is held until a message',
         'arrives or changes in one of my rooms or N seconds pass, then answers empty lists and the same cursor (a cursor',
-        'that did not cover all my rooms yet comes back covering them). A malformed cursor is 400.'
+        'that did not cover all my rooms yet comes back covering them). Cursors are sealed by the server, for one user: a',
+        'malformed, edited, forged or another user\'s cursor is 400 `INVALID_CURSOR` (poll without it: what was not acknowledged',
+        'comes again). Whatever a cursor says, it never takes me past what a room held, so a message that arrives later always comes.'
       ].join(' '),
       security: bearer,
       querystring: UnseenQuerySchema,
@@ -29,15 +30,14 @@ const unseenRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     const { cursor, limit, wait } = request.query
-    const position = decodeFeedCursor(cursor)
-    const { events, position: after, coveredRooms } = await readFeed({ db, acknowledge, feeds: wakeups.feeds, reads: wakeups.feedReads.labels('long-poll') }, {
+    const position = await startingPosition({ db, cursors }, request.userId, cursor)
+    const { events, position: after } = await readFeed({ db, acknowledge, feeds: wakeups.feeds, reads: wakeups.feedReads.labels('long-poll') }, {
       userId: request.userId, position, acknowledge: true, limit, wait, signal: hangUpSignal(reply)
     })
-    if (events.length === 0 && cursor !== undefined && coveredRooms) return { items: [], changes: [], cursor }
     return {
       items: events.filter((event) => event.type === 'message.created').map((event) => toMessageView(event.message)),
       changes: events.filter((event) => event.type !== 'message.created').map((event) => toMessageView(event.message)),
-      cursor: encodeFeedCursor(after)
+      cursor: cursors.sealFeed(request.userId, after)
     }
   })
 }

@@ -4,7 +4,7 @@ import { Counter } from 'prom-client'
 import { hashPassword } from '../../core/password.js'
 import { revokeFamiliesOf } from '../../core/refresh-tokens.js'
 import { findUserById, isPasswordOf, listUsers, updateUser } from '../../core/users.js'
-import { decodePositionCursor, encodeCursor, toPage } from '../cursor.js'
+import { toPage } from '../cursor.js'
 import { HttpProblem, notFound } from '../errors.js'
 import { bearer, IdParamsSchema, PageQuerySchema, PageSchema, problems } from '../schemas/common.js'
 import { Type } from 'typebox'
@@ -13,7 +13,7 @@ import { ChangePasswordSchema, toUserView, UpdateMeSchema, UserSchema } from '..
 const UserPageSchema = PageSchema(UserSchema)
 
 const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { db, usersCache } = fastify
+  const { db, usersCache, cursors } = fastify
   fastify.addHook('onRequest', fastify.authenticate)
   const cacheRequests = new Counter({
     name: 'pigeon_users_cache_requests_total',
@@ -34,7 +34,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     const { cursor, limit } = request.query
-    const afterId = cursor === undefined ? 0 : decodePositionCursor(cursor, 'id')
+    const afterId = cursor === undefined ? 0 : cursors.openPage(cursor, 'id')
     const page = `${afterId}:${limit}`
     const cached = await usersCache.getPage(page)
     const result = cached.body === null ? 'miss' : 'hit'
@@ -45,7 +45,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const sendSerialized = (text: string) => (reply as FastifyReply).type('application/json; charset=utf-8').send(text)
     if (cached.body !== null) return sendSerialized(cached.body)
 
-    const body = reply.serialize(toPage(await listUsers(db, afterId, limit), toUserView, (user) => encodeCursor('id', user.id))) as string
+    const body = reply.serialize(toPage(await listUsers(db, afterId, limit), toUserView, (user) => cursors.sealPage('id', user.id))) as string
     if (cached.version !== null) await usersCache.setPage(cached.version, page, body)
     return sendSerialized(body)
   })

@@ -12,7 +12,7 @@ export const ProblemCodeSchema = Type.Enum([
   'TOKEN_EXPIRED', 'SESSION_ENDED',
   // What was asked
   'USERNAME_TAKEN', 'UNKNOWN_USERS', 'CANNOT_LEAVE_DIRECT_ROOM', 'NOT_A_GROUP_ROOM', 'NOT_ROOM_OWNER', 'CANNOT_MESSAGE_SELF', 'IDEMPOTENCY_KEY_REUSED',
-  'NOT_THE_AUTHOR', 'MESSAGE_DELETED',
+  'NOT_THE_AUTHOR', 'MESSAGE_DELETED', 'JOIN_REQUIRED',
   // How often
   'RATE_LIMITED',
   // Our side
@@ -28,8 +28,8 @@ export const ProblemSchema = Type.Object({
   instance: Type.Optional(Type.String()),
   errors: Type.Optional(Type.Array(Type.Object({
     in: Type.String({ description: 'body, querystring, params or headers' }),
-    path: Type.String({ description: 'JSON pointer into that part of the request' }),
-    message: Type.String()
+    path: Type.String({ description: 'JSON pointer to the field in that part of the request (an unknown or missing field included)', examples: ['/text'] }),
+    message: Type.String({ description: 'The rule the field broke, in words', examples: ['must be 4000 characters or shorter'] })
   })))
 }, { $id: 'Problem', description: 'RFC 9457 problem details' })
 
@@ -60,16 +60,17 @@ export function PageSchema<T extends TSchema> (item: T) {
   })
 }
 
-/** A list's query: `cursor` is the `nextCursor` of the page before; `example` is one such cursor of this list. */
-export function pageQuery (example: string) {
-  return Type.Object({
-    cursor: Type.Optional(Type.String({ maxLength: 512, description: 'The `nextCursor` of the previous page, as given', examples: [example] })),
-    limit: Type.Integer({ minimum: 1, maximum: 200, default: 50, description: 'Items per page', examples: [20] })
-  })
-}
-
-// The cursor after id 50, as `nextCursor` gives it.
-export const PageQuerySchema = pageQuery('eyJrIjoiaWQiLCJ2Ijo1MH0')
+/**
+ * A list's query: `cursor` is the `nextCursor` of the page before. It has no example: a cursor is sealed by the
+ * server that made it, so no value written here would page anything (and a form pre-filled with one would fail).
+ */
+export const PageQuerySchema = Type.Object({
+  cursor: Type.Optional(Type.String({
+    maxLength: 512,
+    description: 'The `nextCursor` of the previous page, exactly as given (sealed by the server: an edited one is 400 `INVALID_CURSOR`)'
+  })),
+  limit: Type.Integer({ minimum: 1, maximum: 200, default: 50, description: 'Items per page', examples: [20] })
+})
 
 export const bearer = [{ bearerAuth: [] }]
 /** A route anyone may call, without a token. */

@@ -1,13 +1,10 @@
 import { Type } from 'typebox'
-
-// Rooms 1 and 4 seen up to seq 12 and 3, as an event's `id` gives it.
-const cursorExample = 'eyJrIjoic2VlbiIsInYiOnsiMSI6MTIsIjQiOjN9fQ'
+import { exampleFeedCursor } from './messages.js'
 
 export const EventsQuerySchema = Type.Object({
   cursor: Type.Optional(Type.String({
     maxLength: 65_536,
-    description: 'Where to start when there is no `Last-Event-ID` header: the `id` of an event, or an unseen-feed `cursor`. It acknowledges what it covers',
-    examples: [cursorExample]
+    description: 'Where to start when there is no `Last-Event-ID` header: the `id` of an event, or an unseen-feed `cursor`, exactly as given. It acknowledges what it covers; an edited, forged or another user\'s cursor is 400 `INVALID_CURSOR`'
   })),
   seconds: Type.Integer({
     minimum: 1,
@@ -26,8 +23,7 @@ export const EventsQuerySchema = Type.Object({
 export const EventsHeadersSchema = Type.Object({
   'last-event-id': Type.Optional(Type.String({
     maxLength: 65_536,
-    description: 'The `id` of the last event received (sent by EventSource on reconnect): resumes after it and acknowledges what it covers',
-    examples: [cursorExample]
+    description: 'The `id` of the last event received (sent by EventSource on reconnect): resumes after it and acknowledges what it covers; an edited or forged one is 400 `INVALID_CURSOR`'
   }))
 })
 
@@ -38,5 +34,5 @@ export const EventStreamSchema = Type.String({
     'each with `id: <cursor>` and `data:` the message as the REST routes show it now (a deleted one without text);',
     'a `: heartbeat` comment while nothing happens.'
   ].join(' '),
-  examples: [`retry: 3000\n\nid: ${cursorExample}\nevent: message.created\ndata: {"id":7,"roomId":1,"seq":12,"senderId":2,"text":"Hello Bob!","createdAt":"2026-05-04T09:30:00.000Z","editedAt":null}\n\n: heartbeat\n\n`]
+  examples: [`retry: 3000\n\nid: ${exampleFeedCursor}\nevent: message.created\ndata: {"id":7,"roomId":1,"seq":12,"senderId":2,"text":"Hello Bob!","createdAt":"2026-05-04T09:30:00.000Z","editedAt":null}\n\n: heartbeat\n\n`]
 })

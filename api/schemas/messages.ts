@@ -1,7 +1,8 @@
 import { Type, type Static } from 'typebox'
 import { type Message, TaskStateSchema } from '../../core/db/schema.js'
 import { MessageTextSchema } from '../../core/queue.js'
-import { DateTimeSchema, IdSchema, pageQuery } from './common.js'
+import { createCursors } from '../cursor.js'
+import { DateTimeSchema, IdSchema } from './common.js'
 
 export const MessageSchema = Type.Object({
   id: IdSchema,
@@ -40,9 +41,6 @@ export const MessageDetailSchema = Type.Object({
 /** A send's body, and an edit's: the same text rules. */
 export const SendBodySchema = Type.Object({ text: MessageTextSchema }, { additionalProperties: false })
 
-// The cursor before seq 120, as `nextCursor` gives it.
-export const HistoryQuerySchema = pageQuery('eyJrIjoic2VxIiwidiI6MTIwfQ')
-
 export const SendHeadersSchema = Type.Object({
   'idempotency-key': Type.Optional(Type.String({
     minLength: 1,
@@ -58,12 +56,21 @@ export const AcceptedSchema = Type.Object({
   statusUrl: Type.String({ examples: ['/v1/tasks/5f0c6d9e-8d5b-4a51-9a39-2f3b1c0e7a10'] })
 }, { description: 'Accepted: the task is recorded, and a worker will store the message. Poll statusUrl (optionally with ?wait=N) for the outcome.' })
 
+/**
+ * A cursor as the feed gives it (rooms 1 and 4 seen up to seq 12 and 3, told of changes up to 15 and 3), sealed with
+ * a key no deployment has: it shows what a cursor looks like, and every server refuses it.
+ */
+export const exampleFeedCursor = createCursors([Buffer.alloc(32)])
+  .sealFeed(1, { seenUpTo: new Map([[1, 12], [4, 3]]), changesAfter: new Map([[1, 15], [4, 3]]) })
+
 export const UnseenQuerySchema = Type.Object({
   cursor: Type.Optional(Type.String({
     maxLength: 65_536,
-    description: 'The cursor of the previous response: acknowledges everything it held',
-    // Rooms 1 and 4 seen up to seq 12 and 3, told of changes up to change 15 and 3, as a response's `cursor` gives it.
-    examples: ['eyJrIjoiZmVlZCIsInYiOnsicyI6eyIxIjoxMiwiNCI6M30sImMiOnsiMSI6MTUsIjQiOjN9fX0']
+    description: [
+      'The `cursor` of the previous response, exactly as given: acknowledges everything that response held. Cursors are',
+      'sealed by the server, for one user: an edited, forged or another user\'s cursor is 400 `INVALID_CURSOR` (start',
+      'again without one: nothing is lost, unacknowledged messages come again)'
+    ].join(' ')
   })),
   limit: Type.Integer({ minimum: 1, maximum: 200, default: 100, description: 'Messages per response', examples: [50] }),
   wait: Type.Integer({ minimum: 0, maximum: 30, default: 0, description: 'Seconds to hold the request when nothing is unseen', examples: [30] })
@@ -74,5 +81,8 @@ export const UnseenSchema = Type.Object({
   changes: Type.Array(MessageSchema, {
     description: 'Edits and deletes, since the cursor, of messages from others that I have already (at or below my read position in their room), as they are now: replace the message with that id. Each change comes once.'
   }),
-  cursor: Type.String({ description: 'Pass it on the next request to acknowledge these items; without it they come again', examples: ['eyJrIjoiZmVlZCIsInYiOnsicyI6eyIxIjoxMiwiNCI6M30sImMiOnsiMSI6MTUsIjQiOjN9fX0'] })
+  cursor: Type.String({
+    description: 'Pass it on the next request to acknowledge these items; without it they come again. Opaque and sealed: pass it back unchanged',
+    examples: [exampleFeedCursor]
+  })
 })

@@ -1,7 +1,7 @@
 import { Type, type Static } from 'typebox'
 import type { PublicRoomRow, RoomSummary } from '../../core/rooms.js'
 import { typedTextPattern } from '../../core/text.js'
-import { DateTimeSchema, IdSchema, pageQuery } from './common.js'
+import { DateTimeSchema, IdSchema, PageQuerySchema } from './common.js'
 import { MessageSchema, toMessageView } from './messages.js'
 
 export const VisibilitySchema = Type.Union([Type.Literal('public'), Type.Literal('private')], {
@@ -63,8 +63,7 @@ export function toPublicRoomView (room: PublicRoomRow): Static<typeof PublicRoom
 }
 
 export const PublicRoomsQuerySchema = Type.Object({
-  // The cursor after room id 50, as `nextCursor` gives it.
-  ...pageQuery('eyJrIjoiaWQiLCJ2Ijo1MH0').properties,
+  ...PageQuerySchema.properties,
   q: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Only rooms whose name contains this, in any letter case', examples: ['gen'] }))
 })
 

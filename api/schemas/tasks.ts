@@ -2,9 +2,10 @@ import { Type } from 'typebox'
 import { TaskKindSchema, TaskStateSchema } from '../../core/db/schema.js'
 import { DateTimeSchema } from './common.js'
 import { MessageSchema } from './messages.js'
+import { taskIdPattern } from './patterns.js'
 
 export const TaskIdParamsSchema = Type.Object({
-  taskId: Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9:_-]+$', examples: ['5f0c6d9e-8d5b-4a51-9a39-2f3b1c0e7a10'] })
+  taskId: Type.String({ minLength: 1, maxLength: 128, pattern: taskIdPattern, examples: ['5f0c6d9e-8d5b-4a51-9a39-2f3b1c0e7a10'] })
 })
 
 export const TaskQuerySchema = Type.Object({

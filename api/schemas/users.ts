@@ -2,6 +2,7 @@ import { Type, type Static } from 'typebox'
 import { storableTextPattern, typedTextPattern } from '../../core/text.js'
 import type { PublicUserRow } from '../../core/users.js'
 import { DateTimeSchema, IdSchema } from './common.js'
+import { usernamePattern } from './patterns.js'
 
 export const UserStatusSchema = Type.Union([Type.Literal('online'), Type.Literal('busy'), Type.Literal('offline')])
 
@@ -19,7 +20,7 @@ export type UserView = Static<typeof UserSchema>
 export const UsernameSchema = Type.String({
   minLength: 3,
   maxLength: 32,
-  pattern: '^[A-Za-z0-9_.-]+$',
+  pattern: usernamePattern,
   description: '3–32 letters, digits, `_`, `.` or `-`; unique in any letter case',
   examples: ['ada_l']
 })

@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import { Type } from 'typebox'
+import packageJson from '../../../package.json' with { type: 'json' }
 import { completeDocument, type OpenApiDocument } from '../../openapi.js'
 import { noAuth } from '../../schemas/common.js'
 
@@ -14,7 +15,8 @@ export default fp(async (fastify) => {
       openapi: '3.1.0',
       info: {
         title: 'Pigeon',
-        version: '1.0.0',
+        // The document describes this release of the server: its version is the package's.
+        version: packageJson.version,
         description: [
           'Asynchronous messaging API. A send answers 202 with a task id at once; a worker stores the message;',
           'clients long-poll `GET /v1/messages/unseen` and check any send with `GET /v1/tasks/{taskId}`.',
@@ -47,6 +49,10 @@ export default fp(async (fastify) => {
           '- While Redis cannot be reached a send answers 503 `QUEUE_UNAVAILABLE` at once and nothing is recorded;',
           '  while Postgres cannot be reached any route that needs it answers 503 `DATABASE_UNAVAILABLE`.',
           '- Idempotency keys are kept in Postgres for 48 h; finished tasks stay answerable for 24 h (both configurable).',
+          '- Cursors (`cursor`, `nextCursor`, an event\'s `id`, `Last-Event-ID`) are opaque and sealed by the server (an HMAC every',
+          '  instance checks); a feed cursor is for one user. An edited, forged or another user\'s cursor is 400 `INVALID_CURSOR`.',
+          '  Whatever a cursor says, the feed never takes it past what a room held, so a message that arrives later always comes.',
+          '  Unsealed cursors from before sealing are still taken while they claim no more than the rooms hold (else 400).',
           '',
           '**Push.** `GET /v1/events` streams the unseen feed as Server-Sent Events (documented below). `GET /v1/ws` is a WebSocket',
           '(not an HTTP answer this document can describe):',
@@ -60,10 +66,10 @@ export default fp(async (fastify) => {
           '  limits count the socket\'s client address). At most 16 run at once per socket (a frame beyond is answered 429); they end',
           '  when the socket closes. A frame cannot open a stream or a socket: `/v1/events` answers 400 `NOT_OVER_SOCKET`, `/v1/ws` 426.',
           '- `GET /v1/ws` without a WebSocket upgrade answers 426 `UPGRADE_REQUIRED` (problem+json).',
-          '- Close codes: 4400 the cursor is malformed (an error frame says so first), 4401 no valid token, it expired (refresh, reconnect)',
-          '  or its login ended (log in again), 4408 no token in time, 4409 the user opened more sockets than one server keeps for them',
-          '  (10 by default) and this, the oldest, was closed (do not reconnect on your own), 4429 the client read too slowly (reconnect',
-          '  with the last cursor), 1001 the server is shutting down (reconnect with the last cursor).'
+          '- Close codes: 4400 the cursor is malformed, edited, forged or another user\'s (an error frame says so first), 4401 no valid',
+          '  token, it expired (refresh, reconnect) or its login ended (log in again), 4408 no token in time, 4409 the user opened more',
+          '  sockets than one server keeps for them (10 by default) and this, the oldest, was closed (do not reconnect on your own),',
+          '  4429 the client read too slowly (reconnect with the last cursor), 1001 the server is shutting down (reconnect with the last cursor).'
         ].join('\n')
       },
       // Relative: the API is wherever this document was fetched from.
