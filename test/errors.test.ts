@@ -82,8 +82,15 @@ async function sendLargeBody (port: number, path: string, headers: Record<string
     const part = piece.subarray(0, Math.min(piece.length, bytes - sent))
     await new Promise<void>((resolve) => socket.write(part, () => resolve()))
   }
-  if (!socket.destroyed) socket.end()
-  if (!socket.closed) await once(socket, 'close')
+  // As a client does, it reads the answer before it closes: one that ends its side first may get no answer at all.
+  const answered = () => {
+    const text = Buffer.concat(chunks).toString('utf8')
+    const length = /\r\ncontent-length: (\d+)\r\n/i.exec(text)?.[1]
+    const bodyAt = text.indexOf('\r\n\r\n')
+    return length !== undefined && bodyAt >= 0 && Buffer.byteLength(text.slice(bodyAt + 4)) >= Number(length)
+  }
+  while (!socket.destroyed && !answered()) await Promise.race([once(socket, 'data'), once(socket, 'close')])
+  socket.destroy()
   const [statusLine = '', ...rest] = Buffer.concat(chunks).toString('utf8').split('\r\n')
   return { writeError, statusLine, body: rest.join('\r\n').split('\r\n\r\n').slice(1).join('') }
 }
