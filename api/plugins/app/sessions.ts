@@ -27,12 +27,9 @@ export default fp(async (fastify) => {
   const unwritten = new Set<string>()
 
   async function remember (familyIds: readonly string[]): Promise<void> {
-    if (familyIds.length === 0) return
-    const pipeline = redis.pipeline()
-    for (const familyId of familyIds) pipeline.set(key(familyId), '1', 'EX', config.ACCESS_TOKEN_TTL_SECONDS)
-    const results = await pipeline.exec()
-    const failed = results?.find(([error]) => error !== null)?.[0]
-    if (failed !== undefined && failed !== null) throw failed
+    // One command per login, not one pipeline: on a Redis Cluster the keys sit in different slots, and an ioredis
+    // Cluster refuses a pipeline that spans them.
+    await Promise.all(familyIds.map(async (familyId) => await redis.set(key(familyId), '1', 'EX', config.ACCESS_TOKEN_TTL_SECONDS)))
   }
 
   redis.on('ready', () => {
