@@ -7,12 +7,12 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value))
 
 export type Db = Kysely<Database>
 
-export function createDb (databaseUrl: string, options: { max?: number } = {}): Db {
+export function createDb (databaseUrl: string, options: { max?: number, connectionTimeoutMillis?: number } = {}): Db {
   const pool = new pg.Pool({
     connectionString: databaseUrl,
     max: options.max ?? 10,
     // A Postgres that drops packets would otherwise hold a request (or a job) for the OS's TCP timeout, minutes.
-    connectionTimeoutMillis: 10_000,
+    connectionTimeoutMillis: options.connectionTimeoutMillis ?? 10_000,
     keepAlive: true
   })
   // An idle connection that dies (Postgres restarts, an admin ends it) is an 'error' event on the pool, which
