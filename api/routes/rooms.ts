@@ -89,7 +89,7 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['rooms'],
       operationId: 'listRoomMessages',
       summary: 'A room\'s history, newest first',
-      description: 'Pages by seq: pass `nextCursor` back as `cursor` for older messages. `limit` ≤ 200. Reading history does not mark anything seen.',
+      description: 'Pages by seq: pass `nextCursor` back as `cursor` for older messages. `limit` ≤ 200. Reading history does not mark anything seen. Where a read replica serves history, a message stored a moment ago may be missing for as long as the replica is behind (the unseen feed never lags).',
       security: bearer,
       params: IdParamsSchema,
       querystring: PageQuerySchema,
@@ -129,7 +129,7 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['rooms'],
       operationId: 'listPublicRooms',
       summary: 'Public group rooms anyone may join, with their member counts',
-      description: 'In room id order, `limit` per page (≤ 200); `q` keeps the rooms whose name contains it. Private rooms are never listed. Join one with `PUT /v1/rooms/{id}/members/me`.',
+      description: 'In room id order, `limit` per page (≤ 200); `q` keeps the rooms whose name contains it. Private rooms are never listed. Join one with `PUT /v1/rooms/{id}/members/me`. Where a read replica serves this list, it may be as old as the replica.',
       security: bearer,
       querystring: PublicRoomsQuerySchema,
       response: { 200: PageSchema(PublicRoomSchema), ...problems(503) }
