@@ -59,7 +59,11 @@ async function publishCost (unit: 'user' | 'room'): Promise<{ msPerMessage: numb
   for (let m = 0; m < messages; m++) {
     const payload = JSON.stringify({ type: 'room-message', roomId: 1, seq: m + 1, acceptedAt: Date.now() })
     await Promise.all(channels.map(async (channel) => await publisher.spublish(channel, payload)))
-    while (received < (m + 1) * perMessage) await new Promise((resolve) => setImmediate(resolve))
+    const expected = (m + 1) * perMessage
+    await new Promise<void>((resolve) => {
+      const check = () => { if (received >= expected) resolve(); else setImmediate(check) }
+      check()
+    })
   }
   const ms = performance.now() - began
   const cpu = await redisCpu(publisher) - cpuBefore
