@@ -5,6 +5,13 @@ import { secretFromFile } from './secret-file.js'
 
 export const ConfigSchema = Type.Object({
   DATABASE_URL: Type.String({ default: 'postgres://postgres@127.0.0.1:5432/pigeon' }),
+  /**
+   * A streaming replica of DATABASE_URL's database for the reads that tolerate a short lag (the README's route table);
+   * empty: every read goes to DATABASE_URL.
+   */
+  DATABASE_REPLICA_URL: Type.String({ default: '' }),
+  /** How often an unreachable replica is tried again; meanwhile its reads go to the primary. */
+  DATABASE_REPLICA_RETRY_SECONDS: Type.Number({ default: 5, exclusiveMinimum: 0 }),
   REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6379' }),
   /**
    * Seeds of a Redis Cluster (`host:port,host:port,…`); when set it replaces REDIS_URL, and every Redis client is a
