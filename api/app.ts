@@ -27,6 +27,7 @@ import sendRoutes from './routes/sends.js'
 import taskRoutes from './routes/tasks.js'
 import unseenRoutes from './routes/unseen.js'
 import messageRoutes from './routes/messages.js'
+import searchRoutes from './routes/search.js'
 import eventRoutes from './routes/events.js'
 import socketRoutes from './routes/socket.js'
 import demoRoutes from './routes/demo.js'
@@ -71,6 +72,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(sendRoutes, { prefix: '/v1' })
   await fastify.register(taskRoutes, { prefix: '/v1/tasks' })
   await fastify.register(unseenRoutes, { prefix: '/v1/messages' })
+  await fastify.register(searchRoutes, { prefix: '/v1/messages' })
   await fastify.register(messageRoutes, { prefix: '/v1/messages' })
   await fastify.register(eventRoutes, { prefix: '/v1' })
   await fastify.register(socketRoutes, { prefix: '/v1' })

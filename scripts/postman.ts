@@ -256,6 +256,15 @@ const walkThrough: Folder[] = [
         }
       },
       {
+        operationId: 'searchMessages',
+        name: 'Find it by its words',
+        query: { q: 'postman hello', roomId: '{{roomId}}' },
+        checks: {
+          'finds the message just stored': "pm.expect(answer.items[0]).to.include({ roomId: Number(pm.environment.get('roomId')), text: 'Hello from the Postman walk-through!' })",
+          'marks the words found': "pm.expect(answer.items[0].highlight).to.include('<mark>Postman</mark>')"
+        }
+      },
+      {
         operationId: 'sendToUser',
         name: 'Send a direct message to user 2',
         path: { id: '2' },
