@@ -19,6 +19,7 @@ import rateLimits from './plugins/app/rate-limits.js'
 import wakeups from './plugins/app/wakeups.js'
 import internalPort from './plugins/app/internal-port.js'
 import healthRoutes from './routes/health.js'
+import asyncApiRoutes from './routes/asyncapi.js'
 import authRoutes from './routes/auth.js'
 import userRoutes from './routes/users.js'
 import roomRoutes from './routes/rooms.js'
@@ -65,6 +66,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(socketFrames)
 
   await fastify.register(healthRoutes)
+  await fastify.register(asyncApiRoutes)
   await fastify.register(authRoutes, { prefix: '/v1/auth' })
   await fastify.register(userRoutes, { prefix: '/v1/users' })
   await fastify.register(roomRoutes, { prefix: '/v1/rooms' })

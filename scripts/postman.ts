@@ -115,6 +115,11 @@ const walkThrough: Folder[] = [
         operationId: 'openApiDocument',
         name: 'The OpenAPI document',
         checks: { 'is OpenAPI 3.1': 'pm.expect(answer.openapi).to.match(/^3\\.1\\./)' }
+      },
+      {
+        operationId: 'asyncApiDocument',
+        name: 'The AsyncAPI document of the push protocol',
+        checks: { 'is AsyncAPI 3.0 with both channels': "pm.expect(answer.asyncapi).to.eql('3.0.0'); pm.expect(answer.channels).to.have.keys('socket', 'stream')" }
       }
     ]
   },
