@@ -13,6 +13,7 @@ import authenticate from './plugins/app/authenticate.js'
 import sessions from './plugins/app/sessions.js'
 import socketFrames from './plugins/app/socket-frames.js'
 import metrics from './plugins/app/metrics.js'
+import laggingReads from './plugins/app/lagging-reads.js'
 import queues from './plugins/app/queues.js'
 import adminQueues from './plugins/app/admin-queues.js'
 import rateLimits from './plugins/app/rate-limits.js'
@@ -57,6 +58,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(cursors)
   await fastify.register(internalPort)
   await fastify.register(metrics, { registry: opts.registry })
+  await fastify.register(laggingReads)
   await fastify.register(queues)
   await fastify.register(rateLimits)
   await fastify.register(adminQueues)

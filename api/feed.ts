@@ -1,10 +1,10 @@
 import type { Db } from '../core/db/connect.js'
 import type { Message } from '../core/db/schema.js'
-import { claimsBeyondRooms, readUnseenPage, type FeedPosition, type UnseenPage } from '../core/unseen-feed.js'
+import { claimsBeyondRooms, readUnseenPage, roomPageFor, roomReadFrom, type FeedPosition, type KnownFeed, type UnseenPage } from '../core/unseen-feed.js'
 import type { Cursors } from './cursor.js'
 import { invalidCursor } from './errors.js'
-import { longPoll } from './long-poll.js'
-import type { Waiters } from './waiters.js'
+import type { FeedWatch } from './feed-watches.js'
+import type { RoomReads } from './room-reads.js'
 
 /**
  * The unseen feed, written once for every way of reading it: a long poll, a Server-Sent Events stream and a
@@ -15,12 +15,12 @@ import type { Waiters } from './waiters.js'
 
 export interface FeedDeps {
   db: Db
-  /** Waiters on a user's feed, woken by the wake-ups of every API process. */
-  feeds: Waiters<number>
-  /** Counts each query, for the channel's metric. */
+  /** Counts each whole-feed query, for the channel's metric. */
   reads: { inc: () => void }
   /** Hands acknowledgements (room → seq) to a worker, in bulk (api/acknowledgements.ts). */
   acknowledge: (userId: number, seenUpTo: ReadonlyMap<number, number>) => void
+  /** A room's news read once for all the readers it woke here; without it each reader reads its whole feed. */
+  roomReads?: RoomReads
 }
 
 export interface FeedRead {
@@ -33,6 +33,8 @@ export interface FeedRead {
   /** Seconds to wait for something new when nothing is unseen; 0 answers at once. */
   wait: number
   signal: AbortSignal
+  /** The reader's registration for wake-ups: a long poll's own, or a push channel's for as long as it is open; none when it does not wait. */
+  watch?: FeedWatch
 }
 
 /**
@@ -79,47 +81,84 @@ function unapplied (acked: ReadonlyMap<number, number>, stored: Map<number, numb
 
 /**
  * Reads what is unseen (and what changed) past `position`, waiting up to `wait` seconds when there is nothing.
- * Membership is read at every query, so a room the user left gives nothing more, and a room just joined is included.
+ * Membership is read at every whole-feed query, so a room the user left gives nothing more, and a room just joined is
+ * included. A wake-up about one room (a message, an edit) reads only that room, once for every reader it woke here;
+ * anything else, or a room read that cannot answer, reads the whole feed. A push channel that comes back with the
+ * position its last answer gave, that answer not cut by `limit`, waits before it reads: its watch has been registered
+ * all along, so whatever came since woke it.
  */
 export async function readFeed (deps: FeedDeps, read: FeedRead): Promise<FeedResult> {
-  const { db } = deps
+  const { db, roomReads } = deps
+  const { watch, userId, limit } = read
+  const deadline = Date.now() + read.wait * 1000
   let seenUpTo = read.position.seenUpTo
   let changesAfter: ReadonlyMap<number, number> = new Map(read.position.changesAfter ?? [])
-  let passedChangesAfter: ReadonlyMap<number, number> | undefined
+  let known = watch?.resume(read.position)
+  let passedChangesAfter: ReadonlyMap<number, number> | undefined = known === undefined ? undefined : changesAfter
 
-  const result = await longPoll({
-    waiters: deps.feeds,
-    key: read.userId,
-    seconds: read.wait,
-    signal: read.signal,
-    ready: ({ page }) => page.items.length > 0 || page.changes.length > 0,
-    query: async () => {
-      // One statement reads the user's rooms and watermarks with the page, at every query: after a wake-up (a join
-      // or a leave, say) the rooms are the current ones. What the position acknowledges counts as seen at once.
+  // What a page leaves the reader knowing, when it found nothing: the next read asks only for what came after.
+  const found = (page: UnseenPage) => {
+    seenUpTo = page.readFrom.seenUpTo
+    const pending = unapplied(seenUpTo, page.watermarks)
+    // Nothing for me up to these change numbers: a read woken later asks only for what came after them.
+    if (page.items.length === 0 && page.changes.length === 0) changesAfter = page.changesUpTo
+    known = { seenUpTo, changesAfter, watermarks: page.watermarks }
+    return { pending, page }
+  }
+
+  // One statement reads the user's rooms and watermarks with the page: after a wake-up (a join or a leave, say) the
+  // rooms are the current ones. What the position acknowledges counts as seen at once.
+  const readAll = async () => {
+    for (;;) {
+      const mark = watch?.take().mark ?? 0
       deps.reads.inc()
-      const page = await readUnseenPage(db, read.userId, { seenUpTo, changesAfter }, read.limit)
-      // From the first read on, the position is the one cut back to what the rooms held then: taken again later, a
-      // claim past a room's end would reach the messages that came since, and skip them.
-      seenUpTo = page.readFrom.seenUpTo
-      const pending = unapplied(seenUpTo, page.watermarks)
+      const page = await readUnseenPage(db, userId, { seenUpTo, changesAfter }, limit)
       if (passedChangesAfter === undefined) {
         passedChangesAfter = page.readFrom.changesAfter
         // Handed to a worker before any wait, so unread counts move on at once, not after it.
-        if (read.acknowledge) deps.acknowledge(read.userId, pending)
+        if (read.acknowledge) deps.acknowledge(userId, unapplied(page.readFrom.seenUpTo, page.watermarks))
       }
-      // Nothing for me up to these change numbers: a read woken later asks only for what came after them.
-      if (page.items.length === 0 && page.changes.length === 0) changesAfter = page.changesUpTo
-      return { pending, page }
+      // From the first read on, the position is the one cut back to what the rooms held then: taken again later, a
+      // claim past a room's end would reach the messages that came since, and skip them.
+      const result = found(page)
+      // A room whose channel was not subscribed before this read began may have had news during it: read again.
+      if (watch === undefined || !await watch.cover(page.watermarks.keys(), mark)) return result
     }
-  })
+  }
 
+  // The wake-ups were taken just before: this reads the one room they name.
+  const readRoomOf = async (roomId: number, knownFeed: KnownFeed) => {
+    const from = roomReadFrom(knownFeed, roomId)
+    const shared = await roomReads?.read(roomId, { userId, seq: from.seq, change: from.change, limit })
+    const page = shared === undefined ? undefined : roomPageFor(shared, userId, knownFeed, limit)
+    return page === undefined ? await readAll() : found(page)
+  }
+
+  if (known === undefined) await watch?.ready()
+  let result = known === undefined ? await readAll() : undefined
+  for (;;) {
+    if (result !== undefined && (result.page.items.length > 0 || result.page.changes.length > 0)) break
+    const remaining = deadline - Date.now()
+    if (watch === undefined || remaining <= 0) break
+    if (await watch.wait(remaining, read.signal) !== 'woken') break
+    const wakes = watch.take()
+    const [roomId] = wakes.rooms
+    result = !wakes.full && wakes.rooms.size === 1 && roomId !== undefined && known !== undefined && roomReads !== undefined
+      ? await readRoomOf(roomId, known)
+      : await readAll()
+  }
+
+  if (result === undefined) return { events: [], position: { seenUpTo: new Map(seenUpTo), changesAfter: new Map(changesAfter) } }
   const { page, pending } = result
   if (page.items.length === 0 && page.changes.length === 0) {
     const passed = passedChangesAfter ?? new Map<number, number>()
     const covering = new Map([...page.changesUpTo].map(([roomId, upTo]) => [roomId, passed.get(roomId) ?? upTo]))
     return { events: [], position: { seenUpTo: new Map(page.readFrom.seenUpTo), changesAfter: covering } }
   }
-  return { events: toEvents(page, pending), position: positionAfter(page, pending) }
+  const position = positionAfter(page, pending)
+  // A page that was not cut told everything up to its position: the next read there may wait first.
+  if (page.items.length < limit && page.changes.length < limit) watch?.keep(position, { ...position, watermarks: page.watermarks })
+  return { events: toEvents(page, pending), position }
 }
 
 /** The position after a whole page: every message it gave, every change it told (up to where a full page stopped). */

@@ -8,6 +8,7 @@ import type { Wakeup } from '../core/wakeups.js'
 import type { Cursors } from './cursor.js'
 import { HttpProblem, problem } from './errors.js'
 import { idleRereadSeconds, readFeed, startingPosition, type FeedDeps } from './feed.js'
+import type { FeedWatch, FeedWatches } from './feed-watches.js'
 import type { PushSlots } from './push-slots.js'
 import { fromFeedEvent, fromUserWakeup, toSocketFrame, type PushEvent } from './push-events.js'
 import { toTaskView } from './task-view.js'
@@ -41,6 +42,8 @@ export interface SocketSessionDeps extends FeedDeps {
   /** Runs a request frame through the same routes as HTTP. */
   injectFrame: (options: InjectOptions) => Promise<LightMyRequestResponse>
   userEvents: NodeJS.EventEmitter
+  /** Where the socket's feed registers for wake-ups, for as long as it is open. */
+  watches: FeedWatches
   /** A user's open sockets on this process: a new one beyond the bound closes the oldest. */
   slots: PushSlots<number>
 }
@@ -77,6 +80,7 @@ export function runSocketSession (deps: SocketSessionDeps, socket: WebSocket, ha
   let familyId: string | undefined
   let expiryTimer: NodeJS.Timeout | undefined
   let releaseSlot = () => {}
+  let closeWatch = () => {}
   let inFlight = 0
 
   const send = (frame: string) => {
@@ -96,13 +100,13 @@ export function runSocketSession (deps: SocketSessionDeps, socket: WebSocket, ha
       .catch((error: unknown) => log.warn({ err: error }, 'could not read a finished task for a socket'))
   }
 
-  async function pushFeed (start: FeedPosition): Promise<void> {
+  async function pushFeed (start: FeedPosition, watch: FeedWatch): Promise<void> {
     let position = start
     // The cursor the client resumed with acknowledges what it covers; what this socket sends is acknowledged by the next resume.
     let acknowledge = true
     while (!ended.signal.aborted) {
       const page = await readFeed(deps, {
-        userId, position, acknowledge, limit: 100, wait: idleRereadSeconds, signal: ended.signal
+        userId, position, acknowledge, limit: 100, wait: idleRereadSeconds, signal: ended.signal, watch
       })
       acknowledge = false
       position = page.position
@@ -139,8 +143,10 @@ export function runSocketSession (deps: SocketSessionDeps, socket: WebSocket, ha
     expiryTimer = setTimeout(() => socket.close(CloseCode.unauthorized, 'the access token expired'), Math.max(0, verified.expiresAt - Date.now()))
     releaseSlot = deps.slots.claim(userId, () => socket.close(CloseCode.replaced, 'too many sockets of this user: this, the oldest, was closed'))
     deps.userEvents.on(String(userId), onUserWakeup)
+    const watch = deps.watches.watch(userId, 'push')
+    closeWatch = () => watch.close()
     send(JSON.stringify({ type: 'ready', userId }))
-    pushFeed(start).catch((error: unknown) => {
+    pushFeed(start, watch).catch((error: unknown) => {
       // The client resumes from its last cursor.
       log.warn({ err: error }, 'socket feed ended by an error')
       socket.close(1011, 'the feed failed: reconnect with your last cursor')
@@ -205,6 +211,7 @@ export function runSocketSession (deps: SocketSessionDeps, socket: WebSocket, ha
   socket.on('close', () => {
     ended.abort()
     releaseSlot()
+    closeWatch()
     clearTimeout(authTimer)
     clearTimeout(expiryTimer)
     clearInterval(heartbeat)

@@ -1,12 +1,15 @@
 /**
- * WebSocket benchmark: what holding thousands of idle, authenticated sockets costs the API process in memory,
- * and how long one message to a room of all of them takes to reach every socket.
+ * Fan-out benchmark: one message to a room whose members all wait on one API process, as WebSockets and as long
+ * polls. What each costs the API (memory for idle sockets, CPU per delivered event) and how long the message takes to
+ * reach the last of them, measured from the send's 202, for both ways a wake-up reaches the readers: `room` (the
+ * room's news read once for all of them) against `connection` (each reads its whole feed, the former way), in the
+ * same run, on the same data.
  *
- *   npm run bench:sockets -- [--sockets=2000]
+ *   npm run bench:sockets -- [--sockets=2000] [--rounds=3] [--profile=<folder>]
  *
- * Runs its own deployment (a fresh database and Redis prefix, dropped at the end): one API process and one
- * worker process, started from source as children so the API's memory can be read from /proc. Each socket is
- * a user of its own, in one big room; each holds its feed (a waiter) and nothing else happens.
+ * Runs its own deployment (a fresh database and Redis prefix, dropped at the end): one API process and one worker
+ * process, started from source as children so the API's memory and CPU can be read from /proc. Each reader is a user
+ * of its own, in one big room; nothing else happens.
  */
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -14,86 +17,166 @@ import { parseArgs } from 'node:util'
 import { sql } from 'kysely'
 import { WebSocket } from 'ws'
 import { createDb } from '../core/db/connect.js'
+import type { Config } from '../core/config.js'
 import { mapLimit } from '../harness/map-limit.js'
-import { startApi, startWorker } from '../harness/processes.js'
+import { startApi, startWorker, type ApiProcess } from '../harness/processes.js'
 import { testConfig } from '../harness/test-config.js'
-import { cheapPasswordHash, createClient, password, percentile, progress, rssMiB } from './support.js'
+import { cheapPasswordHash, cpuSeconds, createClient, password, percentile, progress, rssMiB } from './support.js'
 
-const { values: args } = parseArgs({ options: { sockets: { type: 'string', default: '2000' } } })
-const sockets = Number(args.sockets)
+const { values: args } = parseArgs({
+  options: { sockets: { type: 'string', default: '2000' }, rounds: { type: 'string', default: '3' }, profile: { type: 'string' } }
+})
+const readers = Number(args.sockets)
+const rounds = Number(args.rounds)
+/** A folder for `node --cpu-prof` of the API process, one subfolder per way. */
+const profile = args.profile
+const fanouts = ['connection', 'room'] as const
+type Fanout = typeof fanouts[number]
 
 const cleanup: Array<() => unknown> = []
 
-async function metric (url: string, name: string): Promise<number> {
+async function metric (url: string, line: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text()
-  const match = new RegExp(`^${name} (\\d+)$`, 'm').exec(text)
-  return match === null ? Number.NaN : Number(match[1])
+  const match = new RegExp(`^${line.replace(/[{}]/g, '\\$&')} (\\d+)$`, 'm').exec(text)
+  return match === null ? 0 : Number(match[1])
 }
 
-async function main (): Promise<void> {
-  const config = await testConfig({ teardown: (fn) => cleanup.push(fn) }, { ACCESS_TOKEN_TTL_SECONDS: '3600', LOG_LEVEL: 'warn' })
-  const api = await startApi(config)
+async function until (check: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = performance.now() + 120_000
+  while (!await check()) {
+    if (performance.now() > deadline) throw new Error(`never: ${what}`)
+    await sleep(100)
+  }
+}
+
+/** One round: a message sent, and per reader the ms from the send's 202 to its arrival; the API's CPU for the lot. */
+interface Round { delivered: number[], cpuMs: number }
+
+interface Result { fanout: Fanout, sockets: Round[], polls: Round[], rssBefore: number, rssIdle: number, reads: number }
+
+async function measure (config: Config, fanout: Fanout, tokens: Map<string, string>, roomId: number, names: string[]): Promise<Result> {
+  const api = await startApi(config, { FEED_FANOUT: fanout }, { within: 120_000, ...(profile !== undefined && { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profile}/${fanout}`] }) })
   cleanup.push(() => api.stop())
-  const worker = startWorker(config)
-  cleanup.push(() => worker.stop())
-
-  // Users and the room straight into Postgres: the bench measures sockets, not sign-ups.
-  const db = createDb(config.DATABASE_URL, { max: 2 })
-  cleanup.push(() => db.destroy())
-  const names = ['sender', ...Array.from({ length: sockets }, (_, i) => `idle_${i + 1}`)]
-  const { rows } = await sql<{ id: number, username: string }>`
-    insert into users (username, password_hash, display_name)
-    select name, ${await cheapPasswordHash()}, name from unnest(${names}::text[]) as name
-    returning id, username`.execute(db)
-  const room = await db.insertInto('rooms').values({ kind: 'group', name: 'lobby' }).returning('id').executeTakeFirstOrThrow()
-  await sql`insert into room_members (room_id, user_id) select ${room.id}, unnest(${rows.map((row) => row.id)}::bigint[])`.execute(db)
-
   const control = createClient(api.url)
-  cleanup.push(() => control.close())
-  const tokens = new Map<string, string>()
-  await mapLimit(names, 32, async (username) => {
-    const response = await control.request('POST', '/v1/auth/token', { body: { username, password } })
-    if (response.status !== 200) throw new Error(`login ${username}: ${response.status}`)
-    tokens.set(username, response.body.accessToken)
-  })
-  progress(`seeded and logged in ${names.length} users`)
-
+  const sender = tokens.get('sender') as string
   await sleep(2000)
   const rssBefore = await rssMiB(api.pid)
 
+  /** Sends one message and waits until `count` readers have it; `arrived` is called by each reader as it does. */
+  async function round (count: () => number, arrivals: number[]): Promise<Round> {
+    const cpuBefore = await cpuSeconds(api.pid)
+    arrivals.length = 0
+    const sent = await control.request('POST', `/v1/rooms/${roomId}/messages`, { token: sender, body: { text: 'to everyone' } })
+    if (sent.status !== 202) throw new Error(`send: ${sent.status}`)
+    accepted = performance.now()
+    await until(async () => count() >= readers, `${readers} readers got the message (${count()} did)`)
+    return { delivered: [...arrivals], cpuMs: (await cpuSeconds(api.pid) - cpuBefore) * 1000 }
+  }
+  let accepted = 0
+
+  // WebSockets: each a user of its own, all in the room.
+  const socketArrivals: number[] = []
   const wsUrl = `${api.url.replace('http', 'ws')}/v1/ws`
-  const delivered: number[] = []
-  let sentAt = 0
-  const clients = await mapLimit(names.slice(1), 100, async (username) => {
+  const sockets = await mapLimit(names, 100, async (username) => {
     const socket = new WebSocket(wsUrl, ['pigeon.v1', `bearer.${tokens.get(username) as string}`])
     socket.on('message', (data) => {
-      if ((JSON.parse(String(data)) as { type: string }).type === 'message.created') delivered.push(performance.now() - sentAt)
+      if ((JSON.parse(String(data)) as { type: string }).type === 'message.created') socketArrivals.push(performance.now() - accepted)
     })
     await new Promise((resolve, reject) => { socket.once('open', resolve); socket.once('error', reject) })
     return socket
   })
-  cleanup.push(() => { for (const socket of clients) socket.terminate() })
-  while (await metric(api.url, 'pigeon_websockets_open') < sockets) await sleep(200)
-  progress(`${sockets} sockets open`)
-  await sleep(3000)
+  await until(async () => await metric(api.url, 'pigeon_websockets_open') >= readers, `${readers} sockets open`)
+  // Every socket has read its feed once and waits.
+  await until(async () => await metric(api.url, 'pigeon_feed_reads_total{channel="socket"}') >= readers, 'every socket read its feed')
+  await sleep(2000)
   const rssIdle = await rssMiB(api.pid)
+  progress(`${fanout}: ${readers} sockets open and waiting`)
+  const readsBefore = await metric(api.url, 'pigeon_feed_reads_total{channel="socket"}') + await metric(api.url, 'pigeon_feed_reads_total{channel="room"}')
+  const socketRounds: Round[] = []
+  for (let i = 0; i < rounds; i++) socketRounds.push(await round(() => socketArrivals.length, socketArrivals))
+  const reads = await metric(api.url, 'pigeon_feed_reads_total{channel="socket"}') + await metric(api.url, 'pigeon_feed_reads_total{channel="room"}') - readsBefore
+  for (const socket of sockets) socket.terminate()
+  await until(async () => await metric(api.url, 'pigeon_websockets_open') === 0, 'the sockets closed')
 
-  sentAt = performance.now()
-  const sent = await control.request('POST', `/v1/rooms/${room.id}/messages`, { token: tokens.get('sender'), body: { text: 'to everyone' } })
-  if (sent.status !== 202) throw new Error(`send: ${sent.status}`)
-  const deadline = performance.now() + 30_000
-  while (delivered.length < sockets && performance.now() < deadline) await sleep(50)
-  const rssAfterFanOut = await rssMiB(api.pid)
+  // Long polls: one held request per user, each on its own connection, re-polled with its cursor every round.
+  const pollArrivals: number[] = []
+  const cursors = new Map<string, string>()
+  const polls = createClient(api.url)
+  cleanup.push(() => polls.close())
+  // What the sockets were sent is unseen still (a socket acknowledges only when it resumes): each poller takes it first.
+  await mapLimit(names, 100, async (username) => {
+    const answer = await polls.request('GET', '/v1/messages/unseen', { token: tokens.get(username) })
+    cursors.set(username, answer.body.cursor)
+  })
+  const pollRounds: Round[] = []
+  for (let i = 0; i < rounds; i++) {
+    const held = names.map(async (username) => {
+      const cursor = cursors.get(username)
+      const answer = await polls.request('GET', `/v1/messages/unseen?wait=30${cursor === undefined ? '' : `&cursor=${cursor}`}`, { token: tokens.get(username) })
+      if (answer.status !== 200) throw new Error(`poll: ${answer.status}`)
+      if (answer.body.items.length > 0) pollArrivals.push(performance.now() - accepted)
+      cursors.set(username, answer.body.cursor)
+    })
+    await until(async () => await metric(api.url, 'pigeon_longpoll_waiters{kind="feed"}') >= readers, `${readers} long polls held`)
+    pollRounds.push(await round(() => pollArrivals.length, pollArrivals))
+    await Promise.all(held)
+  }
+  progress(`${fanout}: done`)
+  polls.close()
+  control.close()
+  await api.stop()
+  return { fanout, sockets: socketRounds, polls: pollRounds, rssBefore, rssIdle, reads }
+}
 
-  const row = (what: string, value: string) => console.log(`| ${what} | ${value} |`)
-  console.log(`\nAPI process, ${sockets} idle authenticated WebSockets (one user each, all in one room):\n`)
-  console.log('| | |\n| --- | --- |')
-  row('RSS before the sockets', `${rssBefore.toFixed(1)} MiB`)
-  row('RSS with the sockets idle', `${rssIdle.toFixed(1)} MiB`)
-  row('per idle socket', `${(((rssIdle - rssBefore) * 1024) / sockets).toFixed(1)} KiB`)
-  row('RSS after one message to all of them', `${rssAfterFanOut.toFixed(1)} MiB`)
-  row('message delivered to', `${delivered.length} of ${sockets} sockets`)
-  row('send → pushed, p50 / p99 / last', `${percentile(delivered, 50).toFixed(0)} / ${percentile(delivered, 99).toFixed(0)} / ${Math.max(...delivered).toFixed(0)} ms`)
+async function main (): Promise<void> {
+  const config = await testConfig({ teardown: (fn) => cleanup.push(fn) }, { ACCESS_TOKEN_TTL_SECONDS: '3600', LOG_LEVEL: 'warn' })
+  const worker = startWorker(config)
+  cleanup.push(() => worker.stop())
+
+  // Users and the room straight into Postgres: the bench measures fan-out, not sign-ups.
+  const db = createDb(config.DATABASE_URL, { max: 2 })
+  cleanup.push(() => db.destroy())
+  const names = Array.from({ length: readers }, (_, i) => `idle_${i + 1}`)
+  const { rows } = await sql<{ id: number, username: string }>`
+    insert into users (username, password_hash, display_name)
+    select name, ${await cheapPasswordHash()}, name from unnest(${['sender', ...names]}::text[]) as name
+    returning id, username`.execute(db)
+  const room = await db.insertInto('rooms').values({ kind: 'group', name: 'lobby' }).returning('id').executeTakeFirstOrThrow()
+  await sql`insert into room_members (room_id, user_id) select ${room.id}, unnest(${rows.map((row) => row.id)}::bigint[])`.execute(db)
+
+  // Tokens from a first API process; every process of the deployment shares the JWT secret.
+  const login: ApiProcess = await startApi(config, {}, { within: 120_000 })
+  const control = createClient(login.url)
+  const tokens = new Map<string, string>()
+  await mapLimit(['sender', ...names], 32, async (username) => {
+    const response = await control.request('POST', '/v1/auth/token', { body: { username, password } })
+    if (response.status !== 200) throw new Error(`login ${username}: ${response.status}`)
+    tokens.set(username, response.body.accessToken)
+  })
+  control.close()
+  await login.stop()
+  progress(`seeded and logged in ${names.length + 1} users`)
+
+  const results: Result[] = []
+  for (const fanout of fanouts) results.push(await measure(config, fanout, tokens, room.id, names))
+
+  const all = (list: Round[]) => list.flatMap((round) => round.delivered)
+  const p99s = (list: Round[]) => list.map((round) => percentile(round.delivered, 99).toFixed(0)).join(' / ')
+  const cpuPerEvent = (list: Round[]) => (list.reduce((sum, round) => sum + round.cpuMs, 0) * 1000 / all(list).length).toFixed(0)
+  console.log(`\nOne message to a room of ${readers} readers, all on one API process; ${rounds} rounds each; times from the send's 202:\n`)
+  console.log(`| | ${results.map((result) => `\`${result.fanout}\``).join(' | ')} |`)
+  console.log(`| --- | ${results.map(() => '---').join(' | ')} |`)
+  const row = (what: string, cell: (result: Result) => string) => console.log(`| ${what} | ${results.map(cell).join(' | ')} |`)
+  row('sockets: delivered p50, all rounds', (r) => `${percentile(all(r.sockets), 50).toFixed(0)} ms`)
+  row('sockets: delivered p99, each round', (r) => `${p99s(r.sockets)} ms`)
+  row('sockets: last delivered, all rounds', (r) => `${Math.max(...all(r.sockets)).toFixed(0)} ms`)
+  row('sockets: API CPU per delivered event', (r) => `${cpuPerEvent(r.sockets)} µs`)
+  row('sockets: feed queries per message', (r) => (r.reads / rounds).toFixed(1))
+  row('long polls: answered p50, all rounds', (r) => `${percentile(all(r.polls), 50).toFixed(0)} ms`)
+  row('long polls: answered p99, each round', (r) => `${p99s(r.polls)} ms`)
+  row('long polls: API CPU per answered poll', (r) => `${cpuPerEvent(r.polls)} µs`)
+  row('RSS before the sockets', (r) => `${r.rssBefore.toFixed(1)} MiB`)
+  row('per idle socket', (r) => `${(((r.rssIdle - r.rssBefore) * 1024) / readers).toFixed(1)} KiB`)
 }
 
 try {

@@ -5,6 +5,13 @@ import { secretFromFile } from './secret-file.js'
 
 export const ConfigSchema = Type.Object({
   DATABASE_URL: Type.String({ default: 'postgres://postgres@127.0.0.1:5432/pigeon' }),
+  /**
+   * A streaming replica of DATABASE_URL's database for the reads that tolerate a short lag (the README's route table);
+   * empty: every read goes to DATABASE_URL.
+   */
+  DATABASE_REPLICA_URL: Type.String({ default: '' }),
+  /** How often an unreachable replica is tried again; meanwhile its reads go to the primary. */
+  DATABASE_REPLICA_RETRY_SECONDS: Type.Number({ default: 5, exclusiveMinimum: 0 }),
   REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6379' }),
   /**
    * Seeds of a Redis Cluster (`host:port,host:port,…`); when set it replaces REDIS_URL, and every Redis client is a
@@ -85,6 +92,11 @@ export const ConfigSchema = Type.Object({
   /** Password changes per user, right or wrong: a wrong current password is a guess, and each costs a hash. */
   PASSWORD_CHANGE_LIMIT_PER_USER: Type.Integer({ default: 5, minimum: 1 }),
   PASSWORD_CHANGE_LIMIT_WINDOW_SECONDS: Type.Integer({ default: 15 * 60, minimum: 1 }),
+  /**
+   * How a wake-up about a room reaches this instance's readers in it: `room` reads the room's news once for all of
+   * them; `connection` has each read its whole feed (the former way, kept as the benchmarks' baseline).
+   */
+  FEED_FANOUT: Type.Union([Type.Literal('room'), Type.Literal('connection')], { default: 'room' }),
   /** A comment line on an idle event stream or socket this often, so proxies keep it open and dead peers show. */
   PUSH_HEARTBEAT_SECONDS: Type.Number({ default: 15, exclusiveMinimum: 0 }),
   /** A stream or socket whose unsent output passes this is closed (slow consumer), rather than growing memory. */

@@ -9,20 +9,6 @@ export async function membershipOf (db: Db, roomId: number, userId: number): Pro
     .select(['r.kind', 'rm.role']).where('rm.room_id', '=', roomId).where('rm.user_id', '=', userId).executeTakeFirst()
 }
 
-/** Who is in a room now. */
-export async function memberIdsOf (db: Db, roomId: number): Promise<number[]> {
-  return (await memberIdsByRoom(db, [roomId])).get(roomId) ?? []
-}
-
-/** Each room's members, in user id order, in one query for any number of rooms. */
-export async function memberIdsByRoom (db: Db, roomIds: number[]): Promise<Map<number, number[]>> {
-  const byRoom = new Map<number, number[]>()
-  if (roomIds.length === 0) return byRoom
-  const rows = await db.selectFrom('room_members').select(['room_id', 'user_id']).where('room_id', 'in', roomIds).orderBy('user_id').execute()
-  for (const row of rows) byRoom.set(row.room_id, [...(byRoom.get(row.room_id) ?? []), row.user_id])
-  return byRoom
-}
-
 /** Makes a member an owner; false when the user is not a member. */
 export async function grantOwner (db: Db, roomId: number, userId: number): Promise<boolean> {
   const updated = await db.updateTable('room_members').set({ role: 'owner' })

@@ -1,7 +1,6 @@
 import { sql } from 'kysely'
 import type { Db } from './db/connect.js'
 import type { Message } from './db/schema.js'
-import { memberIdsOf } from './memberships.js'
 import { attemptTasks, failTasks } from './tasks.js'
 
 /** An edit (`text`) or a delete (`text` null) of one message, asked for by `editorId` through task `taskId`. */
@@ -16,7 +15,7 @@ export type ChangeRefusalCode = keyof typeof changeRefusals
 
 export type ChangeOutcome =
   /** `changed` false: a repeated run, or a delete of a message already deleted; nobody needs waking for it. */
-  | { kind: 'applied', message: Message, changed: boolean, memberIds: number[] }
+  | { kind: 'applied', message: Message, changed: boolean }
   | { kind: 'refused', code: ChangeRefusalCode, message: string }
   /** The task finished another way (failed at its deadline, say), or was never accepted: nothing to do. */
   | { kind: 'gone' }
@@ -42,7 +41,7 @@ export async function applyMessageChange (db: Db, change: MessageChange): Promis
     const roomOf = await trx.selectFrom('messages').select('room_id').where('id', '=', change.messageId).executeTakeFirst()
     if (task.state === 'completed') {
       const message = await trx.selectFrom('messages').selectAll().where('id', '=', change.messageId).executeTakeFirst()
-      return message === undefined ? { kind: 'gone' } : { kind: 'applied', message, changed: false, memberIds: await memberIdsOf(trx, message.room_id) }
+      return message === undefined ? { kind: 'gone' } : { kind: 'applied', message, changed: false }
     }
 
     const refuse = async (code: ChangeRefusalCode): Promise<ChangeOutcome> => {
@@ -81,7 +80,7 @@ export async function applyMessageChange (db: Db, change: MessageChange): Promis
     // The message row holds the text now: a finished task keeps none (no earlier version survives in a payload),
     // and a delete takes it from its send's task as well.
     await forgetTexts(trx, isEdit ? [change.taskId] : [change.taskId, current.task_id])
-    return { kind: 'applied', message, changed, memberIds: await memberIdsOf(trx, roomOf.room_id) }
+    return { kind: 'applied', message, changed }
   })
 }
 

@@ -3,7 +3,6 @@ import type { Db } from './db/connect.js'
 import type { Message } from './db/schema.js'
 import { attemptTasks, failTasks, isUnfinished } from './tasks.js'
 import { pageOf } from './paging.js'
-import { memberIdsByRoom } from './memberships.js'
 
 /**
  * A message's columns, for the reads that return whole messages: `select *` would also carry the search vector
@@ -15,7 +14,7 @@ const messageColumnList = sql.raw(messageColumns.join(', '))
 export interface SendToStore { taskId: string, roomId: number, senderId: number, text: string }
 
 export type PersistOutcome =
-  | { kind: 'stored', message: Message, created: boolean, memberIds: number[] }
+  | { kind: 'stored', message: Message, created: boolean }
   | { kind: 'refused', code: 'NOT_A_MEMBER', message: string }
   /** The task finished before this run (it failed at its deadline, say), or was never accepted: nothing to do. */
   | { kind: 'gone' }
@@ -61,9 +60,8 @@ export async function persistMessages (db: Db, sends: SendToStore[]): Promise<Pe
     // Runs that come after the task was completed answer with the message it stored.
     const done = [...tasks.values()].filter((task) => task.state === 'completed').map((task) => task.id)
     const earlier = done.length === 0 ? [] : await trx.selectFrom('messages').selectAll().where('task_id', 'in', done).execute()
-    const memberIds = await memberIdsByRoom(trx, [...new Set([...created, ...earlier].map((message) => message.room_id))])
-    for (const message of created) outcomes.set(message.task_id, { kind: 'stored', message, created: true, memberIds: memberIds.get(message.room_id) ?? [] })
-    for (const message of earlier) outcomes.set(message.task_id, { kind: 'stored', message, created: false, memberIds: memberIds.get(message.room_id) ?? [] })
+    for (const message of created) outcomes.set(message.task_id, { kind: 'stored', message, created: true })
+    for (const message of earlier) outcomes.set(message.task_id, { kind: 'stored', message, created: false })
     return outcomes
   })
   return sends.map((send) => outcomes.get(send.taskId) ?? { kind: 'gone' })

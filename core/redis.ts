@@ -24,10 +24,12 @@ interface ConnectionOptions {
   failFast: boolean
   /** Commands issued in the same tick go in one round trip. */
   autoPipelining?: boolean
+  /** For a subscriber to sharded pub/sub: on a cluster, one connection per master takes the channels of its slots. */
+  shardedSubscribers?: boolean
 }
 
 /** The one place a Redis connection is made, so every client follows REDIS_CLUSTER_NODES alike. */
-function createRedis (location: RedisLocation, { connectionName, failFast, autoPipelining = false }: ConnectionOptions): RedisClient {
+function createRedis (location: RedisLocation, { connectionName, failFast, autoPipelining = false, shardedSubscribers = false }: ConnectionOptions): RedisClient {
   // null: a command waits through reconnects (BullMQ's workers require it); 1: it fails after one.
   const maxRetriesPerRequest = failFast ? 1 : null
   const nodes = clusterNodes(location)
@@ -39,6 +41,7 @@ function createRedis (location: RedisLocation, { connectionName, failFast, autoP
   return new Cluster(nodes, {
     enableOfflineQueue: !failFast,
     enableAutoPipelining: autoPipelining,
+    shardedSubscribers,
     redisOptions: { connectionName, maxRetriesPerRequest }
   })
 }
@@ -57,7 +60,7 @@ export function createFailFastRedis (location: RedisLocation, connectionName = '
  * fail-fast connection that starts before Redis keeps its first failure for good, so producers wait too, and
  * callers that must not wait check `isConnected` first.
  */
-export function createPatientRedis (location: RedisLocation, connectionName: string, options: { autoPipelining?: boolean } = {}): RedisClient {
+export function createPatientRedis (location: RedisLocation, connectionName: string, options: Pick<ConnectionOptions, 'autoPipelining' | 'shardedSubscribers'> = {}): RedisClient {
   return createRedis(location, { connectionName, failFast: false, ...options })
 }
 

@@ -118,3 +118,108 @@ export async function claimsBeyondRooms (db: Db, position: FeedPosition): Promis
     ) as beyond`.execute(db)
   return row?.beyond === true
 }
+
+/**
+ * What is new in one room since the lowest position of the readers who asked, read once for all of them (an instance's
+ * waiting polls, streams and sockets in that room) in one statement: the room's ends, the stored watermarks of those
+ * readers who are still members, its messages past `fromSeq` (any sender's, deleted ones left out) and its edits and
+ * deletes past `fromChange`, each list at most `limit` + 1 long, so a reader can tell when it was cut.
+ */
+export interface RoomRead {
+  roomId: number
+  fromSeq: number
+  /** Undefined when no reader asked for changes (none held a change number for the room). */
+  fromChange: number | undefined
+  lastSeq: number
+  lastChangeSeq: number
+  /** The asking readers who are members now, with their stored read watermark. */
+  members: Map<number, number>
+  items: Message[]
+  changes: Message[]
+  limit: number
+}
+
+export async function readRoom (db: Db, roomId: number, asked: { fromSeq: number, fromChange: number | undefined, userIds: number[], limit: number }): Promise<RoomRead | undefined> {
+  const { fromSeq, fromChange, userIds, limit } = asked
+  const { rows: [row] } = await sql<{ last_seq: number, last_change_seq: number, members: Array<[number, number]> | null, items: Array<Record<string, unknown>> | null, changes: Array<Record<string, unknown>> | null }>`
+    select r.last_seq, r.last_change_seq,
+      (select json_agg(json_build_array(rm.user_id, rm.last_read_seq)) from room_members rm
+        where rm.room_id = r.id and rm.user_id = any(${userIds}::bigint[])) as members,
+      (select json_agg(m order by m.seq) from (
+        select * from messages where room_id = r.id and seq > ${fromSeq} and deleted_at is null order by seq limit ${limit + 1}
+      ) as m) as items,
+      (select json_agg(c order by c.change_seq) from (
+        select * from messages
+        where room_id = r.id and change_seq > ${fromChange ?? null}::bigint and (edited_at is not null or deleted_at is not null)
+        order by change_seq limit ${limit + 1}
+      ) as c) as changes
+    from rooms r where r.id = ${roomId}`.execute(db)
+  if (row === undefined) return undefined
+  return {
+    roomId,
+    fromSeq,
+    fromChange,
+    lastSeq: Number(row.last_seq),
+    lastChangeSeq: Number(row.last_change_seq),
+    members: new Map((row.members ?? []).map(([userId, stored]) => [Number(userId), Number(stored)])),
+    items: (row.items ?? []).map(messageFromJson),
+    changes: (row.changes ?? []).map(messageFromJson),
+    limit
+  }
+}
+
+/** What a reader knew after its last read of the whole feed: its position, cut back as read, and its rooms' watermarks. */
+export interface KnownFeed {
+  seenUpTo: ReadonlyMap<number, number>
+  changesAfter: ReadonlyMap<number, number>
+  watermarks: ReadonlyMap<number, number>
+}
+
+/** Where a reader needs a room read from: past its seq there (or its watermark), past its change number there. */
+export function roomReadFrom (known: KnownFeed, roomId: number): { seq: number, change: number | undefined } {
+  return {
+    seq: Math.max(known.watermarks.get(roomId) ?? 0, known.seenUpTo.get(roomId) ?? 0),
+    change: known.changesAfter.get(roomId)
+  }
+}
+
+/**
+ * The page `readUnseenPage` would give this reader if nothing but this room had changed since it knew `known`, made
+ * from a room read shared with other readers: the same rules, applied here to the room's rows (the reader is still a
+ * member; not its own messages; nothing deleted among the new ones; changes only of messages it has, in change order;
+ * a claim cut back to the room's ends). Undefined when the read cannot answer for this reader (it left the room, or
+ * the read was cut before what it needs): the reader then reads its whole feed.
+ */
+export function roomPageFor (read: RoomRead, userId: number, known: KnownFeed, limit: number): UnseenPage | undefined {
+  const stored = read.members.get(userId)
+  if (stored === undefined || limit > read.limit) return undefined
+  const roomId = read.roomId
+  const claim = known.seenUpTo.get(roomId)
+  const seenSeq = claim === undefined ? undefined : Math.min(claim, read.lastSeq)
+  const upTo = Math.max(stored, seenSeq ?? 0)
+  const asked = known.changesAfter.get(roomId)
+  const after = asked === undefined ? undefined : Math.min(asked, read.lastChangeSeq)
+  if (upTo < read.fromSeq || (after !== undefined && (read.fromChange === undefined || after < read.fromChange))) return undefined
+
+  const newer = read.items.filter((message) => message.seq > upTo && message.sender_id !== userId)
+  // Cut: the messages past the read's last row are unknown, so only a full page of the ones before it is an answer.
+  if (read.items.length > read.limit && newer.length < limit) return undefined
+  const found = after === undefined ? [] : read.changes.filter((message) => message.change_seq > after && message.seq <= upTo && message.sender_id !== userId)
+  if (read.changes.length > read.limit) return undefined
+  const changes = found.slice(0, limit)
+  const cut = found.length > limit ? changes.at(-1) : undefined
+
+  const seenUpTo = new Map(known.seenUpTo)
+  if (seenSeq === undefined) seenUpTo.delete(roomId)
+  else seenUpTo.set(roomId, seenSeq)
+  const changesAfter = new Map(known.changesAfter)
+  if (after === undefined) changesAfter.delete(roomId)
+  else changesAfter.set(roomId, after)
+  return {
+    items: newer.slice(0, limit),
+    changes,
+    changesUpTo: new Map(known.changesAfter).set(roomId, cut?.change_seq ?? read.lastChangeSeq),
+    watermarks: new Map(known.watermarks).set(roomId, stored),
+    readFrom: { seenUpTo, changesAfter }
+  }
+}

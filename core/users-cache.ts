@@ -8,11 +8,23 @@ import type { RedisClient } from './redis.js'
  *
  * The cache is an optimisation, never a dependency: every call fails soft, and a caller that gets
  * no version answers from Postgres.
+ *
+ * A page may be filled from a read replica, which can lag behind the change that bumped the version: so a bump
+ * keeps, beside the version's pages, the primary's WAL position after that change, and a fill reads the replica
+ * only once it has replayed that far (core/db/replica.ts). No position known: the fill reads the primary.
  */
-export function createUsersCache (redis: RedisClient, options: { prefix: string, ttlSeconds: number, log: Log }) {
-  const { prefix, ttlSeconds, log } = options
+export function createUsersCache (redis: RedisClient, options: {
+  prefix: string
+  ttlSeconds: number
+  log: Log
+  /** The primary's WAL position now (core/db/replica.ts), when pages may be filled from a replica. */
+  writePosition?: () => Promise<string | null>
+}) {
+  const { prefix, ttlSeconds, log, writePosition } = options
   const versionKey = `${prefix}:users:version`
   const pagesKey = (version: string) => `${prefix}:users:pages:${version}`
+  // Beside the pages (named `afterId:limit`) in the version's hash: one read fetches a page and its position.
+  const positionField = 'position'
 
   async function softly<T> (what: string, fallback: T, run: () => Promise<T>): Promise<T> {
     try {
@@ -23,8 +35,14 @@ export function createUsersCache (redis: RedisClient, options: { prefix: string,
     }
   }
 
+  /** A new version, called once the change that calls for it has committed. */
   async function invalidate (): Promise<void> {
-    await softly('invalidate', undefined, async () => { await redis.incr(versionKey) })
+    // Unknown (no replica, or the primary away) leaves the version without a position: its fills read the primary.
+    const position = writePosition === undefined ? null : await writePosition().catch(() => null)
+    await softly('invalidate', undefined, async () => {
+      const version = await redis.incr(versionKey)
+      if (position !== null) await redis.multi().hset(pagesKey(String(version)), positionField, position).expire(pagesKey(String(version)), ttlSeconds).exec()
+    })
   }
 
   // A create or update made while Redis was unreachable could not bump the version, and a Redis that kept its
@@ -34,11 +52,16 @@ export function createUsersCache (redis: RedisClient, options: { prefix: string,
   if (redis.status === 'ready') invalidate()
 
   return {
-    /** The cached page and the version it belongs to; version null means Redis is unreachable. */
-    async getPage (page: string): Promise<{ version: string | null, body: string | null }> {
-      return await softly<{ version: string | null, body: string | null }>('read', { version: null, body: null }, async () => {
+    /**
+     * The cached page, the version it belongs to, and the WAL position a fill must read at least up to (null:
+     * unknown); version null means Redis is unreachable.
+     */
+    async getPage (page: string): Promise<{ version: string | null, body: string | null, position: string | null }> {
+      const unreachable = { version: null, body: null, position: null }
+      return await softly<{ version: string | null, body: string | null, position: string | null }>('read', unreachable, async () => {
         const version = (await redis.get(versionKey)) ?? '0'
-        return { version, body: await redis.hget(pagesKey(version), page) }
+        const [body = null, position = null] = await redis.hmget(pagesKey(version), page, positionField)
+        return { version, body, position }
       })
     },
     async setPage (version: string, page: string, body: string): Promise<void> {

@@ -30,6 +30,8 @@ function environment (config: Config, overrides: Record<string, string>): NodeJS
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     DATABASE_URL: config.DATABASE_URL,
+    DATABASE_REPLICA_URL: config.DATABASE_REPLICA_URL,
+    DATABASE_REPLICA_RETRY_SECONDS: String(config.DATABASE_REPLICA_RETRY_SECONDS),
     REDIS_URL: config.REDIS_URL,
     REDIS_CLUSTER_NODES: config.REDIS_CLUSTER_NODES,
     REDIS_PREFIX: config.REDIS_PREFIX,

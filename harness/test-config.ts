@@ -25,12 +25,13 @@ const limitsOutOfReach = Object.fromEntries([
 
 /**
  * A config of this test file's (or bench run's) own: a fresh database (migrated) and a fresh Redis prefix, both
- * removed at teardown, so test files run in parallel without touching each other or the demo.
+ * removed at teardown, so test files run in parallel without touching each other or the demo. The database is made on
+ * `server` (a Postgres URL): the machine's own unless a test started one.
  */
-export async function testConfig (t: Teardown, overrides: Record<string, string> = {}): Promise<Config> {
+export async function testConfig (t: Teardown, overrides: Record<string, string> = {}, server = baseUrl): Promise<Config> {
   const file = path.basename(process.argv[1] ?? 'test', '.test.ts').replace(/\W/g, '_').slice(0, 30)
   const name = `pigeon_test_${file}_${randomBytes(4).toString('hex')}`
-  const url = new URL(baseUrl)
+  const url = new URL(server)
   url.pathname = `/${name}`
   const config = loadConfig({
     DATABASE_URL: url.toString(),
@@ -47,14 +48,14 @@ export async function testConfig (t: Teardown, overrides: Record<string, string>
   await db.destroy()
   if (error !== undefined) throw error
   t.teardown(async () => {
-    await dropDatabase(name)
+    await dropDatabase(server, name)
     await deleteRedisKeys(config, name)
   })
   return config
 }
 
-async function dropDatabase (name: string): Promise<void> {
-  const client = new pg.Client({ connectionString: baseUrl })
+async function dropDatabase (server: string, name: string): Promise<void> {
+  const client = new pg.Client({ connectionString: server })
   await client.connect()
   await client.query(`drop database if exists "${name}" with (force)`)
   await client.end()

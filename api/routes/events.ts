@@ -73,6 +73,8 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       if (wakeup.type === 'family-revoked' && wakeup.familyId === familyId) end(streamEnds.sessionEnded)
     }
     wakeups.userEvents.on(String(userId), onUserWakeup)
+    // Registered for the stream's whole life: what happens while it writes an answer wakes its next read.
+    const watch = wakeups.watches.watch(userId, 'push')
     const releaseSlot = slots.claim(userId, () => end(streamEnds.replaced))
 
     reply.hijack()
@@ -105,13 +107,14 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
           end(streamEnds.sessionEnded)
           break
         }
-        const page = await readFeed({ db, acknowledge: fastify.acknowledge, feeds: wakeups.pushFeeds, reads }, {
+        const page = await readFeed({ db, acknowledge: fastify.acknowledge, reads, roomReads: wakeups.roomReads }, {
           userId,
           position,
           acknowledge,
           limit: 100,
           wait: Math.min(idleRereadSeconds, remaining),
-          signal
+          signal,
+          watch
         })
         acknowledge = false
         position = page.position
@@ -125,6 +128,7 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     clearInterval(heartbeat)
     clearTimeout(expiry)
     releaseSlot()
+    watch.close()
     wakeups.userEvents.off(String(userId), onUserWakeup)
     if (ending !== undefined && stream.writable) write(toSseFrame({ type: 'end', data: ending }))
     stream.end()

@@ -15,7 +15,7 @@ import {
 } from '../schemas/rooms.js'
 
 const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { db, limits, cursors } = fastify
+  const { db, limits, cursors, laggingReads } = fastify
   fastify.addHook('onRequest', fastify.authenticate)
 
   fastify.get('', {
@@ -89,7 +89,7 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['rooms'],
       operationId: 'listRoomMessages',
       summary: 'A room\'s history, newest first',
-      description: 'Pages by seq: pass `nextCursor` back as `cursor` for older messages. `limit` ≤ 200. Reading history does not mark anything seen.',
+      description: 'Pages by seq: pass `nextCursor` back as `cursor` for older messages. `limit` ≤ 200. Reading history does not mark anything seen. Where a read replica serves history, a message stored a moment ago may be missing for as long as the replica is behind (the unseen feed never lags).',
       security: bearer,
       params: IdParamsSchema,
       querystring: PageQuerySchema,
@@ -100,7 +100,8 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     if (await membershipOf(db, roomId, request.userId) === undefined) throw notFound.room(roomId)
     const { cursor, limit } = request.query
     const beforeSeq = cursor === undefined ? Number.MAX_SAFE_INTEGER : cursors.openPage(cursor, 'seq')
-    const messages = await listRoomMessages(db, roomId, beforeSeq, limit)
+    // Membership above on the primary (a member just added may read at once); the history itself may lag.
+    const messages = await laggingReads.run(async (source) => await listRoomMessages(source, roomId, beforeSeq, limit))
     return toPage(messages, toMessageView, (message) => cursors.sealPage('seq', message.seq))
   })
 
@@ -128,7 +129,7 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['rooms'],
       operationId: 'listPublicRooms',
       summary: 'Public group rooms anyone may join, with their member counts',
-      description: 'In room id order, `limit` per page (≤ 200); `q` keeps the rooms whose name contains it. Private rooms are never listed. Join one with `PUT /v1/rooms/{id}/members/me`.',
+      description: 'In room id order, `limit` per page (≤ 200); `q` keeps the rooms whose name contains it. Private rooms are never listed. Join one with `PUT /v1/rooms/{id}/members/me`. Where a read replica serves this list, it may be as old as the replica.',
       security: bearer,
       querystring: PublicRoomsQuerySchema,
       response: { 200: PageSchema(PublicRoomSchema), ...problems(503) }
@@ -136,7 +137,7 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request) => {
     const { cursor, limit, q } = request.query
     const afterId = cursor === undefined ? 0 : cursors.openPage(cursor, 'id')
-    const rooms = await listPublicRooms(db, { userId: request.userId, afterId, limit, nameContains: q })
+    const rooms = await laggingReads.run(async (source) => await listPublicRooms(source, { userId: request.userId, afterId, limit, nameContains: q }))
     return toPage(rooms, toPublicRoomView, (room) => cursors.sealPage('id', room.id))
   })
 }

@@ -23,6 +23,9 @@ const taskRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     const { taskId } = request.params
+    // A task's outcome is told on its owner's channel: held here while this waits (only the owner sees the task).
+    const held = request.query.wait > 0 ? wakeups.holdUser(request.userId) : undefined
+    await held?.ready
     const task = await longPoll({
       waiters: wakeups.tasks,
       key: taskId,
@@ -34,7 +37,7 @@ const taskRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       },
       // Stop waiting once the task is finished, or when it is not the caller's to see.
       ready: (found) => found === undefined || found.state === 'completed' || found.state === 'failed'
-    })
+    }).finally(() => held?.release())
     if (task === undefined) throw notFound.task(taskId)
     return task
   })

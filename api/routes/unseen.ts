@@ -6,6 +6,7 @@ import { toMessageView, UnseenQuerySchema, UnseenSchema } from '../schemas/messa
 
 const unseenRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { db, acknowledge, wakeups, cursors } = fastify
+  const reads = wakeups.feedReads.labels('long-poll')
   fastify.addHook('onRequest', fastify.authenticate)
 
   fastify.get('/unseen', {
@@ -31,9 +32,16 @@ const unseenRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request, reply) => {
     const { cursor, limit, wait } = request.query
     const position = await startingPosition({ db, cursors }, request.userId, cursor)
-    const { events, position: after } = await readFeed({ db, acknowledge, feeds: wakeups.feeds, reads: wakeups.feedReads.labels('long-poll') }, {
-      userId: request.userId, position, acknowledge: true, limit, wait, signal: hangUpSignal(reply)
-    })
+    const watch = wait > 0 ? wakeups.watches.watch(request.userId, 'poll') : undefined
+    let read
+    try {
+      read = await readFeed({ db, acknowledge, reads, roomReads: wakeups.roomReads }, {
+        userId: request.userId, position, acknowledge: true, limit, wait, signal: hangUpSignal(reply), watch
+      })
+    } finally {
+      watch?.close()
+    }
+    const { events, position: after } = read
     return {
       items: events.filter((event) => event.type === 'message.created').map((event) => toMessageView(event.message)),
       changes: events.filter((event) => event.type !== 'message.created').map((event) => toMessageView(event.message)),

@@ -13,7 +13,7 @@ import { ChangePasswordSchema, toUserView, UpdateMeSchema, UserSchema } from '..
 const UserPageSchema = PageSchema(UserSchema)
 
 const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { db, usersCache, cursors } = fastify
+  const { db, usersCache, cursors, laggingReads } = fastify
   fastify.addHook('onRequest', fastify.authenticate)
   const cacheRequests = new Counter({
     name: 'pigeon_users_cache_requests_total',
@@ -45,7 +45,10 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const sendSerialized = (text: string) => (reply as FastifyReply).type('application/json; charset=utf-8').send(text)
     if (cached.body !== null) return sendSerialized(cached.body)
 
-    const body = reply.serialize(toPage(await listUsers(db, afterId, limit), toUserView, (user) => cursors.sealPage('id', user.id))) as string
+    // From the read replica once it has replayed the last user change (else the primary): a page cached under this
+    // version must not miss that change.
+    const users = await laggingReads.runCaughtUpTo(cached.position, async (source) => await listUsers(source, afterId, limit))
+    const body = reply.serialize(toPage(users, toUserView, (user) => cursors.sealPage('id', user.id))) as string
     if (cached.version !== null) await usersCache.setPage(cached.version, page, body)
     return sendSerialized(body)
   })

@@ -7,12 +7,14 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value))
 
 export type Db = Kysely<Database>
 
-export function createDb (databaseUrl: string, options: { max?: number } = {}): Db {
+export function createDb (databaseUrl: string, options: { max?: number, timeoutMillis?: number } = {}): Db {
   const pool = new pg.Pool({
     connectionString: databaseUrl,
     max: options.max ?? 10,
     // A Postgres that drops packets would otherwise hold a request (or a job) for the OS's TCP timeout, minutes.
-    connectionTimeoutMillis: 10_000,
+    connectionTimeoutMillis: options.timeoutMillis ?? 10_000,
+    // Unbounded unless asked: a query through pgbouncer to a server that is away waits in its queue instead.
+    query_timeout: options.timeoutMillis,
     keepAlive: true
   })
   // An idle connection that dies (Postgres restarts, an admin ends it) is an 'error' event on the pool, which

@@ -31,8 +31,7 @@ export function createChangeMessage ({ db, redis, redisPrefix, log }: { db: Db, 
     const wakeups: Wakeup[] = [taskFinished({ id: job.id, ownerId: editorId })]
     if (outcome.kind === 'applied' && outcome.changed) {
       const { message } = outcome
-      const userIds = outcome.memberIds.filter((id) => id !== editorId)
-      wakeups.unshift({ type: 'room-message', roomId: message.room_id, seq: message.seq, userIds, acceptedAt: job.timestamp })
+      wakeups.unshift({ type: 'room-message', roomId: message.room_id, seq: message.seq, acceptedAt: job.timestamp })
     }
     await publishWakeups(redis, redisPrefix, wakeups)
 

@@ -13,25 +13,21 @@ export interface PersistMessageResult { messageId: number, roomId: number, seq: 
 
 type StoreRequest = SendToStore & { ownerId: number, acceptedAt: number }
 
-/** After COMMIT: one wake-up per room for the members who did not send everything in it, one per finished task. */
+/** After COMMIT: one wake-up per room that got messages, one per finished task. */
 function wakeupsFor (requests: StoreRequest[], outcomes: PersistOutcome[]): Wakeup[] {
   const wakeups: Wakeup[] = []
-  const rooms = new Map<number, { seq: number, acceptedAt: number, senders: Set<number>, memberIds: number[] }>()
+  const rooms = new Map<number, { seq: number, acceptedAt: number }>()
   requests.forEach((request, i) => {
     const outcome = outcomes[i]
     if (outcome === undefined || outcome.kind === 'gone') return
     wakeups.push(taskFinished({ id: request.taskId, ownerId: request.ownerId }))
     if (outcome.kind !== 'stored') return
-    const room = rooms.get(request.roomId) ?? { seq: 0, acceptedAt: request.acceptedAt, senders: new Set(), memberIds: outcome.memberIds }
+    const room = rooms.get(request.roomId) ?? { seq: 0, acceptedAt: request.acceptedAt }
     room.seq = Math.max(room.seq, outcome.message.seq)
     room.acceptedAt = Math.min(room.acceptedAt, request.acceptedAt)
-    room.senders.add(request.senderId)
     rooms.set(request.roomId, room)
   })
-  for (const [roomId, room] of rooms) {
-    const userIds = room.memberIds.filter((id) => room.senders.size > 1 || !room.senders.has(id))
-    wakeups.unshift({ type: 'room-message', roomId, seq: room.seq, userIds, acceptedAt: room.acceptedAt })
-  }
+  for (const [roomId, room] of rooms) wakeups.unshift({ type: 'room-message', roomId, ...room })
   return wakeups
 }
 

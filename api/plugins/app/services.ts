@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { Config } from '../../../core/config.js'
 import { createDb, type Db } from '../../../core/db/connect.js'
+import { walPosition } from '../../../core/db/replica.js'
 import { createFailFastRedis, readyWithin, type RedisClient } from '../../../core/redis.js'
 import { createUsersCache, type UsersCache } from '../../../core/users-cache.js'
 
@@ -30,7 +31,8 @@ export default fp(async (fastify, opts: { config: Config }) => {
   fastify.decorate('usersCache', createUsersCache(redis, {
     prefix: config.REDIS_PREFIX,
     ttlSeconds: config.USERS_CACHE_TTL_SECONDS,
-    log: fastify.log
+    log: fastify.log,
+    writePosition: config.DATABASE_REPLICA_URL === '' ? undefined : async () => await walPosition(db)
   }))
 
   fastify.addHook('onClose', async () => {

@@ -2,29 +2,33 @@ import { EventEmitter } from 'node:events'
 import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram } from 'prom-client'
 import { createPatientRedis } from '../../../core/redis.js'
-import { memberIdsOf } from '../../../core/memberships.js'
-import { publishWakeups, wakeupChannel, type Wakeup } from '../../../core/wakeups.js'
+import { channelTarget, publishWakeups, roomChannel, userChannel, type Wakeup } from '../../../core/wakeups.js'
+import { createChannels } from '../../channels.js'
+import { createFeedWatches, type FeedWatches } from '../../feed-watches.js'
+import { createRoomReads, type RoomReads } from '../../room-reads.js'
 import { createWaiters, type Waiters } from '../../waiters.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     wakeups: {
-      /** Long polls waiting on a user's unseen feed (capped per user: LONG_POLLS_PER_USER). */
-      feeds: Waiters<number>
       /**
-       * Event streams and sockets waiting on a user's unseen feed: not capped here, since each holds at most one wait and
-       * their connections are bounded per user where they open (api/push-slots.ts), so they never push each other out.
+       * Every feed reader here (long polls, capped per user: LONG_POLLS_PER_USER; event streams and sockets, bounded
+       * per user where they open: api/push-slots.ts), by user and by room, and the channels they hold.
        */
-      pushFeeds: Waiters<number>
-      /** Feed reads (queries) by channel: what a user's held connections cost while nothing happens. */
+      watches: FeedWatches
+      /** A room's news read once for the readers a wake-up woke here (FEED_FANOUT=room), or none. */
+      roomReads: RoomReads | undefined
+      /** Whole-feed reads (queries) by channel, and room reads: what readers cost. */
       feedReads: Counter<'channel'>
-      /** Waiters on a task's outcome. */
+      /** Waiters on a task's outcome; the task's owner is held (`holdUser`) while one waits. */
       tasks: Waiters<string>
+      /** Keeps the user's channel subscribed here (a task wait, say) until `release`. */
+      holdUser: FeedWatches['holdUser']
       /** Wake-ups about one user, emitted under their id as a string: what push sockets send beside the feed. */
       userEvents: EventEmitter
-      /** Tells every API process that the user's rooms changed, so their waiting polls re-read them (and, given the room, its members). */
+      /** Tells the user's readers, on every API process, that their rooms changed (and, given the room, its members). */
       membershipChanged: (userId: number, room?: { id: number, change: 'joined' | 'left' }) => Promise<void>
-      /** Tells every API process that a login ended, so the sockets it opened close. */
+      /** Tells every API process holding the user that a login ended, so the sockets it opened close. */
       familyRevoked: (userId: number, familyId: string) => Promise<void>
       /** Tells the user's sockets, on every API process, that a read watermark moved. */
       readUpdated: (userId: number, roomId: number, seq: number) => Promise<void>
@@ -32,106 +36,124 @@ declare module 'fastify' {
   }
 }
 
+/** How long a user's channels stay subscribed after their last reader here goes: a long poll comes back within it. */
+const lingerMs = 30_000
+
 /**
- * Long-poll wake-ups: one Redis subscriber per process, fanned out in memory to the waiting requests
- * of the users (or tasks) an event names. A message wakes only its room's members.
+ * Wake-ups: one sharded pub/sub subscriber per process, on the channels of the users it holds readers (or task
+ * waits) of and of their rooms; what arrives is fanned out in memory to the readers it concerns.
  */
 export default fp(async (fastify) => {
   const { config, log, metrics } = fastify
-  // Capped per user on this instance (polls are held in memory here; across instances, each holds its own cap).
-  const feeds = createWaiters<number>({ maxPerKey: config.LONG_POLLS_PER_USER })
-  const pushFeeds = createWaiters<number>()
+  const subscriber = createPatientRedis(config, 'pigeon-subscriber', { shardedSubscribers: true })
+  subscriber.on('error', (error) => log.warn({ err: error }, 'wake-up subscriber error'))
+  const channels = createChannels(subscriber, (error) => log.warn({ err: error }, 'wake-up subscription failed'))
+  const watches = createFeedWatches({
+    channels,
+    roomChannel: (roomId) => roomChannel(config.REDIS_PREFIX, roomId),
+    userChannel: (userId) => userChannel(config.REDIS_PREFIX, userId),
+    pollsPerUser: config.LONG_POLLS_PER_USER,
+    lingerMs
+  })
   const tasks = createWaiters<string>()
   const waiting = new Gauge({
     name: 'pigeon_longpoll_waiters',
-    help: 'Requests waiting in a long poll, by what they wait for',
+    help: 'Feed readers (long polls: feed; event streams and sockets: push) and task waits held here',
     labelNames: ['kind'],
     registers: [metrics.registry],
     collect () {
-      waiting.set({ kind: 'feed' }, feeds.size)
-      waiting.set({ kind: 'push' }, pushFeeds.size)
+      waiting.set({ kind: 'feed' }, watches.size.poll)
+      waiting.set({ kind: 'push' }, watches.size.push)
       waiting.set({ kind: 'task' }, tasks.size)
     }
   })
+  const subscribed = new Gauge({
+    name: 'pigeon_wakeup_channels',
+    help: 'Sharded pub/sub channels (users and rooms) this process is subscribed to',
+    registers: [metrics.registry],
+    collect () { subscribed.set(channels.size) }
+  })
+  const received = new Counter({
+    name: 'pigeon_wakeups_received_total',
+    help: 'Wake-ups this process received, by channel kind (room or user)',
+    labelNames: ['channel'],
+    registers: [metrics.registry]
+  })
   const wokenTotal = new Counter({
     name: 'pigeon_longpoll_wakeups_total',
-    help: 'Waiting requests woken by a wake-up',
+    help: 'Readers and task waits woken by a wake-up',
     labelNames: ['kind'],
     registers: [metrics.registry]
   })
   const feedReads = new Counter({
     name: 'pigeon_feed_reads_total',
-    help: 'Unseen-feed reads (one query each), by channel: long-poll, event-stream or socket',
+    help: 'Unseen-feed reads (one query each), by channel: long-poll, event-stream or socket for a whole feed, room for a room read shared by the readers it woke',
     labelNames: ['channel'],
     registers: [metrics.registry]
   })
   const wakeLatency = new Histogram({
     name: 'pigeon_longpoll_wake_latency_seconds',
-    help: 'From a send being accepted to the waiting pollers of its room being woken',
+    help: 'From a send being accepted to the waiting readers of its room being woken',
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [metrics.registry]
   })
-  const channel = wakeupChannel(config.REDIS_PREFIX)
   // One listener per open socket of a user: no limit.
   const userEvents = new EventEmitter().setMaxListeners(0)
+  const roomReadCount = feedReads.labels('room')
+  const roomReads = config.FEED_FANOUT === 'room' ? createRoomReads(fastify.db, () => roomReadCount.inc()) : undefined
 
-  const subscriber = createPatientRedis(config, 'pigeon-subscriber')
-  subscriber.on('error', (error) => log.warn({ err: error }, 'wake-up subscriber error'))
-  subscriber.on('message', (_channel: string, raw: string) => {
+  subscriber.on('smessage', (channel: string, raw: string) => {
+    const target = channelTarget(config.REDIS_PREFIX, channel)
     let wakeup: Wakeup
     try {
       wakeup = JSON.parse(raw) as Wakeup
     } catch {
       return
     }
-    if (wakeup.type === 'room-message') {
-      let woken = 0
-      for (const userId of wakeup.userIds) woken += feeds.wake(userId) + pushFeeds.wake(userId)
-      if (woken > 0) wakeLatency.observe((Date.now() - wakeup.acceptedAt) / 1000)
-      wokenTotal.inc({ kind: 'feed' }, woken)
-    } else if (wakeup.type === 'membership-changed') {
-      wokenTotal.inc({ kind: 'feed' }, feeds.wake(wakeup.userId) + pushFeeds.wake(wakeup.userId))
-      for (const userId of wakeup.room?.memberIds ?? []) userEvents.emit(String(userId), wakeup)
-    } else if (wakeup.type === 'read-updated' || wakeup.type === 'family-revoked') {
-      userEvents.emit(String(wakeup.userId), wakeup)
-    } else if (wakeup.type === 'task-finished') {
-      wokenTotal.inc({ kind: 'task' }, tasks.wake(wakeup.taskId))
-      userEvents.emit(String(wakeup.ownerId), wakeup)
+    if (target === undefined) return
+    received.inc({ channel: target.kind })
+    if (target.kind === 'room') {
+      if (wakeup.type === 'room-message') {
+        const woken = watches.wakeRoom(wakeup.roomId)
+        if (woken > 0) wakeLatency.observe((Date.now() - wakeup.acceptedAt) / 1000)
+        wokenTotal.inc({ kind: 'feed' }, woken)
+      } else if (wakeup.type === 'membership-changed') {
+        // The room's other members here: the one who joined or left hears it on their own channel.
+        for (const userId of watches.usersIn(target.id)) if (userId !== wakeup.userId) userEvents.emit(String(userId), wakeup)
+      }
+      return
     }
+    if (wakeup.type === 'membership-changed') wokenTotal.inc({ kind: 'feed' }, watches.wakeUser(wakeup.userId))
+    if (wakeup.type === 'task-finished') wokenTotal.inc({ kind: 'task' }, tasks.wake(wakeup.taskId))
+    userEvents.emit(String(target.id), wakeup)
   })
-  // Not awaited: with Redis down the API still starts; ioredis subscribes once connected, and again after reconnects.
-  subscriber.subscribe(channel).catch((error: unknown) => log.warn({ err: error }, 'wake-up subscription failed'))
+
+  const publish = async (wakeup: Wakeup, what: string) => {
+    await publishWakeups(fastify.redis, config.REDIS_PREFIX, [wakeup])
+      .catch((error: unknown) => log.warn({ err: error }, `could not publish ${what}`))
+  }
 
   fastify.decorate('wakeups', {
-    feeds,
-    pushFeeds,
+    watches,
+    roomReads,
     feedReads,
     tasks,
+    holdUser: watches.holdUser,
     userEvents,
     async membershipChanged (userId: number, room?: { id: number, change: 'joined' | 'left' }) {
-      try {
-        // Those who are in the room now, and the one who just left it.
-        const memberIds = room === undefined ? [] : [...new Set([...await memberIdsOf(fastify.db, room.id), userId])]
-        const wakeup: Wakeup = { type: 'membership-changed', userId, ...(room !== undefined && { room: { ...room, memberIds } }) }
-        await publishWakeups(fastify.redis, config.REDIS_PREFIX, [wakeup])
-      } catch (error) {
-        log.warn({ err: error }, 'could not publish a membership change')
-      }
+      await publish({ type: 'membership-changed', userId, ...(room !== undefined && { room }) }, 'a membership change')
     },
     async familyRevoked (userId: number, familyId: string) {
-      await publishWakeups(fastify.redis, config.REDIS_PREFIX, [{ type: 'family-revoked', userId, familyId }])
-        .catch((error: unknown) => log.warn({ err: error }, 'could not publish a revoked login'))
+      await publish({ type: 'family-revoked', userId, familyId }, 'a revoked login')
     },
     async readUpdated (userId: number, roomId: number, seq: number) {
-      await publishWakeups(fastify.redis, config.REDIS_PREFIX, [{ type: 'read-updated', userId, roomId, seq }])
-        .catch((error: unknown) => log.warn({ err: error }, 'could not publish a read update'))
+      await publish({ type: 'read-updated', userId, roomId, seq }, 'a read update')
     }
   })
 
   // Answer every waiting poll (an empty 200) before the server stops taking requests.
   fastify.addHook('preClose', async () => {
-    feeds.wakeAll()
-    pushFeeds.wakeAll()
+    watches.endAll()
     tasks.wakeAll()
   })
   fastify.addHook('onClose', async () => { subscriber.disconnect() })

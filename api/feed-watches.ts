@@ -1,0 +1,240 @@
+import type { FeedPosition, KnownFeed } from '../core/unseen-feed.js'
+import type { ChannelHold, Channels } from './channels.js'
+import type { WaitOutcome } from './waiters.js'
+
+/** What woke a watch since its reader last started a read: its user's news (read the whole feed), or rooms' news. */
+export interface Wakes { full: boolean, rooms: ReadonlySet<number> }
+
+/**
+ * One reader of a user's feed on this instance (a long poll, an event stream, a socket) and the wake-ups that
+ * concern it. It stays registered from before its first read until it closes, so nothing that happens while its
+ * reader reads is lost: the wake-ups wait in it until the reader takes them.
+ */
+export interface FeedWatch {
+  readonly userId: number
+  /** Resolves once the user's channel and the channels of the rooms known for them are subscribed. */
+  ready: () => Promise<void>
+  /** Takes the wake-ups pending, as a read starts; `mark` tells `cover` when. */
+  take: () => Wakes & { mark: number }
+  /**
+   * After a read of the whole feed: these are the user's rooms now. Subscribes the new ones, lets the ones left go,
+   * and answers true when a wake-up of one of them could have been missed during that read (its channel was not
+   * subscribed before it began): then read again.
+   */
+  cover: (roomIds: Iterable<number>, mark: number) => Promise<boolean>
+  /** Resolves with 'woken' at once if wake-ups are pending; else when one comes, the time is up, the client leaves or the watch ends. */
+  wait: (ms: number, signal: AbortSignal) => Promise<WaitOutcome>
+  /** Where this reader's last answer left it, if it may resume there without reading first (see readFeed). */
+  resume: (position: FeedPosition) => KnownFeed | undefined
+  keep: (position: Required<FeedPosition>, known: KnownFeed) => void
+  close: () => void
+}
+
+interface UserEntry {
+  watches: Set<Watch>
+  /** Holds that are not watches: a task waiting for its outcome, say. */
+  holds: number
+  user: ChannelHold
+  /** The user's rooms as the last read found them; `since`: the clock when the room's channel was confirmed. */
+  rooms: Map<number, { hold: ChannelHold, since: number | undefined }>
+  linger?: NodeJS.Timeout
+}
+
+interface Watch extends FeedWatch {
+  kind: 'poll' | 'push'
+  wake: (full: boolean, roomId?: number) => void
+  end: (outcome: WaitOutcome) => void
+}
+
+/**
+ * Every feed reader of this API process, by user and by room, and the channels they need: an instance subscribes to
+ * a user's channel while it holds a reader (or a task wait) of theirs, and to the channel of each of their rooms; a
+ * room's wake-up reaches the readers of its members here, a user's wake-up that user's readers. A user's channels stay
+ * subscribed for `lingerMs` after their last reader goes, so a long poll coming back for the next answer finds them.
+ */
+export function createFeedWatches (options: {
+  channels: Channels
+  roomChannel: (roomId: number) => string
+  userChannel: (userId: number) => string
+  /** At most this many long polls per user: one more answers the oldest ('superseded'). */
+  pollsPerUser: number
+  lingerMs: number
+}) {
+  const { channels } = options
+  const users = new Map<number, UserEntry>()
+  const roomUsers = new Map<number, Set<number>>()
+  let clock = 0
+  let size = { poll: 0, push: 0 }
+
+  function entryOf (userId: number): UserEntry {
+    let entry = users.get(userId)
+    if (entry === undefined) {
+      entry = { watches: new Set(), holds: 0, user: channels.hold(options.userChannel(userId)), rooms: new Map() }
+      users.set(userId, entry)
+    }
+    clearTimeout(entry.linger)
+    entry.linger = undefined
+    return entry
+  }
+
+  function addRoom (userId: number, entry: UserEntry, roomId: number): void {
+    const room = { hold: channels.hold(options.roomChannel(roomId)), since: undefined as number | undefined }
+    entry.rooms.set(roomId, room)
+    room.hold.ready.then(() => { room.since = ++clock }, () => {})
+    let members = roomUsers.get(roomId)
+    if (members === undefined) roomUsers.set(roomId, members = new Set())
+    members.add(userId)
+  }
+
+  function dropRoom (userId: number, entry: UserEntry, roomId: number): void {
+    entry.rooms.get(roomId)?.hold.release()
+    entry.rooms.delete(roomId)
+    const members = roomUsers.get(roomId)
+    members?.delete(userId)
+    if (members?.size === 0) roomUsers.delete(roomId)
+  }
+
+  /** After the last reader or hold of a user goes, their channels go too, `lingerMs` later unless one comes back. */
+  function released (userId: number, entry: UserEntry): void {
+    if (entry.watches.size > 0 || entry.holds > 0) return
+    entry.linger = setTimeout(() => {
+      if (users.get(userId) !== entry || entry.watches.size > 0 || entry.holds > 0) return
+      for (const roomId of [...entry.rooms.keys()]) dropRoom(userId, entry, roomId)
+      entry.user.release()
+      users.delete(userId)
+    }, options.lingerMs)
+    entry.linger.unref()
+  }
+
+  return {
+    get size () { return size },
+
+    /** A reader's watch, registered from now until `close`. */
+    watch (userId: number, kind: 'poll' | 'push'): FeedWatch {
+      const entry = entryOf(userId)
+      if (kind === 'poll') {
+        const polls = [...entry.watches].filter((other) => other.kind === 'poll')
+        if (polls.length >= options.pollsPerUser) polls[0]?.end('superseded')
+      }
+      let pending = { full: false, rooms: new Set<number>() }
+      let ended: WaitOutcome | undefined
+      let settle: ((outcome: WaitOutcome) => void) | undefined
+      let kept: { position: FeedPosition, known: KnownFeed } | undefined
+      let closed = false
+
+      const watch: Watch = {
+        userId,
+        kind,
+        async ready () {
+          await Promise.all([entry.user.ready, ...[...entry.rooms.values()].map((room) => room.hold.ready)])
+        },
+        take () {
+          const taken = { ...pending, mark: ++clock }
+          pending = { full: false, rooms: new Set() }
+          return taken
+        },
+        async cover (roomIds, mark) {
+          const now = new Set(roomIds)
+          let missed = false
+          for (const roomId of entry.rooms.keys()) if (!now.has(roomId)) dropRoom(userId, entry, roomId)
+          for (const roomId of now) {
+            const room = entry.rooms.get(roomId)
+            if (room === undefined) addRoom(userId, entry, roomId)
+            if (room?.since === undefined || room.since > mark) missed = true
+          }
+          if (missed) await Promise.all([...now].map(async (roomId) => await entry.rooms.get(roomId)?.hold.ready))
+          return missed
+        },
+        async wait (ms, signal) {
+          if (ended !== undefined) return ended
+          if (pending.full || pending.rooms.size > 0) return 'woken'
+          return await new Promise<WaitOutcome>((resolve) => {
+            const onAbort = () => settle?.('aborted')
+            const timer = setTimeout(() => settle?.('timeout'), ms)
+            signal.addEventListener('abort', onAbort, { once: true })
+            settle = (outcome) => {
+              settle = undefined
+              clearTimeout(timer)
+              signal.removeEventListener('abort', onAbort)
+              resolve(outcome)
+            }
+            if (signal.aborted) onAbort()
+          })
+        },
+        resume (position) {
+          return kept?.position === position ? kept.known : undefined
+        },
+        keep (position, known) {
+          kept = { position, known }
+        },
+        wake (full, roomId) {
+          if (full) pending.full = true
+          if (roomId !== undefined) pending.rooms.add(roomId)
+          settle?.('woken')
+        },
+        end (outcome) {
+          ended ??= outcome
+          settle?.(outcome)
+        },
+        close () {
+          if (closed) return
+          closed = true
+          watch.end('aborted')
+          entry.watches.delete(watch)
+          size = { ...size, [kind]: size[kind] - 1 }
+          released(userId, entry)
+        }
+      }
+      entry.watches.add(watch)
+      size = { ...size, [kind]: size[kind] + 1 }
+      return watch
+    },
+
+    /** Keeps the user's channel subscribed (for a task wait, say) until the returned function is called. */
+    holdUser (userId: number): { ready: Promise<void>, release: () => void } {
+      const entry = entryOf(userId)
+      entry.holds++
+      let released_ = false
+      return {
+        ready: entry.user.ready,
+        release () {
+          if (released_) return
+          released_ = true
+          entry.holds--
+          released(userId, entry)
+        }
+      }
+    },
+
+    /** A room's news: each reader of its members here reads that room. Answers how many were woken. */
+    wakeRoom (roomId: number): number {
+      let woken = 0
+      for (const userId of roomUsers.get(roomId) ?? []) {
+        for (const watch of users.get(userId)?.watches ?? []) {
+          watch.wake(false, roomId)
+          woken++
+        }
+      }
+      return woken
+    },
+
+    /** A user's news (their rooms changed): their readers read their whole feed. */
+    wakeUser (userId: number): number {
+      const watches = users.get(userId)?.watches ?? new Set()
+      for (const watch of watches) watch.wake(true)
+      return watches.size
+    },
+
+    /** The users here who are in the room, as their last reads found it. */
+    usersIn (roomId: number): ReadonlySet<number> {
+      return roomUsers.get(roomId) ?? new Set()
+    },
+
+    /** Answers every reader, for a graceful shutdown. */
+    endAll (outcome: WaitOutcome = 'closing'): void {
+      for (const entry of users.values()) for (const watch of entry.watches) watch.end(outcome)
+    }
+  }
+}
+
+export type FeedWatches = ReturnType<typeof createFeedWatches>
