@@ -28,11 +28,11 @@ export type SearchPosition =
   | { order: 'rank', top: number, rank: number, id: number }
 
 export interface SearchRequest {
-  userId: number
+  /** The rooms to search: those the user is in now (see searchScope). */
+  roomIds: number[]
   /** What the user typed: `websearch_to_tsquery` syntax (words, "a phrase", or, -word). */
   q: string
   order: 'newest' | 'rank'
-  roomId?: number
   senderId?: number
   limit: number
   after?: SearchPosition
@@ -40,21 +40,25 @@ export interface SearchRequest {
 
 export interface SearchHit { message: Message, rank: number, highlight: string }
 
-export type SearchOutcome =
-  | { kind: 'page', rows: SearchHit[], hasMore: boolean, next: (last: SearchHit) => SearchPosition }
+export interface SearchPage { rows: SearchHit[], hasMore: boolean, next: (last: SearchHit) => SearchPosition }
+
+export type SearchScope =
+  | { kind: 'rooms', roomIds: number[] }
   /** `q` has no word to look up: only operators, only words too common to index, or only excluded words. */
   | { kind: 'no-words' }
   /** `roomId` is not a room of the user's. */
   | { kind: 'not-a-member' }
 
-// Every vector and query uses this configuration, made by the migration and mapped by SEARCH_LANGUAGE.
 const configuration = sql`'pigeon_search'::regconfig`
 const columns = sql.raw(messageColumns.map((column) => `m.${column}`).join(', '))
 
-export async function searchMessages (db: Db, request: SearchRequest): Promise<SearchOutcome> {
-  const { userId, q, roomId, limit } = request
-  // One round trip for what the search needs to know first: my rooms, and whether q can use the index at all
-  // (a query of only `-word` would match nearly everything, by reading everything).
+/**
+ * What a user may search: the rooms they are in now (or the one asked for, if they are in it), and whether `q` can
+ * use the index at all (a query of only `-word` would match nearly everything, by reading everything). On the
+ * primary: a room left a moment ago is never searched.
+ */
+export async function searchScope (db: Db, request: { userId: number, q: string, roomId?: number }): Promise<SearchScope> {
+  const { userId, q, roomId } = request
   const { rows: [check] } = await sql<{ room_ids: number[] | null, nodes: number, indexable: string }>`
     select
       (select array_agg(room_id) from room_members where user_id = ${userId}
@@ -62,9 +66,14 @@ export async function searchMessages (db: Db, request: SearchRequest): Promise<S
       numnode(query) as nodes, querytree(query) as indexable
     from websearch_to_tsquery(${configuration}, ${q}) as query`.execute(db)
   if (check === undefined || check.nodes === 0 || check.indexable === 'T') return { kind: 'no-words' }
-  if (check.room_ids === null) return roomId === undefined ? emptyPage() : { kind: 'not-a-member' }
+  if (check.room_ids === null && roomId !== undefined) return { kind: 'not-a-member' }
+  return { kind: 'rooms', roomIds: check.room_ids ?? [] }
+}
 
-  const matches = sql`m.room_id = any(${check.room_ids}::bigint[])
+/** A page of matches in `roomIds`; may run on a read replica (a message stored a moment ago may be missing). */
+export async function searchMessages (db: Db, request: SearchRequest): Promise<SearchPage> {
+  const { q, limit } = request
+  const matches = sql`m.room_id = any(${request.roomIds}::bigint[])
     and m.search_vector @@ websearch_to_tsquery(${configuration}, ${q})
     ${request.senderId === undefined ? sql`` : sql`and m.sender_id = ${request.senderId}`}`
   // Marks no message text can hold by chance: the highlight is escaped as HTML, then the marks become <mark>.
@@ -105,16 +114,11 @@ export async function searchMessages (db: Db, request: SearchRequest): Promise<S
   }), limit)
   const top = request.after?.order === 'rank' ? request.after.top : rows[0]?.window_top ?? 0
   return {
-    kind: 'page',
     ...page,
     next: (last) => request.order === 'newest'
       ? { order: 'newest', beforeId: last.message.id }
       : { order: 'rank', top, rank: last.rank, id: last.message.id }
   }
-}
-
-function emptyPage (): SearchOutcome {
-  return { kind: 'page', rows: [], hasMore: false, next: () => ({ order: 'newest', beforeId: 0 }) }
 }
 
 const htmlEscapes: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
