@@ -119,7 +119,10 @@ const walkThrough: Folder[] = [
       {
         operationId: 'asyncApiDocument',
         name: 'The AsyncAPI document of the push protocol',
-        checks: { 'is AsyncAPI 3.0 with both channels': "pm.expect(answer.asyncapi).to.eql('3.0.0'); pm.expect(answer.channels).to.have.keys('socket', 'stream')" }
+        checks: {
+          'is AsyncAPI 3.0': "pm.expect(answer.asyncapi).to.eql('3.0.0')",
+          'describes the socket and the stream': "pm.expect(answer.channels).to.have.keys('socket', 'stream')"
+        }
       }
     ]
   },
