@@ -109,7 +109,13 @@ export const ConfigSchema = Type.Object({
   /** A stream or socket whose unsent output passes this is closed (slow consumer), rather than growing memory. */
   PUSH_BUFFER_LIMIT_BYTES: Type.Integer({ default: 1024 * 1024, minimum: 1024 }),
   /** A WebSocket with no token in its handshake must send one in its first frame within this time. */
-  WS_AUTH_TIMEOUT_SECONDS: Type.Number({ default: 5, exclusiveMinimum: 0 })
+  WS_AUTH_TIMEOUT_SECONDS: Type.Number({ default: 5, exclusiveMinimum: 0 }),
+  /**
+   * The Postgres text search configuration messages are searched by (`simple`: words as written, any language;
+   * `english`, `french`, … stem and drop stop words), accents folded either way. Applied by `npm run db:migrate`:
+   * a change re-computes every message's vector.
+   */
+  SEARCH_LANGUAGE: Type.String({ default: 'simple', pattern: '^[a-z_]+$' })
 })
 
 /** Where the JWT secret came from: the environment, the secret file, or nowhere (made for this process alone). */
