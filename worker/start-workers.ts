@@ -7,6 +7,7 @@ import { bullPrefix, queueNames, retryBackoff, retryDelayMs, type ChangeMessageP
 import { taskKinds } from '../core/db/schema.js'
 import { closeRedis, createPatientRedis, isConnected } from '../core/redis.js'
 import { createChangeMessage } from './processors/change-message.js'
+import { createTaskCache } from '../core/task-cache.js'
 import { createMarkSeen } from './processors/mark-seen.js'
 import { createPersistMessage, type PersistMessageResult } from './processors/persist-message.js'
 import { createTaskReconciler } from './reconcile-tasks.js'
@@ -36,7 +37,8 @@ export function startWorkers ({ config, db, log, registry }: { config: Config, d
   }
 
   const persistMessage = createPersistMessage({ db, redis: connection, redisPrefix: config.REDIS_PREFIX, log, maxBatch: config.WORKER_CONCURRENCY })
-  const changeMessage = createChangeMessage({ db, redis: connection, redisPrefix: config.REDIS_PREFIX, log })
+  const taskCache = createTaskCache(connection, { prefix: config.REDIS_PREFIX, ttlSeconds: config.TASK_CACHE_TTL_SECONDS })
+  const changeMessage = createChangeMessage({ db, redis: connection, redisPrefix: config.REDIS_PREFIX, log, taskCache })
   // One queue for every task kind (the job's name): edits and deletes get the sends' retries, deadline and reconciler.
   const tasks = new Worker<TaskPayload, PersistMessageResult | null>(
     queueNames.tasks,
