@@ -53,6 +53,13 @@ export const ConfigSchema = Type.Object({
   TASK_DEADLINE_SECONDS: Type.Integer({ default: 24 * 3600, minimum: 1 }),
   /** How long a finished task stays answerable (GET /v1/tasks/{id}) before it is pruned. */
   TASK_RETENTION_SECONDS: Type.Integer({ default: 24 * 3600, minimum: 1 }),
+  /**
+   * Read watermark moves younger than this are kept one by one ("seen by whom, when" to the second); older ones are
+   * merged to one per member per this many seconds (the last move of each such span).
+   */
+  READ_MARKS_EXACT_SECONDS: Type.Integer({ default: 24 * 3600, minimum: 1 }),
+  /** Read watermark moves older than this are merged to one per member: their last move before then. */
+  READ_MARKS_KEEP_SECONDS: Type.Integer({ default: 30 * 24 * 3600, minimum: 1 }),
   /** How long an Idempotency-Key keeps answering with its task. */
   IDEMPOTENCY_KEY_TTL_SECONDS: Type.Integer({ default: 48 * 3600, minimum: 1 }),
   USERS_CACHE_TTL_SECONDS: Type.Integer({ default: 300, minimum: 1 }),

@@ -3,11 +3,11 @@ import { Value } from 'typebox/value'
 import type { Db } from '../../core/db/connect.js'
 import type { Log } from '../../core/log.js'
 import { applyMessageChange, type BeforeChangeCommit } from '../../core/message-changes.js'
-import { ChangeMessagePayloadSchema, type ChangeMessagePayload } from '../../core/queue.js'
+import { ChangeMessagePayloadSchema, type ChangeMessagePayload, type Queues } from '../../core/queue.js'
 import { isConnected, type RedisClient } from '../../core/redis.js'
 import type { TaskCache } from '../../core/task-cache.js'
 import { taskKinds } from '../../core/db/schema.js'
-import { taskFinished, TaskRefusal } from '../../core/tasks.js'
+import { removeTaskJobs, taskFinished, TaskRefusal } from '../../core/tasks.js'
 import { publishWakeups, type Wakeup } from '../../core/wakeups.js'
 import type { PersistMessageResult } from './persist-message.js'
 
@@ -15,7 +15,7 @@ import type { PersistMessageResult } from './persist-message.js'
  * Applies an edit or a delete (the job's name says which), records the task's outcome, then wakes the room's
  * pollers so they fetch the change. Anything thrown but a refusal is transient: BullMQ retries it, as for a send.
  */
-export function createChangeMessage ({ db, redis, redisPrefix, log, taskCache }: { db: Db, redis: RedisClient, redisPrefix: string, log: Log, taskCache: TaskCache }) {
+export function createChangeMessage ({ db, redis, redisPrefix, log, queues, taskCache }: { db: Db, redis: RedisClient, redisPrefix: string, log: Log, queues: Queues, taskCache: TaskCache }) {
   // Before COMMIT, the cached answers of the tasks that show the message are marked stale (core/task-cache.ts). With
   // Redis away the change does not wait for it holding the room's lock: it rolls back and is retried.
   const markShown: BeforeChangeCommit = async ({ taskIds, changeSeq }) => {
@@ -46,6 +46,8 @@ export function createChangeMessage ({ db, redis, redisPrefix, log, taskCache }:
       log.info({ reqId: requestId, taskId: job.id, messageId, editorId, code: outcome.code }, 'change refused')
       throw new TaskRefusal({ code: outcome.code, message: outcome.message })
     }
+    // A deleted message's texts leave Redis now, with the finished jobs that carried them, not when BullMQ trims them.
+    await removeTaskJobs(queues, outcome.textTaskIds)
     const { message } = outcome
     log.info({ reqId: requestId, taskId: job.id, messageId, changeSeq: message.change_seq, kind: job.name }, 'message changed')
     return { messageId: message.id, roomId: message.room_id, seq: message.seq }
