@@ -121,11 +121,17 @@ async function main (): Promise<void> {
     }
     progress(`seeded ${names.length} users in one room, ${taskIds.length} sends stored through the API`)
 
+    // What a poller holds after its first answer: each lane's task's tag, and the users list's.
+    const taskTags = await mapLimit(taskIds.slice(0, 20), 8, async (t) => (await client.request('GET', `/v1/tasks/${t.taskId}`, { token: t.token })).etag)
+    const usersTag = (await client.request('GET', '/v1/users', { token: readerToken })).etag as string
     const ok = (status: number) => async (response: Promise<{ status: number }>) => (await response).status === status
     const scenarios: Scenario[] = [
       { name: 'floor: GET /health/live (no token, no data)', clients: 20, request: async (c) => await ok(200)(c.request('GET', '/health/live')) },
       { name: 'task state by id (completed)', clients: 20, request: async (c, _lane, i) => { const t = taskIds[i % taskIds.length] as { taskId: string, token: string }; return await ok(200)(c.request('GET', `/v1/tasks/${t.taskId}`, { token: t.token })) } },
+      { name: 'task state, each client polling its own (completed)', clients: 20, request: async (c, lane) => { const t = taskIds[lane] as { taskId: string, token: string }; return await ok(200)(c.request('GET', `/v1/tasks/${t.taskId}`, { token: t.token })) } },
+      { name: 'task state, polling with If-None-Match (304)', clients: 20, request: async (c, lane) => { const t = taskIds[lane] as { taskId: string, token: string }; return await ok(304)(c.request('GET', `/v1/tasks/${t.taskId}`, { token: t.token, headers: { 'if-none-match': taskTags[lane] as string } })) } },
       { name: 'users list, first page (cached)', clients: 50, request: async (c, lane) => await ok(200)(c.request('GET', '/v1/users', { token: tokens[lane % tokens.length] as string })) },
+      { name: 'users list, If-None-Match (304)', clients: 50, request: async (c, lane) => await ok(304)(c.request('GET', '/v1/users', { token: tokens[lane % tokens.length] as string, headers: { 'if-none-match': usersTag } })) },
       { name: 'room history, newest 50', clients: 20, request: async (c, lane) => await ok(200)(c.request('GET', `/v1/rooms/${room.id}/messages?limit=50`, { token: tokens[lane % tokens.length] as string })) },
       { name: `unseen feed, first page of 100 (${settings.pending} pending)`, clients: 10, request: async (c) => await ok(200)(c.request('GET', '/v1/messages/unseen?limit=100', { token: readerToken })) }
     ]

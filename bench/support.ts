@@ -16,7 +16,7 @@ export function createClient (baseUrl: string) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 100_000 })
   const { hostname, port } = new URL(baseUrl)
 
-  async function request<T = any> (method: string, path: string, options: { token?: string, body?: unknown, headers?: Record<string, string> } = {}): Promise<{ status: number, body: T }> {
+  async function request<T = any> (method: string, path: string, options: { token?: string, body?: unknown, headers?: Record<string, string> } = {}): Promise<{ status: number, etag: string | undefined, body: T }> {
     const payload = options.body === undefined ? undefined : JSON.stringify(options.body)
     const headers: Record<string, string> = { ...options.headers }
     if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`
@@ -31,7 +31,7 @@ export function createClient (baseUrl: string) {
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString()
           try {
-            resolve({ status: res.statusCode ?? 0, body: (text === '' ? undefined : JSON.parse(text)) as T })
+            resolve({ status: res.statusCode ?? 0, etag: res.headers.etag, body: (text === '' ? undefined : JSON.parse(text)) as T })
           } catch (error) {
             reject(error)
           }

@@ -63,6 +63,8 @@ export const ConfigSchema = Type.Object({
   /** How long an Idempotency-Key keeps answering with its task. */
   IDEMPOTENCY_KEY_TTL_SECONDS: Type.Integer({ default: 48 * 3600, minimum: 1 }),
   USERS_CACHE_TTL_SECONDS: Type.Integer({ default: 300, minimum: 1 }),
+  /** How long a finished task's answer, or the mark an edit or delete of its message leaves, stays in Redis. */
+  TASK_CACHE_TTL_SECONDS: Type.Integer({ default: 600, minimum: 1 }),
   BODY_LIMIT_BYTES: Type.Integer({ default: 64 * 1024, minimum: 1024 }),
   /** Origins (comma-separated, e.g. `https://app.example.com`) whose pages may call the API; empty: CORS is off. */
   CORS_ORIGINS: Type.String({ default: '' }),

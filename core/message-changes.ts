@@ -13,6 +13,9 @@ export const changeRefusals = {
 } as const
 export type ChangeRefusalCode = keyof typeof changeRefusals
 
+/** Told, in the change's transaction just before COMMIT, which finished tasks show the message and its new change number. */
+export type BeforeChangeCommit = (shown: { taskIds: string[], changeSeq: number }) => Promise<void>
+
 export type ChangeOutcome =
   /**
    * `changed` false: a repeated run, or a delete of a message already deleted; nobody needs waking for it.
@@ -38,7 +41,7 @@ export function refusalFor (message: Pick<Message, 'sender_id' | 'deleted_at'> |
  * every insert, edit and delete of the room takes its change number under that lock, so two edits end in one
  * of them, and an edit that comes after a delete finds the tombstone and is refused: the text never comes back.
  */
-export async function applyMessageChange (db: Db, change: MessageChange): Promise<ChangeOutcome> {
+export async function applyMessageChange (db: Db, change: MessageChange, beforeCommit: BeforeChangeCommit): Promise<ChangeOutcome> {
   return await attemptTasks(db, [change.taskId], async (trx, [task]): Promise<ChangeOutcome> => {
     if (task === undefined || task.state === 'failed') return { kind: 'gone' }
     const roomOf = await trx.selectFrom('messages').select('room_id').where('id', '=', change.messageId).executeTakeFirst()
@@ -85,7 +88,13 @@ export async function applyMessageChange (db: Db, change: MessageChange): Promis
     // The message row holds the text now: a finished task keeps none (no earlier version survives in a payload),
     // and a delete takes it from its send's task as well.
     await forgetTexts(trx, isEdit ? [change.taskId] : [change.taskId, current.task_id])
-    return { kind: 'applied', message, changed, textTaskIds: await textTaskIdsOf(trx, message) }
+    const textTaskIds = await textTaskIdsOf(trx, message)
+    // Last, so the tasks' caches are marked as late as can be, and a failure to mark rolls the change back.
+    if (changed) {
+      const shown = await trx.selectFrom('tasks').select('id').where('message_id', '=', change.messageId).execute()
+      await beforeCommit({ taskIds: shown.map((task) => task.id), changeSeq: message.change_seq })
+    }
+    return { kind: 'applied', message, changed, textTaskIds }
   })
 }
 

@@ -241,7 +241,7 @@ export async function finishedTask (api: ApiProcess, owner: User, taskId: string
   const read = async (): Promise<Answer> => {
     const wait = Math.max(0, Math.min(10, Math.floor((deadline - Date.now()) / 1000)))
     return await call(api, 'GET', `/v1/tasks/${taskId}?wait=${wait}`, { token: owner.token })
-      .catch((error: unknown) => ({ status: 0, contentType: '', body: String(error) }))
+      .catch((error: unknown) => ({ status: 0, contentType: '', etag: null, body: String(error) }))
   }
   return await settle(read, (answer) => answer.status === 200 && ['completed', 'failed'].includes(answer.body.state), deadline - Date.now())
 }

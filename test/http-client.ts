@@ -6,6 +6,7 @@ import { checkedFetch } from './helper.js'
 export interface Answer {
   status: number
   contentType: string
+  etag: string | null
   body: any
 }
 
@@ -29,7 +30,7 @@ export async function call (api: ApiProcess, method: string, path: string, optio
     signal: AbortSignal.timeout(options.abortAfter ?? 15_000)
   })
   const text = await response.text()
-  return { status: response.status, contentType: response.headers.get('content-type') ?? '', body: text === '' ? undefined : JSON.parse(text) }
+  return { status: response.status, contentType: response.headers.get('content-type') ?? '', etag: response.headers.get('etag'), body: text === '' ? undefined : JSON.parse(text) }
 }
 
 export interface User {

@@ -7,6 +7,7 @@ import { bullPrefix, closeQueues, createQueues, queueNames, retryBackoff, retryD
 import { taskKinds } from '../core/db/schema.js'
 import { closeRedis, createPatientRedis, isConnected } from '../core/redis.js'
 import { createChangeMessage } from './processors/change-message.js'
+import { createTaskCache } from '../core/task-cache.js'
 import { createMarkSeen } from './processors/mark-seen.js'
 import { createMergeReadMarks, mergeReadMarksEveryMs, mergeReadMarksJob } from './processors/merge-read-marks.js'
 import { createPersistMessage, type PersistMessageResult } from './processors/persist-message.js'
@@ -40,7 +41,8 @@ export function startWorkers ({ config, db, log, registry }: { config: Config, d
   const queues = createQueues(connection, config.REDIS_PREFIX)
   for (const queue of [queues.tasks, queues.markSeen]) queue.on('error', (error) => log.warn({ err: error, queue: queue.name }, 'worker queue error'))
   const persistMessage = createPersistMessage({ db, redis: connection, redisPrefix: config.REDIS_PREFIX, log, maxBatch: config.WORKER_CONCURRENCY })
-  const changeMessage = createChangeMessage({ db, redis: connection, redisPrefix: config.REDIS_PREFIX, log, queues })
+  const taskCache = createTaskCache(connection, { prefix: config.REDIS_PREFIX, ttlSeconds: config.TASK_CACHE_TTL_SECONDS })
+  const changeMessage = createChangeMessage({ db, redis: connection, redisPrefix: config.REDIS_PREFIX, log, queues, taskCache })
   // One queue for every task kind (the job's name): edits and deletes get the sends' retries, deadline and reconciler.
   const tasks = new Worker<TaskPayload, PersistMessageResult | null>(
     queueNames.tasks,

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { findTask } from '../../core/tasks.js'
+import type { FastifyReply } from 'fastify'
+import { findTask, isUnfinished } from '../../core/tasks.js'
 import { bearer, problems } from '../schemas/common.js'
 import { TaskIdParamsSchema, TaskQuerySchema, TaskSchema } from '../schemas/tasks.js'
 import { toTaskView } from '../task-view.js'
@@ -7,7 +8,7 @@ import { notFound } from '../errors.js'
 import { hangUpSignal, longPoll } from '../long-poll.js'
 
 const taskRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { db, wakeups } = fastify
+  const { db, wakeups, taskCache } = fastify
   fastify.addHook('onRequest', fastify.authenticate)
 
   fastify.get('/:taskId', {
@@ -15,7 +16,7 @@ const taskRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['tasks'],
       operationId: 'getTask',
       summary: 'The state of a send, an edit or a delete, by task id',
-      description: 'Answered from Postgres, where every accepted send is recorded before its 202, so it answers even if Redis lost its queues. Only the task\'s owner sees it (anyone else gets 404). `completed` carries the stored message in `result`; `failed` says why in `error.code` (`NOT_A_MEMBER`; for an edit or delete `MESSAGE_NOT_FOUND`, `NOT_THE_AUTHOR` or `MESSAGE_DELETED`; or `SEND_FAILED` / `CHANGE_FAILED` when it could not be done before its deadline, 24 h by default). Finished tasks stay answerable for 24 h by default. `?wait=N` (≤ 30 s) holds the request until the task finishes or N seconds pass.',
+      description: 'Answered from Postgres, where every accepted send is recorded before its 202, so it answers even if Redis lost its queues; a finished task is then answered from a Redis cache that an edit or delete of its message clears before it is done, and its `ETag` is its message\'s change number, so `If-None-Match` gets 304 without a query. Only the task\'s owner sees it (anyone else gets 404). `completed` carries the stored message in `result`; `failed` says why in `error.code` (`NOT_A_MEMBER`; for an edit or delete `MESSAGE_NOT_FOUND`, `NOT_THE_AUTHOR` or `MESSAGE_DELETED`; or `SEND_FAILED` / `CHANGE_FAILED` when it could not be done before its deadline, 24 h by default). Finished tasks stay answerable for 24 h by default. `?wait=N` (≤ 30 s) holds the request until the task finishes or N seconds pass.',
       security: bearer,
       params: TaskIdParamsSchema,
       querystring: TaskQuerySchema,
@@ -23,24 +24,45 @@ const taskRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     const { taskId } = request.params
+    // A finished task changes only when its message does, and that marks its cached answer first: no query.
+    const cached = await taskCache.get(taskId)
+    if (cached !== undefined) {
+      if (cached.ownerId !== request.userId) throw notFound.task(taskId)
+      return sendFinished(reply, cached.stamp, cached.body)
+    }
+
     // A task's outcome is told on its owner's channel: held here while this waits (only the owner sees the task).
     const held = request.query.wait > 0 ? wakeups.holdUser(request.userId) : undefined
     await held?.ready
-    const task = await longPoll({
+    const found = await longPoll({
       waiters: wakeups.tasks,
       key: taskId,
       seconds: request.query.wait,
       signal: hangUpSignal(reply),
       query: async () => {
         const found = await findTask(db, taskId)
-        return found === undefined || found.task.owner_id !== request.userId ? undefined : toTaskView(found.task, found.message)
+        return found === undefined || found.task.owner_id !== request.userId ? undefined : found
       },
       // Stop waiting once the task is finished, or when it is not the caller's to see.
-      ready: (found) => found === undefined || found.state === 'completed' || found.state === 'failed'
+      ready: (found) => found === undefined || !isUnfinished(found.task.state)
     }).finally(() => held?.release())
-    if (task === undefined) throw notFound.task(taskId)
-    return task
+    if (found === undefined) throw notFound.task(taskId)
+    const view = toTaskView(found.task, found.message)
+    if (isUnfinished(found.task.state)) return view
+
+    const stamp = found.message?.change_seq ?? 0
+    const body = reply.serialize(view) as string
+    await taskCache.fill(taskId, { ownerId: found.task.owner_id, stamp, body })
+    return sendFinished(reply, stamp, body)
   })
+}
+
+/**
+ * A finished task's answer, as the route serialized it (a string with a JSON type skips serialization), tagged by
+ * its message's change number: the only thing that can change it, so a poller's If-None-Match costs no hashing.
+ */
+function sendFinished (reply: FastifyReply, stamp: number, body: string): FastifyReply {
+  return reply.header('etag', `W/"t${stamp}"`).type('application/json; charset=utf-8').send(body)
 }
 
 export default taskRoutes

@@ -12,6 +12,9 @@ import { ChangePasswordSchema, toUserView, UpdateMeSchema, UserSchema } from '..
 
 const UserPageSchema = PageSchema(UserSchema)
 
+/** A page's ETag: the users cache's version (the page's own parameters are in its URL). */
+const pageTag = (version: string) => `W/"u${version}"`
+
 const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { db, usersCache, cursors, laggingReads } = fastify
   fastify.addHook('onRequest', fastify.authenticate)
@@ -36,7 +39,14 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const { cursor, limit } = request.query
     const afterId = cursor === undefined ? 0 : cursors.openPage(cursor, 'id')
     const page = `${afterId}:${limit}`
+    // A page changes only with the version, so the version tags it: a poller holding it gets 304 for one Redis read.
+    const held = request.headers['if-none-match']
+    if (held !== undefined) {
+      const version = await usersCache.version()
+      if (version !== null && held === pageTag(version)) return (reply as FastifyReply).code(304).header('etag', held).send()
+    }
     const cached = await usersCache.getPage(page)
+    if (cached.version !== null) reply.header('etag', pageTag(cached.version))
     const result = cached.body === null ? 'miss' : 'hit'
     reply.header('x-cache', result)
     cacheRequests.inc({ result })

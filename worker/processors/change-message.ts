@@ -2,9 +2,10 @@ import { UnrecoverableError, type Job } from 'bullmq'
 import { Value } from 'typebox/value'
 import type { Db } from '../../core/db/connect.js'
 import type { Log } from '../../core/log.js'
-import { applyMessageChange } from '../../core/message-changes.js'
+import { applyMessageChange, type BeforeChangeCommit } from '../../core/message-changes.js'
 import { ChangeMessagePayloadSchema, type ChangeMessagePayload, type Queues } from '../../core/queue.js'
-import type { RedisClient } from '../../core/redis.js'
+import { isConnected, type RedisClient } from '../../core/redis.js'
+import type { TaskCache } from '../../core/task-cache.js'
 import { taskKinds } from '../../core/db/schema.js'
 import { removeTaskJobs, taskFinished, TaskRefusal } from '../../core/tasks.js'
 import { publishWakeups, type Wakeup } from '../../core/wakeups.js'
@@ -14,14 +15,20 @@ import type { PersistMessageResult } from './persist-message.js'
  * Applies an edit or a delete (the job's name says which), records the task's outcome, then wakes the room's
  * pollers so they fetch the change. Anything thrown but a refusal is transient: BullMQ retries it, as for a send.
  */
-export function createChangeMessage ({ db, redis, redisPrefix, log, queues }: { db: Db, redis: RedisClient, redisPrefix: string, log: Log, queues: Queues }) {
+export function createChangeMessage ({ db, redis, redisPrefix, log, queues, taskCache }: { db: Db, redis: RedisClient, redisPrefix: string, log: Log, queues: Queues, taskCache: TaskCache }) {
+  // Before COMMIT, the cached answers of the tasks that show the message are marked stale (core/task-cache.ts). With
+  // Redis away the change does not wait for it holding the room's lock: it rolls back and is retried.
+  const markShown: BeforeChangeCommit = async ({ taskIds, changeSeq }) => {
+    if (!isConnected(redis)) throw new Error('redis is not reachable: cached task answers cannot be marked')
+    await taskCache.mark(taskIds, changeSeq)
+  }
   return async (job: Job<ChangeMessagePayload>): Promise<PersistMessageResult | null> => {
     const isEdit = job.name === taskKinds.editMessage
     if (job.id === undefined || !Value.Check(ChangeMessagePayloadSchema, job.data) || isEdit !== (job.data.text !== undefined)) {
       throw new UnrecoverableError('INVALID_PAYLOAD: the job does not carry a valid edit or delete')
     }
     const { messageId, editorId, requestId } = job.data
-    const outcome = await applyMessageChange(db, { taskId: job.id, messageId, editorId, text: job.data.text ?? null })
+    const outcome = await applyMessageChange(db, { taskId: job.id, messageId, editorId, text: job.data.text ?? null }, markShown)
     if (outcome.kind === 'gone') {
       log.info({ reqId: requestId, taskId: job.id }, 'task already finished or unknown: nothing to do')
       return null

@@ -4,6 +4,7 @@ import { createDb, type Db } from '../../../core/db/connect.js'
 import { walPosition } from '../../../core/db/replica.js'
 import { createFailFastRedis, readyWithin, type RedisClient } from '../../../core/redis.js'
 import { createUsersCache, type UsersCache } from '../../../core/users-cache.js'
+import { createTaskCache, type TaskCache } from '../../../core/task-cache.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -11,6 +12,7 @@ declare module 'fastify' {
     db: Db
     redis: RedisClient
     usersCache: UsersCache
+    taskCache: TaskCache
   }
 }
 
@@ -34,6 +36,7 @@ export default fp(async (fastify, opts: { config: Config }) => {
     log: fastify.log,
     writePosition: config.DATABASE_REPLICA_URL === '' ? undefined : async () => await walPosition(db)
   }))
+  fastify.decorate('taskCache', createTaskCache(redis, { prefix: config.REDIS_PREFIX, ttlSeconds: config.TASK_CACHE_TTL_SECONDS, log: fastify.log }))
 
   fastify.addHook('onClose', async () => {
     redis.disconnect()
