@@ -49,7 +49,7 @@ export async function applyMessageChange (db: Db, change: MessageChange, beforeC
       const message = await trx.selectFrom('messages').selectAll().where('id', '=', change.messageId).executeTakeFirst()
       return message === undefined
         ? { kind: 'gone' }
-        : { kind: 'applied', message, changed: false, textTaskIds: await textTaskIdsOf(trx, message) }
+        : { kind: 'applied', message, changed: false, textTaskIds: textTaskIdsOf(message, await tasksShowing(trx, message.id)) }
     }
 
     const refuse = async (code: ChangeRefusalCode): Promise<ChangeOutcome> => {
@@ -88,22 +88,22 @@ export async function applyMessageChange (db: Db, change: MessageChange, beforeC
     // The message row holds the text now: a finished task keeps none (no earlier version survives in a payload),
     // and a delete takes it from its send's task as well.
     await forgetTexts(trx, isEdit ? [change.taskId] : [change.taskId, current.task_id])
-    const textTaskIds = await textTaskIdsOf(trx, message)
+    const showing = await tasksShowing(trx, message.id)
     // Last, so the tasks' caches are marked as late as can be, and a failure to mark rolls the change back.
-    if (changed) {
-      const shown = await trx.selectFrom('tasks').select('id').where('message_id', '=', change.messageId).execute()
-      await beforeCommit({ taskIds: shown.map((task) => task.id), changeSeq: message.change_seq })
-    }
-    return { kind: 'applied', message, changed, textTaskIds }
+    if (changed) await beforeCommit({ taskIds: showing.map((task) => task.id), changeSeq: message.change_seq })
+    return { kind: 'applied', message, changed, textTaskIds: textTaskIdsOf(message, showing) }
   })
 }
 
+/** The tasks that show the message in their result: its send, and its applied edits and deletes. */
+async function tasksShowing (db: Db, messageId: number): Promise<Array<{ id: string, kind: string }>> {
+  return await db.selectFrom('tasks').select(['id', 'kind']).where('message_id', '=', messageId).execute()
+}
+
 /** For a deleted message, the tasks that carried its texts: its send and its applied edits (none while it stands). */
-async function textTaskIdsOf (db: Db, message: Pick<Message, 'id' | 'task_id' | 'deleted_at'>): Promise<string[]> {
+function textTaskIdsOf (message: Pick<Message, 'task_id' | 'deleted_at'>, showing: Array<{ id: string, kind: string }>): string[] {
   if (message.deleted_at === null) return []
-  const edits = await db.selectFrom('tasks').select('id')
-    .where('message_id', '=', message.id).where('kind', '=', taskKinds.editMessage).execute()
-  return [message.task_id, ...edits.map((edit) => edit.id)]
+  return [message.task_id, ...showing.filter((task) => task.kind === taskKinds.editMessage).map((task) => task.id)]
 }
 
 /** Removes the text from these tasks' payloads: finished tasks need it no more (their result is the message row). */
