@@ -236,11 +236,6 @@ export function createFeedWatches (options: {
       observers.push(observer)
     },
 
-    /** The users of whom a reader is held here now. */
-    * readersHeld (): Iterable<number> {
-      for (const [userId, entry] of users) if (entry.watches.size > 0) yield userId
-    },
-
     /** The users here who are in the room, as their last reads found it. */
     usersIn (roomId: number): ReadonlySet<number> {
       return roomUsers.get(roomId) ?? new Set()

@@ -60,11 +60,11 @@ export type PresenceStore = ReturnType<typeof createPresenceStore>
 export interface PresenceView { presence: Presence, lastActiveAt: string | null }
 
 /**
- * What others see of a user. A status set by hand wins: `busy` as it is; `offline` (invisible) hides when they were
- * last active too. Otherwise online (or idle, if a client said so) while seen within the window, else offline.
+ * What others see of a user: `busy` set by hand wins; otherwise online (or idle, if a client said so) while seen within
+ * the window, else offline. A stored `offline` is every account's status until its owner sets one, so it cannot tell
+ * "invisible" from "never set": it counts as not set.
  */
 export function presenceOf (status: UserStatus, seen: Seen | undefined, now: number, windowMs: number): PresenceView {
-  if (status === 'offline') return { presence: 'offline', lastActiveAt: null }
   const lastActiveAt = seen?.activeAt === undefined ? null : new Date(seen.activeAt).toISOString()
   if (status === 'busy') return { presence: 'busy', lastActiveAt }
   const online = seen?.activeAt !== undefined && now - seen.activeAt < windowMs

@@ -32,7 +32,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['users'],
       operationId: 'listUsers',
       summary: 'List users',
-      description: 'In id order, `limit` per page (≤ 200). Served from a Redis cache that every user create or update invalidates; answers from Postgres when Redis is down. Each user\'s `presence` and `lastActiveAt` are read from Redis at each request, never cached (while Redis is down: `offline`, unless set by hand). Send `If-None-Match` with the last `ETag` to get 304 when nothing changed.',
+      description: 'In id order, `limit` per page (≤ 200). Served from a Redis cache that every user create or update invalidates; answers from Postgres when Redis is down. Each user\'s `presence` and `lastActiveAt` are read from Redis at each request, never cached (while Redis is down: `offline`, or `busy` if set by hand). Send `If-None-Match` with the last `ETag` to get 304 when nothing changed.',
       security: bearer,
       querystring: PageQuerySchema,
       response: { 200: UserPageSchema, ...problems(503) }
@@ -99,7 +99,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['users'],
       operationId: 'reportPresence',
       summary: 'Say I am idle, or active again',
-      description: 'While I am online (a long poll, event stream or socket of mine is held), others see `idle` from `{ "presence": "idle" }` until `{ "presence": "active" }`, or until I have been offline for a minute; those who share a room with me get `presence.changed`. A status set by hand (`busy`, `offline`) still wins. Also a socket frame: `{ "type": "presence", "presence": "idle" }`.',
+      description: 'While I am online (a long poll, event stream or socket of mine is held), others see `idle` from `{ "presence": "idle" }` until `{ "presence": "active" }`, or until I have been offline for a minute; those who share a room with me get `presence.changed`. `busy` set by hand as my `status` still wins. Also a socket frame: `{ "type": "presence", "presence": "idle" }`.',
       security: bearer,
       body: PresenceReportSchema,
       response: { 204: Type.Null({ description: 'Noted' }), ...problems(503) }

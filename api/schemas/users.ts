@@ -18,14 +18,14 @@ export const UserSchema = Type.Object({
 export type UserView = Static<typeof UserSchema>
 
 export const PresenceSchema = Type.Union([Type.Literal('online'), Type.Literal('idle'), Type.Literal('busy'), Type.Literal('offline')], {
-  description: 'What others see: `online` while a long poll, event stream or socket of the user is held on any server (or was within the last minute), `idle` when their client says so, `offline` otherwise; a status set by hand (`busy`, `offline`) wins',
+  description: 'What others see: `online` while a long poll, event stream or socket of the user is held on any server (or was within the last minute), `idle` when their client says so, `offline` otherwise; `busy` set by hand as `status` wins',
   examples: ['online']
 })
 
 const presenceFields = {
   presence: PresenceSchema,
   lastActiveAt: Type.Union([DateTimeSchema, Type.Null()], {
-    description: 'When a connection of the user was last seen (to within a third of a minute while online); null if not in the last 30 days, or while their status is `offline` by hand'
+    description: 'When a connection of the user was last seen (to within a third of a minute while online); null if not in the last 30 days'
   })
 }
 
