@@ -21,6 +21,7 @@ import wakeups from './plugins/app/wakeups.js'
 import presence from './plugins/app/presence.js'
 import internalPort from './plugins/app/internal-port.js'
 import healthRoutes from './routes/health.js'
+import asyncApiRoutes from './routes/asyncapi.js'
 import authRoutes from './routes/auth.js'
 import userRoutes from './routes/users.js'
 import roomRoutes from './routes/rooms.js'
@@ -30,6 +31,7 @@ import sendRoutes from './routes/sends.js'
 import taskRoutes from './routes/tasks.js'
 import unseenRoutes from './routes/unseen.js'
 import messageRoutes from './routes/messages.js'
+import searchRoutes from './routes/search.js'
 import eventRoutes from './routes/events.js'
 import socketRoutes from './routes/socket.js'
 import demoRoutes from './routes/demo.js'
@@ -69,6 +71,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(socketFrames)
 
   await fastify.register(healthRoutes)
+  await fastify.register(asyncApiRoutes)
   await fastify.register(authRoutes, { prefix: '/v1/auth' })
   await fastify.register(userRoutes, { prefix: '/v1/users' })
   await fastify.register(roomRoutes, { prefix: '/v1/rooms' })
@@ -77,6 +80,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(sendRoutes, { prefix: '/v1' })
   await fastify.register(taskRoutes, { prefix: '/v1/tasks' })
   await fastify.register(unseenRoutes, { prefix: '/v1/messages' })
+  await fastify.register(searchRoutes, { prefix: '/v1/messages' })
   await fastify.register(messageRoutes, { prefix: '/v1/messages' })
   await fastify.register(eventRoutes, { prefix: '/v1' })
   await fastify.register(socketRoutes, { prefix: '/v1' })

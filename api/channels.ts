@@ -20,11 +20,24 @@ export interface Channels {
 /**
  * The sharded pub/sub channels one API process listens on, counted by who holds them: the first hold subscribes
  * (SSUBSCRIBE), the last release unsubscribes. A holder waits for `ready` before the read that decides to wait, so a
- * wake-up published after that read is received. While Redis is away there is nothing to wait for: the subscription is
- * queued, ioredis renews it on reconnect, and readers lose only the wake-ups Redis could not carry anyway.
+ * wake-up published after that read is received. While Redis is away there is nothing to wait for: the channels are
+ * subscribed when the connection is ready again (a subscribe queued before a connection's ready check would break
+ * it), and readers lose only the wake-ups Redis could not carry anyway.
  */
 export function createChannels (subscriber: RedisClient, onError: (error: unknown) => void): Channels {
-  const held = new Map<string, { holders: number, confirmed: boolean, subscribed: Promise<void> }>()
+  const held = new Map<string, Entry>()
+  /** Let go while Redis was away: ioredis renews what it had subscribed on reconnect, so these go once it is back. */
+  const dropped = new Set<string>()
+
+  function subscribe (channel: string, entry: Entry): void {
+    entry.subscribed = subscriber.ssubscribe(channel).then(() => { entry.confirmed = true }, onError)
+  }
+
+  subscriber.on('ready', () => {
+    for (const channel of dropped) if (!held.has(channel)) subscriber.sunsubscribe(channel).catch(onError)
+    dropped.clear()
+    for (const [channel, entry] of held) subscribe(channel, entry)
+  })
 
   return {
     get size () { return held.size },
@@ -32,24 +45,34 @@ export function createChannels (subscriber: RedisClient, onError: (error: unknow
     hold (channel) {
       let entry = held.get(channel)
       if (entry === undefined) {
-        const made: { holders: number, confirmed: boolean, subscribed: Promise<void> } = { holders: 0, confirmed: false, subscribed: Promise.resolve() }
-        made.subscribed = subscriber.ssubscribe(channel).then(() => { made.confirmed = true }, onError)
-        entry = made
+        entry = { holders: 0, confirmed: false, subscribed: undefined }
         held.set(channel, entry)
+        if (isConnected(subscriber)) subscribe(channel, entry)
       }
       entry.holders++
       const taken = entry
       let released = false
       return {
-        ready: taken.confirmed || !isConnected(subscriber) ? Promise.resolve() : Promise.race([taken.subscribed, sleep(confirmWaitMs, undefined, { ref: false })]),
+        ready: taken.confirmed || taken.subscribed === undefined || !isConnected(subscriber)
+          ? Promise.resolve()
+          : Promise.race([taken.subscribed, sleep(confirmWaitMs, undefined, { ref: false })]),
         release () {
           if (released) return
           released = true
           if (--taken.holders > 0 || held.get(channel) !== taken) return
           held.delete(channel)
-          subscriber.sunsubscribe(channel).catch(onError)
+          if (isConnected(subscriber)) subscriber.sunsubscribe(channel).catch(onError)
+          else dropped.add(channel)
         }
       }
     }
   }
+}
+
+interface Entry {
+  holders: number
+  /** Redis answered the SSUBSCRIBE. */
+  confirmed: boolean
+  /** The SSUBSCRIBE sent, once the connection was ready. */
+  subscribed: Promise<void> | undefined
 }

@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import { cursorSecrets, type Config } from '../core/config.js'
+import type { SearchPosition } from '../core/search.js'
 import type { FeedPosition } from '../core/unseen-feed.js'
 import { invalidCursor } from './errors.js'
 
@@ -65,6 +66,22 @@ export function createCursors (keys: readonly Buffer[]) {
       const { k, v } = open(cursor).content
       if (k !== kind || !isCount(v)) throw invalidCursor()
       return v
+    },
+
+    /** A search's next page: newest first `{ o: 'n', b }`, by rank `{ o: 'r', t, r, i }`. */
+    sealSearch: (position: SearchPosition): string => seal({
+      k: 'search',
+      v: position.order === 'newest' ? { o: 'n', b: position.beforeId } : { o: 'r', t: position.top, r: position.rank, i: position.id }
+    }),
+
+    /** Search cursors were sealed from the start: an unsealed one, or one of the other order, is malformed. */
+    openSearch (cursor: string, order: SearchPosition['order']): SearchPosition {
+      const { content: { k, v }, sealed } = open(cursor)
+      if (!sealed || k !== 'search' || typeof v !== 'object' || v === null) throw invalidCursor()
+      const { o, b, t, r, i } = v as Record<string, unknown>
+      if (order === 'newest' && o === 'n' && isCount(b)) return { order, beforeId: b }
+      if (order === 'rank' && o === 'r' && isCount(t) && isCount(i) && typeof r === 'number' && Number.isFinite(r)) return { order, top: t, rank: r, id: i }
+      throw invalidCursor()
     },
 
     /**

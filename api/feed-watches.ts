@@ -45,6 +45,8 @@ export interface UserObserver { held: (userId: number) => void, released: (userI
 
 interface Watch extends FeedWatch {
   kind: 'poll' | 'push'
+  /** Ended by the server (pushed out, or shutting down): its reader answers and closes it. */
+  readonly ended: boolean
   wake: (full: boolean, roomId?: number) => void
   end: (outcome: WaitOutcome) => void
 }
@@ -117,11 +119,11 @@ export function createFeedWatches (options: {
     watch (userId: number, kind: 'poll' | 'push'): FeedWatch {
       const entry = entryOf(userId)
       if (kind === 'poll') {
-        const polls = [...entry.watches].filter((other) => other.kind === 'poll')
+        const polls = [...entry.watches].filter((other) => other.kind === 'poll' && !other.ended)
         if (polls.length >= options.pollsPerUser) polls[0]?.end('superseded')
       }
       let pending = { full: false, rooms: new Set<number>() }
-      let ended: WaitOutcome | undefined
+      let endedWith: WaitOutcome | undefined
       let settle: ((outcome: WaitOutcome) => void) | undefined
       let kept: { position: FeedPosition, known: KnownFeed } | undefined
       let closed = false
@@ -129,6 +131,7 @@ export function createFeedWatches (options: {
       const watch: Watch = {
         userId,
         kind,
+        get ended () { return endedWith !== undefined },
         async ready () {
           await Promise.all([entry.user.ready, ...[...entry.rooms.values()].map((room) => room.hold.ready)])
         },
@@ -150,7 +153,7 @@ export function createFeedWatches (options: {
           return missed
         },
         async wait (ms, signal) {
-          if (ended !== undefined) return ended
+          if (endedWith !== undefined) return endedWith
           if (pending.full || pending.rooms.size > 0) return 'woken'
           return await new Promise<WaitOutcome>((resolve) => {
             const onAbort = () => settle?.('aborted')
@@ -177,7 +180,7 @@ export function createFeedWatches (options: {
           settle?.('woken')
         },
         end (outcome) {
-          ended ??= outcome
+          endedWith ??= outcome
           settle?.(outcome)
         },
         close () {
@@ -200,12 +203,12 @@ export function createFeedWatches (options: {
     holdUser (userId: number): { ready: Promise<void>, release: () => void } {
       const entry = entryOf(userId)
       entry.holds++
-      let released_ = false
+      let done = false
       return {
         ready: entry.user.ready,
         release () {
-          if (released_) return
-          released_ = true
+          if (done) return
+          done = true
           entry.holds--
           released(userId, entry)
         }

@@ -16,9 +16,9 @@ export function createClient (baseUrl: string) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 100_000 })
   const { hostname, port } = new URL(baseUrl)
 
-  async function request<T = any> (method: string, path: string, options: { token?: string, body?: unknown } = {}): Promise<{ status: number, body: T }> {
+  async function request<T = any> (method: string, path: string, options: { token?: string, body?: unknown, headers?: Record<string, string> } = {}): Promise<{ status: number, body: T }> {
     const payload = options.body === undefined ? undefined : JSON.stringify(options.body)
-    const headers: Record<string, string> = {}
+    const headers: Record<string, string> = { ...options.headers }
     if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`
     if (payload !== undefined) {
       headers['content-type'] = 'application/json'

@@ -5,7 +5,7 @@ import { ensureDatabase, migrateToLatest } from '../core/db/migrate.js'
 const config = loadConfig()
 if (await ensureDatabase(config.DATABASE_URL)) console.log('created the database')
 const db = createDb(config.DATABASE_URL, { max: 1 })
-const { error, results } = await migrateToLatest(db)
+const { error, results } = await migrateToLatest(db, { searchLanguage: config.SEARCH_LANGUAGE })
 for (const result of results ?? []) {
   console.log(`${result.status === 'Success' ? 'applied' : result.status}: ${result.migrationName}`)
 }

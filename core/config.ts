@@ -53,6 +53,13 @@ export const ConfigSchema = Type.Object({
   TASK_DEADLINE_SECONDS: Type.Integer({ default: 24 * 3600, minimum: 1 }),
   /** How long a finished task stays answerable (GET /v1/tasks/{id}) before it is pruned. */
   TASK_RETENTION_SECONDS: Type.Integer({ default: 24 * 3600, minimum: 1 }),
+  /**
+   * Read watermark moves younger than this are kept one by one ("seen by whom, when" to the second); older ones are
+   * merged to one per member per this many seconds (the last move of each such span).
+   */
+  READ_MARKS_EXACT_SECONDS: Type.Integer({ default: 24 * 3600, minimum: 1 }),
+  /** Read watermark moves older than this are merged to one per member: their last move before then. */
+  READ_MARKS_KEEP_SECONDS: Type.Integer({ default: 30 * 24 * 3600, minimum: 1 }),
   /** How long an Idempotency-Key keeps answering with its task. */
   IDEMPOTENCY_KEY_TTL_SECONDS: Type.Integer({ default: 48 * 3600, minimum: 1 }),
   USERS_CACHE_TTL_SECONDS: Type.Integer({ default: 300, minimum: 1 }),
@@ -109,7 +116,13 @@ export const ConfigSchema = Type.Object({
   /** A stream or socket whose unsent output passes this is closed (slow consumer), rather than growing memory. */
   PUSH_BUFFER_LIMIT_BYTES: Type.Integer({ default: 1024 * 1024, minimum: 1024 }),
   /** A WebSocket with no token in its handshake must send one in its first frame within this time. */
-  WS_AUTH_TIMEOUT_SECONDS: Type.Number({ default: 5, exclusiveMinimum: 0 })
+  WS_AUTH_TIMEOUT_SECONDS: Type.Number({ default: 5, exclusiveMinimum: 0 }),
+  /**
+   * The Postgres text search configuration messages are searched by (`simple`: words as written, any language;
+   * `english`, `french`, … stem and drop stop words), accents folded either way. Applied by `npm run db:migrate`:
+   * a change re-computes every message's vector.
+   */
+  SEARCH_LANGUAGE: Type.String({ default: 'simple', pattern: '^[a-z_]+$' })
 })
 
 /** Where the JWT secret came from: the environment, the secret file, or nowhere (made for this process alone). */

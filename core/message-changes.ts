@@ -1,6 +1,6 @@
 import { sql } from 'kysely'
 import type { Db } from './db/connect.js'
-import type { Message } from './db/schema.js'
+import { taskKinds, type Message } from './db/schema.js'
 import { attemptTasks, failTasks } from './tasks.js'
 
 /** An edit (`text`) or a delete (`text` null) of one message, asked for by `editorId` through task `taskId`. */
@@ -14,8 +14,11 @@ export const changeRefusals = {
 export type ChangeRefusalCode = keyof typeof changeRefusals
 
 export type ChangeOutcome =
-  /** `changed` false: a repeated run, or a delete of a message already deleted; nobody needs waking for it. */
-  | { kind: 'applied', message: Message, changed: boolean }
+  /**
+   * `changed` false: a repeated run, or a delete of a message already deleted; nobody needs waking for it.
+   * `textTaskIds`: for a deleted message, the tasks whose jobs carried its texts (its send and its edits).
+   */
+  | { kind: 'applied', message: Message, changed: boolean, textTaskIds: string[] }
   | { kind: 'refused', code: ChangeRefusalCode, message: string }
   /** The task finished another way (failed at its deadline, say), or was never accepted: nothing to do. */
   | { kind: 'gone' }
@@ -41,7 +44,9 @@ export async function applyMessageChange (db: Db, change: MessageChange): Promis
     const roomOf = await trx.selectFrom('messages').select('room_id').where('id', '=', change.messageId).executeTakeFirst()
     if (task.state === 'completed') {
       const message = await trx.selectFrom('messages').selectAll().where('id', '=', change.messageId).executeTakeFirst()
-      return message === undefined ? { kind: 'gone' } : { kind: 'applied', message, changed: false }
+      return message === undefined
+        ? { kind: 'gone' }
+        : { kind: 'applied', message, changed: false, textTaskIds: await textTaskIdsOf(trx, message) }
     }
 
     const refuse = async (code: ChangeRefusalCode): Promise<ChangeOutcome> => {
@@ -80,8 +85,16 @@ export async function applyMessageChange (db: Db, change: MessageChange): Promis
     // The message row holds the text now: a finished task keeps none (no earlier version survives in a payload),
     // and a delete takes it from its send's task as well.
     await forgetTexts(trx, isEdit ? [change.taskId] : [change.taskId, current.task_id])
-    return { kind: 'applied', message, changed }
+    return { kind: 'applied', message, changed, textTaskIds: await textTaskIdsOf(trx, message) }
   })
+}
+
+/** For a deleted message, the tasks that carried its texts: its send and its applied edits (none while it stands). */
+async function textTaskIdsOf (db: Db, message: Pick<Message, 'id' | 'task_id' | 'deleted_at'>): Promise<string[]> {
+  if (message.deleted_at === null) return []
+  const edits = await db.selectFrom('tasks').select('id')
+    .where('message_id', '=', message.id).where('kind', '=', taskKinds.editMessage).execute()
+  return [message.task_id, ...edits.map((edit) => edit.id)]
 }
 
 /** Removes the text from these tasks' payloads: finished tasks need it no more (their result is the message row). */

@@ -4,6 +4,13 @@ import type { Message } from './db/schema.js'
 import { attemptTasks, failTasks, isUnfinished } from './tasks.js'
 import { pageOf } from './paging.js'
 
+/**
+ * A message's columns, for the reads that return whole messages: `select *` would also carry the search vector
+ * (a generated column, often longer than the text) that no answer shows.
+ */
+export const messageColumns = ['id', 'room_id', 'seq', 'sender_id', 'text', 'task_id', 'change_seq', 'created_at', 'edited_at', 'deleted_at'] as const
+const messageColumnList = sql.raw(messageColumns.join(', '))
+
 export interface SendToStore { taskId: string, roomId: number, senderId: number, text: string }
 
 export type PersistOutcome =
@@ -82,7 +89,7 @@ async function insertMessages (trx: Db, sends: SendToStore[]): Promise<Message[]
       insert into messages (room_id, seq, change_seq, sender_id, text, task_id)
       select s.room_id, room.seq_before + s.i, room.change_before + s.i, s.sender_id, s.text, s.task_id
       from s join room on room.id = s.room_id
-      returning *
+      returning ${messageColumnList}
     ), completed as (
       update tasks set state = 'completed', finished_at = now(), message_id = stored.id
       from stored where tasks.id = stored.task_id
@@ -97,7 +104,7 @@ function uniqueBy<T, K> (items: T[], key: (item: T) => K): T[] {
 
 /** History, newest first: messages with seq below `beforeSeq`, as they are now (a deleted one keeps its slot, without text). */
 export async function listRoomMessages (db: Db, roomId: number, beforeSeq: number, limit: number): Promise<{ rows: Message[], hasMore: boolean }> {
-  const rows = await db.selectFrom('messages').selectAll()
+  const rows = await db.selectFrom('messages').select(messageColumns)
     .where('room_id', '=', roomId).where('seq', '<', beforeSeq)
     .orderBy('seq', 'desc').limit(limit + 1).execute()
   return pageOf(rows, limit)

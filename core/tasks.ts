@@ -152,6 +152,18 @@ export async function findTask (db: Db, taskId: string): Promise<{ task: Task, m
 }
 
 /**
+ * Removes the BullMQ jobs of finished tasks, and the payloads they hold with them (a deleted message's texts). A job
+ * still running cannot be removed yet: this throws then, and the caller's retry removes it once it has finished.
+ */
+export async function removeTaskJobs (queues: Queues, taskIds: string[]): Promise<void> {
+  for (const taskId of taskIds) {
+    if (await queues.tasks.remove(taskId) === 1) continue
+    const state = await queues.tasks.getJobState(taskId)
+    if (state !== 'unknown') throw new Error(`the job of task ${taskId} is ${state}: it is removed on a retry`)
+  }
+}
+
+/**
  * Leases unfinished tasks that nobody has looked at for `seconds`, so the caller can make sure their jobs
  * exist. SKIP LOCKED and the lease (`checked_at`) let any number of workers share the work without overlap.
  */

@@ -44,7 +44,7 @@ export async function testConfig (t: Teardown, overrides: Record<string, string>
   })
   await ensureDatabase(config.DATABASE_URL)
   const db = createDb(config.DATABASE_URL, { max: 1 })
-  const { error } = await migrateToLatest(db)
+  const { error } = await migrateToLatest(db, { searchLanguage: config.SEARCH_LANGUAGE })
   await db.destroy()
   if (error !== undefined) throw error
   t.teardown(async () => {

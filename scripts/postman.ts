@@ -115,6 +115,14 @@ const walkThrough: Folder[] = [
         operationId: 'openApiDocument',
         name: 'The OpenAPI document',
         checks: { 'is OpenAPI 3.1': 'pm.expect(answer.openapi).to.match(/^3\\.1\\./)' }
+      },
+      {
+        operationId: 'asyncApiDocument',
+        name: 'The AsyncAPI document of the push protocol',
+        checks: {
+          'is AsyncAPI 3.0': "pm.expect(answer.asyncapi).to.eql('3.0.0')",
+          'describes the socket and the stream': "pm.expect(answer.channels).to.have.keys('socket', 'stream')"
+        }
       }
     ]
   },
@@ -267,6 +275,15 @@ const walkThrough: Folder[] = [
         checks: {
           completed: "pm.expect(answer).to.include({ id: pm.environment.get('taskId'), state: 'completed', error: null })",
           'stored in the room': "pm.expect(answer.result).to.include({ roomId: Number(pm.environment.get('roomId')), text: 'Hello from the Postman walk-through!' })"
+        }
+      },
+      {
+        operationId: 'searchMessages',
+        name: 'Find it by its words',
+        query: { q: 'postman hello', roomId: '{{roomId}}' },
+        checks: {
+          'finds the message just stored': "pm.expect(answer.items[0]).to.include({ roomId: Number(pm.environment.get('roomId')), text: 'Hello from the Postman walk-through!' })",
+          'marks the words found': "pm.expect(answer.items[0].highlight).to.include('<mark>Postman</mark>')"
         }
       },
       {

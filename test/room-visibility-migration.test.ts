@@ -1,8 +1,6 @@
-import { promises as fs } from 'node:fs'
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { FileMigrationProvider, Migrator, sql } from 'kysely'
+import { sql } from 'kysely'
 import t from 'tap'
+import { createMigrator } from '../core/db/migrate.js'
 import { testConfig } from '../harness/test-config.js'
 import { testDb } from './helper.js'
 
@@ -10,8 +8,7 @@ import { testDb } from './helper.js'
 // left, by their longest-standing member); direct rooms have no visibility and no owner.
 const config = await testConfig(t)
 const db = testDb(t, config)
-const migrationFolder = fileURLToPath(new URL('../migrations', import.meta.url))
-const migrator = new Migrator({ db, provider: new FileMigrationProvider({ fs, path, migrationFolder }) })
+const migrator = createMigrator(db)
 
 const before = await migrator.migrateTo('2026-11-23T1800-durable-tasks')
 if (before.error !== undefined) throw before.error

@@ -1,5 +1,6 @@
 import { once } from 'node:events'
 import { WebSocket, type ClientOptions } from 'ws'
+import { pushContractOf } from './asyncapi-contract.js'
 
 export interface Frame { type?: string, id?: unknown, status?: number, body?: unknown, cursor?: string, data?: any, userId?: number }
 
@@ -16,8 +17,12 @@ export interface SocketClient {
 
 let requestIds = 0
 
-/** `options.localAddress` (say 127.0.0.2) connects from another loopback address: another client, to the server. */
+/**
+ * `options.localAddress` (say 127.0.0.2) connects from another loopback address: another client, to the server.
+ * Every frame taken is checked against the AsyncAPI document the server serves: one it does not allow fails the test.
+ */
 export async function openSocket (url: string, protocols: string[] = [], options: ClientOptions = {}): Promise<SocketClient> {
+  const contract = await pushContractOf(url)
   const socket = new WebSocket(url, protocols, options)
   const frames: Frame[] = []
   const waiting: Array<() => void> = []
@@ -33,7 +38,12 @@ export async function openSocket (url: string, protocols: string[] = [], options
   async function next (match: (frame: Frame) => boolean = () => true): Promise<Frame> {
     for (;;) {
       const index = frames.findIndex(match)
-      if (index >= 0) return frames.splice(index, 1)[0] as Frame
+      if (index >= 0) {
+        const frame = frames.splice(index, 1)[0] as Frame
+        const found = contract.checkSocketFrame(frame)
+        if (found.length > 0) throw new Error(`${JSON.stringify(frame).slice(0, 300)}\n- ${found.join('\n- ')}`)
+        return frame
+      }
       if (socket.readyState === socket.CLOSED) throw new Error('the socket closed before the frame came')
       await new Promise<void>((resolve) => waiting.push(resolve))
     }

@@ -1,3 +1,5 @@
+import { pushContractOf } from './asyncapi-contract.js'
+
 /** One Server-Sent Event as a client reads it; `comment` for a `:` line (a heartbeat). */
 export interface SseEvent { id?: string, event?: string, data?: string, retry?: number, comment?: string }
 
@@ -25,7 +27,9 @@ function parse (block: string): SseEvent {
   return event
 }
 
+/** Every event read is checked against the AsyncAPI document the server serves: one it does not allow fails the test. */
 export async function openSse (url: string, headers: Record<string, string> = {}): Promise<SseStream> {
+  const contract = await pushContractOf(url)
   const controller = new AbortController()
   const response = await fetch(url, { headers, signal: controller.signal })
   const reader = response.body?.getReader()
@@ -37,7 +41,12 @@ export async function openSse (url: string, headers: Record<string, string> = {}
       if (end >= 0) {
         const block = buffer.slice(0, end)
         buffer = buffer.slice(end + 2)
-        return parse(block)
+        const event = parse(block)
+        if (event.event !== undefined) {
+          const found = contract.checkStreamEvent(event.event, JSON.parse(event.data ?? 'null'))
+          if (found.length > 0) throw new Error(`${block.slice(0, 300)}\n- ${found.join('\n- ')}`)
+        }
+        return event
       }
       const chunk = await reader?.read().catch(() => undefined)
       if (chunk === undefined || chunk.done) return undefined

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Config } from '../core/config.js'
 import type { Db } from '../core/db/connect.js'
 import type { Log } from '../core/log.js'
-import { closeQueues, createQueues, type Queues } from '../core/queue.js'
+import type { Queues } from '../core/queue.js'
 import { isConnected, type RedisClient } from '../core/redis.js'
 import { enqueueTask, failOverdueTasks, leaseStaleTasks, pruneTasks, taskFinished } from '../core/tasks.js'
 import { publishWakeups } from '../core/wakeups.js'
@@ -16,10 +16,7 @@ export interface ReconcileReport { requeued: number, failed: number, pruned: num
  * unfinished task that Redis lost (data loss, or a crash between the API's COMMIT and its enqueue), fails tasks
  * past their deadline, and prunes finished tasks past their retention.
  */
-export function createTaskReconciler ({ config, db, redis, log }: { config: Config, db: Db, redis: RedisClient, log: Log }) {
-  const queues: Queues = createQueues(redis, config.REDIS_PREFIX)
-  queues.tasks.on('error', (error) => log.warn({ err: error }, 'reconciler queue error'))
-
+export function createTaskReconciler ({ config, db, redis, log, queues }: { config: Config, db: Db, redis: RedisClient, log: Log, queues: Queues }) {
   /** Makes sure the task has a live job: a missing one is re-created, a finished one (the task is not) is replaced. */
   async function ensureJob (task: Parameters<typeof enqueueTask>[1]): Promise<boolean> {
     const state = await queues.tasks.getJobState(task.id)
@@ -66,7 +63,6 @@ export function createTaskReconciler ({ config, db, redis, log }: { config: Conf
       stopping.abort()
       // A run waiting on a Redis that is away would hold the shutdown: dropping the connection ends it instead.
       if (isConnected(redis)) await loop
-      await closeQueues(queues)
     }
   }
 }

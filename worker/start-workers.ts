@@ -3,11 +3,12 @@ import { Histogram, type Registry } from 'prom-client'
 import type { Config } from '../core/config.js'
 import type { Db } from '../core/db/connect.js'
 import type { Log } from '../core/log.js'
-import { bullPrefix, queueNames, retryBackoff, retryDelayMs, type ChangeMessagePayload, type MarkSeenPayload, type SendMessagePayload, type TaskPayload } from '../core/queue.js'
+import { bullPrefix, closeQueues, createQueues, queueNames, retryBackoff, retryDelayMs, type ChangeMessagePayload, type MarkSeenPayload, type SendMessagePayload, type TaskPayload } from '../core/queue.js'
 import { taskKinds } from '../core/db/schema.js'
 import { closeRedis, createPatientRedis, isConnected } from '../core/redis.js'
 import { createChangeMessage } from './processors/change-message.js'
 import { createMarkSeen } from './processors/mark-seen.js'
+import { createMergeReadMarks, mergeReadMarksEveryMs, mergeReadMarksJob } from './processors/merge-read-marks.js'
 import { createPersistMessage, type PersistMessageResult } from './processors/persist-message.js'
 import { createTaskReconciler } from './reconcile-tasks.js'
 
@@ -35,8 +36,11 @@ export function startWorkers ({ config, db, log, registry }: { config: Config, d
     settings: { backoffStrategy: (attemptsMade: number, type?: string) => type === retryBackoff ? retryDelayMs(attemptsMade) : 0 }
   }
 
+  // Producers on the workers' own connection: the reconciler re-creates jobs, a delete removes its message's jobs.
+  const queues = createQueues(connection, config.REDIS_PREFIX)
+  for (const queue of [queues.tasks, queues.markSeen]) queue.on('error', (error) => log.warn({ err: error, queue: queue.name }, 'worker queue error'))
   const persistMessage = createPersistMessage({ db, redis: connection, redisPrefix: config.REDIS_PREFIX, log, maxBatch: config.WORKER_CONCURRENCY })
-  const changeMessage = createChangeMessage({ db, redis: connection, redisPrefix: config.REDIS_PREFIX, log })
+  const changeMessage = createChangeMessage({ db, redis: connection, redisPrefix: config.REDIS_PREFIX, log, queues })
   // One queue for every task kind (the job's name): edits and deletes get the sends' retries, deadline and reconciler.
   const tasks = new Worker<TaskPayload, PersistMessageResult | null>(
     queueNames.tasks,
@@ -45,11 +49,20 @@ export function startWorkers ({ config, db, log, registry }: { config: Config, d
       : await persistMessage(job as Job<SendMessagePayload>),
     { ...common, prefix: bullPrefix(config.REDIS_PREFIX, queueNames.tasks) }
   )
-  const markSeen = new Worker<MarkSeenPayload>(queueNames.markSeen, createMarkSeen({ db, redis: connection, redisPrefix: config.REDIS_PREFIX, log, maxBatch: config.WORKER_CONCURRENCY }), {
-    ...common,
-    prefix: bullPrefix(config.REDIS_PREFIX, queueNames.markSeen)
-  })
-  const reconciler = createTaskReconciler({ config, db, redis: connection, log })
+  const applyAcks = createMarkSeen({ db, redis: connection, redisPrefix: config.REDIS_PREFIX, log, maxBatch: config.WORKER_CONCURRENCY })
+  const mergeReadMarks = createMergeReadMarks({ db, config, log })
+  const markSeen = new Worker<MarkSeenPayload>(
+    queueNames.markSeen,
+    async (job) => job.name === mergeReadMarksJob ? await mergeReadMarks() : await applyAcks(job),
+    { ...common, prefix: bullPrefix(config.REDIS_PREFIX, queueNames.markSeen) }
+  )
+  // One schedule for the whole deployment, whichever worker writes it (again) first; one worker runs each turn.
+  queues.markSeen.upsertJobScheduler(mergeReadMarksJob, { every: mergeReadMarksEveryMs(config) }, {
+    name: mergeReadMarksJob,
+    data: { acks: [] },
+    opts: { attempts: 3, removeOnComplete: { count: 10 }, removeOnFail: { count: 100 } }
+  }).catch((error: unknown) => log.warn({ err: error }, 'could not schedule the merge of read marks'))
+  const reconciler = createTaskReconciler({ config, db, redis: connection, log, queues })
 
   const jobDuration = new Histogram({
     name: 'pigeon_job_duration_seconds',
@@ -81,6 +94,7 @@ export function startWorkers ({ config, db, log, registry }: { config: Config, d
       // left behind is taken up again once its lock expires (every step of it is safe to repeat).
       const force = !isConnected(connection)
       await Promise.all([tasks.close(force), markSeen.close(force)])
+      await closeQueues(queues)
       await closeRedis(connection)
     }
   }

@@ -48,7 +48,7 @@ const messageRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['messages'],
       operationId: 'getMessage',
       summary: 'One message as it is now, and who has seen it',
-      description: 'For members of its room (anyone else gets 404). `seenByCount` counts the other members whose read watermark passed it; its sender also gets `seenBy`, each with when. A deleted message answers its slot with `deletedAt` and no text.',
+      description: 'For members of its room (anyone else gets 404). `seenByCount` counts the other members whose read watermark passed it; its sender also gets `seenBy`, each with when. `seenAt` is exact for watermark moves of the last `READ_MARKS_EXACT_SECONDS` (24 h by default); older moves are merged, so for them it is the end of the span it fell in (one per 24 h by default: never earlier than the truth, at most that much later), and past `READ_MARKS_KEEP_SECONDS` (30 days) the member\'s last move before then. A deleted message answers its slot with `deletedAt` and no text.',
       security: bearer,
       params: IdParamsSchema,
       response: { 200: MessageDetailSchema, ...problems(404) }

@@ -3,10 +3,10 @@ import { Value } from 'typebox/value'
 import type { Db } from '../../core/db/connect.js'
 import type { Log } from '../../core/log.js'
 import { applyMessageChange } from '../../core/message-changes.js'
-import { ChangeMessagePayloadSchema, type ChangeMessagePayload } from '../../core/queue.js'
+import { ChangeMessagePayloadSchema, type ChangeMessagePayload, type Queues } from '../../core/queue.js'
 import type { RedisClient } from '../../core/redis.js'
 import { taskKinds } from '../../core/db/schema.js'
-import { taskFinished, TaskRefusal } from '../../core/tasks.js'
+import { removeTaskJobs, taskFinished, TaskRefusal } from '../../core/tasks.js'
 import { publishWakeups, type Wakeup } from '../../core/wakeups.js'
 import type { PersistMessageResult } from './persist-message.js'
 
@@ -14,7 +14,7 @@ import type { PersistMessageResult } from './persist-message.js'
  * Applies an edit or a delete (the job's name says which), records the task's outcome, then wakes the room's
  * pollers so they fetch the change. Anything thrown but a refusal is transient: BullMQ retries it, as for a send.
  */
-export function createChangeMessage ({ db, redis, redisPrefix, log }: { db: Db, redis: RedisClient, redisPrefix: string, log: Log }) {
+export function createChangeMessage ({ db, redis, redisPrefix, log, queues }: { db: Db, redis: RedisClient, redisPrefix: string, log: Log, queues: Queues }) {
   return async (job: Job<ChangeMessagePayload>): Promise<PersistMessageResult | null> => {
     const isEdit = job.name === taskKinds.editMessage
     if (job.id === undefined || !Value.Check(ChangeMessagePayloadSchema, job.data) || isEdit !== (job.data.text !== undefined)) {
@@ -39,6 +39,8 @@ export function createChangeMessage ({ db, redis, redisPrefix, log }: { db: Db, 
       log.info({ reqId: requestId, taskId: job.id, messageId, editorId, code: outcome.code }, 'change refused')
       throw new TaskRefusal({ code: outcome.code, message: outcome.message })
     }
+    // A deleted message's texts leave Redis now, with the finished jobs that carried them, not when BullMQ trims them.
+    await removeTaskJobs(queues, outcome.textTaskIds)
     const { message } = outcome
     log.info({ reqId: requestId, taskId: job.id, messageId, changeSeq: message.change_seq, kind: job.name }, 'message changed')
     return { messageId: message.id, roomId: message.room_id, seq: message.seq }
