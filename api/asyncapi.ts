@@ -106,7 +106,8 @@ const clientFrames = {
       cursor: Type.Optional(Type.String({ description: 'Resume the feed from this cursor (and acknowledge what it covers)' }))
     })
   },
-  typing: {
+  /** Named apart from the `typing` event the server sends, which has the same `type`. */
+  typingFrame: {
     summary: 'I am typing in a room, or stopped: `POST /v1/rooms/{roomId}/typing`, answered only if refused (an `error` frame)',
     payload: Type.Object({
       type: Type.Literal('typing'),
@@ -115,7 +116,7 @@ const clientFrames = {
       typing: Type.Boolean()
     })
   },
-  presence: {
+  presenceFrame: {
     summary: 'I am idle, or active again: `POST /v1/users/me/presence`, answered only if refused (an `error` frame)',
     payload: Type.Object({
       type: Type.Literal('presence'),
