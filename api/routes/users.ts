@@ -8,7 +8,7 @@ import { HttpProblem, notFound } from '../errors.js'
 import { bearer, IdParamsSchema, PageQuerySchema, PageSchema, problems } from '../schemas/common.js'
 import { Type } from 'typebox'
 import type { PresenceView } from '../presence.js'
-import { ChangePasswordSchema, PresenceReportSchema, toUserView, UpdateMeSchema, UserSchema, UserWithPresenceSchema, type UserView } from '../schemas/users.js'
+import { ChangePasswordSchema, PresenceReportSchema, toUserView, UpdateMeSchema, UserWithPresenceSchema, type UserView } from '../schemas/users.js'
 
 const UserPageSchema = PageSchema(UserWithPresenceSchema)
 
@@ -82,7 +82,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       description: 'Send only the fields to change (at least one). `status` is `online`, `busy` or `offline`; an empty `statusMessage` clears it. The user list everyone sees changes at once.',
       security: bearer,
       body: UpdateMeSchema,
-      response: { 200: UserSchema, ...problems(404, 503) }
+      response: { 200: UserWithPresenceSchema, ...problems(404, 503) }
     }
   }, async (request) => {
     const { displayName, status, statusMessage } = request.body
@@ -91,7 +91,8 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     await usersCache.invalidate()
     // A status set by hand changes what everyone who shares a room with me sees.
     if (status !== undefined) await presence.announce(request.userId)
-    return toUserView(user)
+    const [view] = await withPresence([toUserView(user)])
+    return view
   })
 
   fastify.post('/me/presence', {
