@@ -18,6 +18,7 @@ import queues from './plugins/app/queues.js'
 import adminQueues from './plugins/app/admin-queues.js'
 import rateLimits from './plugins/app/rate-limits.js'
 import wakeups from './plugins/app/wakeups.js'
+import presence from './plugins/app/presence.js'
 import internalPort from './plugins/app/internal-port.js'
 import healthRoutes from './routes/health.js'
 import asyncApiRoutes from './routes/asyncapi.js'
@@ -25,6 +26,7 @@ import authRoutes from './routes/auth.js'
 import userRoutes from './routes/users.js'
 import roomRoutes from './routes/rooms.js'
 import memberRoutes from './routes/members.js'
+import typingRoutes from './routes/typing.js'
 import sendRoutes from './routes/sends.js'
 import taskRoutes from './routes/tasks.js'
 import unseenRoutes from './routes/unseen.js'
@@ -63,6 +65,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(rateLimits)
   await fastify.register(adminQueues)
   await fastify.register(wakeups)
+  await fastify.register(presence)
   await fastify.register(sessions)
   await fastify.register(authenticate)
   await fastify.register(socketFrames)
@@ -73,6 +76,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(userRoutes, { prefix: '/v1/users' })
   await fastify.register(roomRoutes, { prefix: '/v1/rooms' })
   await fastify.register(memberRoutes, { prefix: '/v1/rooms' })
+  await fastify.register(typingRoutes, { prefix: '/v1/rooms' })
   await fastify.register(sendRoutes, { prefix: '/v1' })
   await fastify.register(taskRoutes, { prefix: '/v1/tasks' })
   await fastify.register(unseenRoutes, { prefix: '/v1/messages' })

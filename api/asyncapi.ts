@@ -4,6 +4,8 @@ import type { PushEvent } from './push-events.js'
 import { ProblemSchema } from './schemas/common.js'
 import { exampleFeedCursor, MessageSchema } from './schemas/messages.js'
 import { TaskSchema } from './schemas/tasks.js'
+import { PresenceReportSchema, PresenceSchema } from './schemas/users.js'
+import { DateTimeSchema } from './schemas/common.js'
 import { CloseCode, socketProtocol } from './socket-session.js'
 
 /**
@@ -43,6 +45,22 @@ export const pushEvents = {
     cursor: false,
     on: ['socket']
   },
+  typing: {
+    summary: 'Someone else in one of my rooms started typing (standing for 10 s unless said again) or stopped',
+    data: Type.Object({ ...RoomMemberSchema.properties, typing: Type.Boolean() }),
+    cursor: false,
+    on: ['socket', 'stream']
+  },
+  'presence.changed': {
+    summary: 'The presence of someone who shares a room with me changed',
+    data: Type.Object({
+      userId: Type.Integer({ minimum: 1, examples: [2] }),
+      presence: PresenceSchema,
+      lastActiveAt: Type.Union([DateTimeSchema, Type.Null()])
+    }),
+    cursor: false,
+    on: ['socket', 'stream']
+  },
   end: {
     summary: 'The stream\'s last event, when the server ends it for a reason the client must act on',
     data: Type.Object({
@@ -65,8 +83,8 @@ const socketFrames = {
     payload: Type.Object({ type: Type.Literal('ready'), userId: Type.Integer({ minimum: 1, examples: [2] }) })
   },
   error: {
-    summary: 'The socket cannot go on (a malformed cursor: it closes with 4400 next), or a frame was not JSON',
-    payload: Type.Object({ type: Type.Literal('error'), body: problemRef })
+    summary: 'The socket cannot go on (a malformed cursor: it closes with 4400 next), a frame was not JSON, or a typing or presence frame was refused (with its `id`, if it had one)',
+    payload: Type.Object({ type: Type.Literal('error'), id: Type.Optional(Type.Unknown()), body: problemRef })
   },
   response: {
     summary: 'The answer to a request frame, with its `id`: the status and body the same route gives over HTTP',
@@ -86,6 +104,24 @@ const clientFrames = {
       type: Type.Literal('auth'),
       token: Type.String({ description: 'An access token' }),
       cursor: Type.Optional(Type.String({ description: 'Resume the feed from this cursor (and acknowledge what it covers)' }))
+    })
+  },
+  /** Named apart from the `typing` event the server sends, which has the same `type`. */
+  typingFrame: {
+    summary: 'I am typing in a room, or stopped: `POST /v1/rooms/{roomId}/typing`, answered only if refused (an `error` frame)',
+    payload: Type.Object({
+      type: Type.Literal('typing'),
+      id: Type.Optional(Type.Unknown({ description: 'Carried back by an `error` frame' })),
+      roomId: Type.Integer({ minimum: 1, examples: [3] }),
+      typing: Type.Boolean()
+    })
+  },
+  presenceFrame: {
+    summary: 'I am idle, or active again: `POST /v1/users/me/presence`, answered only if refused (an `error` frame)',
+    payload: Type.Object({
+      type: Type.Literal('presence'),
+      id: Type.Optional(Type.Unknown({ description: 'Carried back by an `error` frame' })),
+      presence: PresenceReportSchema.properties.presence
     })
   },
   request: {

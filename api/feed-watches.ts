@@ -40,6 +40,9 @@ interface UserEntry {
   linger?: NodeJS.Timeout
 }
 
+/** Who learns when a user's readers here come and go. */
+export interface UserObserver { held: (userId: number) => void, released: (userId: number) => void }
+
 interface Watch extends FeedWatch {
   kind: 'poll' | 'push'
   /** Ended by the server (pushed out, or shutting down): its reader answers and closes it. */
@@ -67,6 +70,7 @@ export function createFeedWatches (options: {
   const roomUsers = new Map<number, Set<number>>()
   let clock = 0
   let size = { poll: 0, push: 0 }
+  const observers: UserObserver[] = []
 
   function entryOf (userId: number): UserEntry {
     let entry = users.get(userId)
@@ -185,11 +189,13 @@ export function createFeedWatches (options: {
           watch.end('aborted')
           entry.watches.delete(watch)
           size = { ...size, [kind]: size[kind] - 1 }
+          if (entry.watches.size === 0) for (const observer of observers) observer.released(userId)
           released(userId, entry)
         }
       }
       entry.watches.add(watch)
       size = { ...size, [kind]: size[kind] + 1 }
+      if (entry.watches.size === 1) for (const observer of observers) observer.held(userId)
       return watch
     },
 
@@ -226,6 +232,11 @@ export function createFeedWatches (options: {
       const watches = users.get(userId)?.watches ?? new Set()
       for (const watch of watches) watch.wake(true)
       return watches.size
+    },
+
+    /** Told when a user's first reader here registers, and when their last one closes (presence counts on it). */
+    observeUsers (observer: UserObserver): void {
+      observers.push(observer)
     },
 
     /** The users here who are in the room, as their last reads found it. */

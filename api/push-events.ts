@@ -1,5 +1,5 @@
 import type { Message } from '../core/db/schema.js'
-import type { Wakeup } from '../core/wakeups.js'
+import type { Presence, Wakeup } from '../core/wakeups.js'
 import type { FeedEvent } from './feed.js'
 import { toMessageView } from './schemas/messages.js'
 import type { TaskView } from './task-view.js'
@@ -13,6 +13,10 @@ export type PushEvent =
   | { type: 'task.finished', data: TaskView }
   | { type: 'member.joined' | 'member.left', data: { roomId: number, userId: number } }
   | { type: 'read.updated', data: { roomId: number, seq: number } }
+  /** Someone else in one of my rooms started (`typing: true`, standing for 10 s unless renewed) or stopped typing. */
+  | { type: 'typing', data: { roomId: number, userId: number, typing: boolean } }
+  /** The presence of someone who shares a room with me changed. */
+  | { type: 'presence.changed', data: { userId: number, presence: Presence, lastActiveAt: string | null } }
   /** An event stream's last event, when the server ends it for a reason the client must act on. */
   | { type: 'end', data: StreamEnd }
 
@@ -51,6 +55,15 @@ export function fromUserWakeup (wakeup: Wakeup): PushEvent | undefined {
     return { type: wakeup.room.change === 'joined' ? 'member.joined' : 'member.left', data: { roomId: wakeup.room.id, userId: wakeup.userId } }
   }
   if (wakeup.type === 'read-updated') return { type: 'read.updated', data: { roomId: wakeup.roomId, seq: wakeup.seq } }
+  return fromRoomSignal(wakeup)
+}
+
+/** What a room's members hear that is not the feed: who types, and whose presence changed. Event streams send these too. */
+export function fromRoomSignal (wakeup: Wakeup): PushEvent | undefined {
+  if (wakeup.type === 'typing') return { type: 'typing', data: { roomId: wakeup.roomId, userId: wakeup.userId, typing: wakeup.typing } }
+  if (wakeup.type === 'presence-changed') {
+    return { type: 'presence.changed', data: { userId: wakeup.userId, presence: wakeup.presence, lastActiveAt: wakeup.lastActiveAt } }
+  }
   return undefined
 }
 

@@ -58,6 +58,17 @@ export function tokenFromProtocols (header: string | undefined): string | undefi
 
 interface SocketRequest { id?: unknown, method?: unknown, path?: unknown, body?: unknown, headers?: unknown }
 
+/**
+ * A typing or presence frame, as the route it stands for: `{ type: 'typing', roomId, typing }` is
+ * `POST /v1/rooms/{roomId}/typing`, `{ type: 'presence', presence }` is `POST /v1/users/me/presence`, checked and limited
+ * the same. Only a refusal is answered (an error frame): these come often, and a success needs no word.
+ */
+function signalRequest (frame: Record<string, unknown>): SocketRequest | undefined {
+  if (frame.type === 'typing') return { id: frame.id, method: 'POST', path: `/v1/rooms/${encodeURIComponent(String(frame.roomId))}/typing`, body: { typing: frame.typing } }
+  if (frame.type === 'presence') return { id: frame.id, method: 'POST', path: '/v1/users/me/presence', body: { presence: frame.presence } }
+  return undefined
+}
+
 function parseFrame (data: unknown): Record<string, unknown> | undefined {
   try {
     const value: unknown = JSON.parse(String(data))
@@ -160,7 +171,7 @@ export function runSocketSession (deps: SocketSessionDeps, socket: WebSocket, ha
     })
   }
 
-  async function answer (request: SocketRequest): Promise<void> {
+  async function answer (request: SocketRequest, quiet = false): Promise<void> {
     const { id, method, path, body, headers } = request
     if (typeof method !== 'string' || !METHODS.includes(method.toUpperCase()) || typeof path !== 'string' || !path.startsWith('/')) {
       send(JSON.stringify({ id, status: 400, body: problem(400, 'A request frame needs an HTTP method and a path starting with /.', 'VALIDATION_FAILED') }))
@@ -177,6 +188,10 @@ export function runSocketSession (deps: SocketSessionDeps, socket: WebSocket, ha
       signal: ended.signal
     })
     const isJson = /json/.test(String(response.headers['content-type']))
+    if (quiet) {
+      if (response.statusCode >= 400) send(JSON.stringify({ type: 'error', ...(id !== undefined && { id }), body: response.json() }))
+      return
+    }
     send(JSON.stringify({ id, status: response.statusCode, body: response.body === '' ? null : isJson ? response.json() : response.body }))
   }
 
@@ -201,7 +216,8 @@ export function runSocketSession (deps: SocketSessionDeps, socket: WebSocket, ha
       return
     }
     inFlight++
-    answer(frame).catch((error: unknown) => {
+    const signal = signalRequest(frame)
+    answer(signal ?? frame, signal !== undefined).catch((error: unknown) => {
       if (ended.signal.aborted) return
       log.warn({ err: error }, 'a socket request could not be run')
       send(JSON.stringify({ id: frame.id, status: 400, body: problem(400, 'That request cannot be made over HTTP.', 'MALFORMED_REQUEST') }))

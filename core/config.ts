@@ -95,6 +95,13 @@ export const ConfigSchema = Type.Object({
   SOCKETS_PER_USER: Type.Integer({ default: 10, minimum: 1 }),
   /** Request frames one socket may have running at once; a frame beyond it is answered 429 at once. */
   SOCKET_REQUESTS_IN_FLIGHT: Type.Integer({ default: 16, minimum: 1 }),
+  /** Typing notices per user (each `typing` start or stop): a client renews a start every few seconds while typing. */
+  TYPING_LIMIT_PER_USER: Type.Integer({ default: 30, minimum: 1 }),
+  TYPING_LIMIT_WINDOW_SECONDS: Type.Integer({ default: 10, minimum: 1 }),
+  /** Rooms with more members than this send no typing notices (Zulip stops at 100): many typists are noise, and costly. */
+  TYPING_MAX_ROOM_MEMBERS: Type.Integer({ default: 100, minimum: 2 }),
+  /** A user counts as online while a reader of theirs is held, and this long after: a crashed instance stops counting after it. */
+  PRESENCE_WINDOW_SECONDS: Type.Number({ default: 60, minimum: 1 }),
   /** "Log out everywhere" per user (revokes every login; each costs a query and a write per login). */
   LOGOUT_ALL_LIMIT_PER_USER: Type.Integer({ default: 10, minimum: 1 }),
   LOGOUT_ALL_LIMIT_WINDOW_SECONDS: Type.Integer({ default: 3600, minimum: 1 }),

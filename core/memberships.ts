@@ -65,3 +65,16 @@ export async function removeFromGroupRoom (db: Db, roomId: number, userId: numbe
     return removed !== undefined
   })
 }
+
+/** How many members a room has, when the user is one of them; undefined when they are not (or there is no room). */
+export async function memberCountFor (db: Db, roomId: number, userId: number): Promise<number | undefined> {
+  const row = await db.selectFrom('room_members as rm').where('rm.room_id', '=', roomId).where('rm.user_id', '=', userId)
+    .select(sql<number>`(select count(*)::int from room_members where room_id = ${roomId})`.as('members')).executeTakeFirst()
+  return row?.members
+}
+
+/** The rooms a user is in, by id. */
+export async function roomIdsOf (db: Db, userId: number): Promise<number[]> {
+  const rows = await db.selectFrom('room_members').select('room_id').where('user_id', '=', userId).execute()
+  return rows.map((row) => row.room_id)
+}

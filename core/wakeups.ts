@@ -21,8 +21,18 @@ export type Wakeup =
   | { type: 'family-revoked', userId: number, familyId: string }
   /** The user's read watermark in a room moved (a read, or an acknowledgement applied): their sockets are told. */
   | { type: 'read-updated', userId: number, roomId: number, seq: number }
+  /** The user started or stopped typing in a room: the room's other members' sockets and streams are told. */
+  | { type: 'typing', roomId: number, userId: number, typing: boolean }
+  /**
+   * The user's presence changed (`at`, ms: when it was seen to change), told on each of their rooms' channels: the
+   * members' instances tell each member once, however many rooms they share.
+   */
+  | { type: 'presence-changed', roomId: number, userId: number, presence: Presence, lastActiveAt: string | null, at: number }
 
-/** A room's channel: its new and changed messages, and who joined or left it. */
+/** What a user is, as others see it: what the server sees of their connections, unless they set a status by hand. */
+export type Presence = 'online' | 'idle' | 'busy' | 'offline'
+
+/** A room's channel: its new and changed messages, who joined or left it, who types in it, its members' presence. */
 export function roomChannel (redisPrefix: string, roomId: number): string {
   return `${redisPrefix}:room:${roomId}`
 }
@@ -41,7 +51,9 @@ export function channelTarget (redisPrefix: string, channel: string): { kind: 'r
 /** The channels a wake-up goes to. A membership change goes to the user, and to the room for its other members. */
 export function channelsOf (redisPrefix: string, wakeup: Wakeup): string[] {
   switch (wakeup.type) {
-    case 'room-message': return [roomChannel(redisPrefix, wakeup.roomId)]
+    case 'room-message':
+    case 'typing':
+    case 'presence-changed': return [roomChannel(redisPrefix, wakeup.roomId)]
     case 'task-finished': return [userChannel(redisPrefix, wakeup.ownerId)]
     case 'membership-changed': return [
       userChannel(redisPrefix, wakeup.userId),

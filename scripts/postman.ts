@@ -172,7 +172,15 @@ const walkThrough: Folder[] = [
         operationId: 'getUser',
         name: 'The user registered above',
         path: { id: '{{newUserId}}' },
-        checks: { 'is the new user': "pm.expect(answer.username).to.eql(pm.environment.get('newUsername'))" }
+        checks: {
+          'is the new user': "pm.expect(answer.username).to.eql(pm.environment.get('newUsername'))",
+          'with a presence': "pm.expect(answer.presence).to.be.oneOf(['online', 'idle', 'busy', 'offline'])"
+        }
+      },
+      {
+        operationId: 'reportPresence',
+        name: 'Say I am idle (others see it while I am online)',
+        body: { presence: 'idle' }
       }
     ]
   },
@@ -210,6 +218,12 @@ const walkThrough: Folder[] = [
         path: { id: '{{roomId}}' },
         body: { seq: 0 },
         checks: { 'nothing unread': 'pm.expect(answer.unreadCount).to.eql(0)' }
+      },
+      {
+        operationId: 'setTyping',
+        name: 'Tell it I am typing',
+        path: { id: '{{roomId}}' },
+        body: { typing: true }
       },
       {
         operationId: 'updateRoom',

@@ -8,7 +8,7 @@ const contract = createContract(await openApiDocument<Document>())
 const json = 'application/json; charset=utf-8'
 const problemJson = 'application/problem+json; charset=utf-8'
 const requestId = { 'x-request-id': 'req-1' }
-const user = { id: 1, username: 'user_1', displayName: 'User 1', status: 'online', statusMessage: '', createdAt: '2026-05-04T09:30:00.000Z' }
+const user = { id: 1, username: 'user_1', displayName: 'User 1', status: 'online', statusMessage: '', createdAt: '2026-05-04T09:30:00.000Z', presence: 'online', lastActiveAt: '2026-05-04T09:31:00.000Z' }
 const notFound = JSON.stringify({ type: 'about:blank', title: 'Not Found', status: 404, detail: 'There is no user 9.' })
 
 function exchange (overrides: Partial<Exchange>): Exchange {

@@ -8,6 +8,8 @@ export interface Frame { type?: string, id?: unknown, status?: number, body?: un
 export interface SocketClient {
   socket: WebSocket
   next: (match?: (frame: Frame) => boolean) => Promise<Frame>
+  /** The frames come and not yet taken that match, without waiting: what a socket got by now. */
+  queued: (match: (frame: Frame) => boolean) => Frame[]
   request: (request: { method: string, path: string, body?: unknown, headers?: Record<string, string> }) => Promise<{ status: number, body: unknown }>
   /** Resolves with the close code once the server closed the socket. */
   closed: Promise<number>
@@ -49,6 +51,7 @@ export async function openSocket (url: string, protocols: string[] = [], options
   return {
     socket,
     next,
+    queued: (match) => frames.filter(match),
     closed,
     async request (request) {
       const id = ++requestIds

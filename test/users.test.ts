@@ -70,7 +70,7 @@ t.test('list', async (t) => {
     t.equal(body.nextCursor, null, 'the default limit holds all 6')
     t.equal(body.items.length, everyone.length)
     for (const user of body.items) {
-      t.same(Object.keys(user).sort(), ['createdAt', 'displayName', 'id', 'status', 'statusMessage', 'username'])
+      t.same(Object.keys(user).sort(), ['createdAt', 'displayName', 'id', 'lastActiveAt', 'presence', 'status', 'statusMessage', 'username'])
     }
     t.notMatch(res.body, /scrypt|password|is_admin|isAdmin/)
   })

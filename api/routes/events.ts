@@ -3,7 +3,7 @@ import { idleRereadSeconds, readFeed, startingPosition } from '../feed.js'
 import { hangUpSignal } from '../long-poll.js'
 import type { Wakeup } from '../../core/wakeups.js'
 import { HttpProblem } from '../errors.js'
-import { fromFeedEvent, streamEnds, toSseFrame, type StreamEnd } from '../push-events.js'
+import { fromFeedEvent, fromRoomSignal, streamEnds, toSseFrame, type PushEvent, type StreamEnd } from '../push-events.js'
 import { createPushSlots } from '../push-slots.js'
 import { bearer, problems } from '../schemas/common.js'
 import { EventStreamSchema, EventsHeadersSchema, EventsQuerySchema } from '../schemas/events.js'
@@ -69,8 +69,12 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const deadline = Date.now() + request.query.seconds * 1000
     const expiresAt = request.access?.expiresAt ?? deadline
     const expiry = setTimeout(() => end(streamEnds.tokenExpired), Math.max(0, expiresAt - Date.now()))
+    // Typing and presence events, sent as they come once the stream has begun.
+    let sendSignal: ((event: PushEvent) => void) | undefined
     const onUserWakeup = (wakeup: Wakeup) => {
       if (wakeup.type === 'family-revoked' && wakeup.familyId === familyId) end(streamEnds.sessionEnded)
+      const event = fromRoomSignal(wakeup)
+      if (event !== undefined) sendSignal?.(event)
     }
     wakeups.userEvents.on(String(userId), onUserWakeup)
     // Registered for the stream's whole life: what happens while it writes an answer wakes its next read.
@@ -94,6 +98,7 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       if (stream.writableLength > config.PUSH_BUFFER_LIMIT_BYTES) stream.destroy()
     }
     write(`retry: ${retryMs}\n\n`)
+    sendSignal = (event) => { if (stream.writable) write(toSseFrame(event)) }
     const heartbeat = setInterval(() => write(': heartbeat\n\n'), config.PUSH_HEARTBEAT_SECONDS * 1000)
 
     // Only what the client passed in is an acknowledgement; what this stream sends is acknowledged by the next reconnect.
@@ -130,6 +135,7 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     releaseSlot()
     watch.close()
     wakeups.userEvents.off(String(userId), onUserWakeup)
+    sendSignal = undefined
     if (ending !== undefined && stream.writable) write(toSseFrame({ type: 'end', data: ending }))
     stream.end()
   })

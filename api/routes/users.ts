@@ -1,5 +1,4 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyReply } from 'fastify'
 import { Counter } from 'prom-client'
 import { hashPassword } from '../../core/password.js'
 import { revokeFamiliesOf } from '../../core/refresh-tokens.js'
@@ -8,15 +7,21 @@ import { toPage } from '../cursor.js'
 import { HttpProblem, notFound } from '../errors.js'
 import { bearer, IdParamsSchema, PageQuerySchema, PageSchema, problems } from '../schemas/common.js'
 import { Type } from 'typebox'
-import { ChangePasswordSchema, toUserView, UpdateMeSchema, UserSchema } from '../schemas/users.js'
+import type { PresenceView } from '../presence.js'
+import { ChangePasswordSchema, PresenceReportSchema, toUserView, UpdateMeSchema, UserWithPresenceSchema, type UserView } from '../schemas/users.js'
 
-const UserPageSchema = PageSchema(UserSchema)
+const UserPageSchema = PageSchema(UserWithPresenceSchema)
 
 /** A page's ETag: the users cache's version (the page's own parameters are in its URL). */
 const pageTag = (version: string) => `W/"u${version}"`
 
 const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { db, usersCache, cursors, laggingReads } = fastify
+  const { db, usersCache, cursors, laggingReads, presence } = fastify
+  /** Users with their presence now: read after the cache, never kept in it. */
+  const withPresence = async (users: UserView[]) => {
+    const views = await presence.of(users)
+    return users.map((user) => ({ ...user, ...views.get(user.id) as PresenceView }))
+  }
   fastify.addHook('onRequest', fastify.authenticate)
   const cacheRequests = new Counter({
     name: 'pigeon_users_cache_requests_total',
@@ -30,7 +35,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['users'],
       operationId: 'listUsers',
       summary: 'List users',
-      description: 'In id order, `limit` per page (≤ 200). Served from a Redis cache that every user create or update invalidates; answers from Postgres when Redis is down. Send `If-None-Match` with the last `ETag` to get 304 when nothing changed.',
+      description: 'In id order, `limit` per page (≤ 200). Served from a Redis cache that every user create or update invalidates; answers from Postgres when Redis is down. Each user\'s `presence` and `lastActiveAt` are read from Redis at each request, never cached (while Redis is down: `offline`, or `busy` if set by hand). Send `If-None-Match` with the last `ETag` to get 304 when nothing changed.',
       security: bearer,
       querystring: PageQuerySchema,
       response: { 200: UserPageSchema, ...problems(503) }
@@ -50,17 +55,17 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const result = cached.body === null ? 'miss' : 'hit'
     reply.header('x-cache', result)
     cacheRequests.inc({ result })
-    // The page is kept as the bytes the route's serializer wrote, and sent as they are: a string with a JSON
-    // content type skips serialization, so a hit costs no parse and no re-encoding.
-    const sendSerialized = (text: string) => (reply as FastifyReply).type('application/json; charset=utf-8').send(text)
-    if (cached.body !== null) return sendSerialized(cached.body)
-
-    // From the read replica once it has replayed the last user change (else the primary): a page cached under this
-    // version must not miss that change.
-    const users = await laggingReads.runCaughtUpTo(cached.position, async (source) => await listUsers(source, afterId, limit))
-    const body = reply.serialize(toPage(users, toUserView, (user) => cursors.sealPage('id', user.id))) as string
-    if (cached.version !== null) await usersCache.setPage(cached.version, page, body)
-    return sendSerialized(body)
+    // The page is kept without presence, which changes by the second; presence is merged in after it.
+    let body = cached.body
+    if (body === null) {
+      // From the read replica once it has replayed the last user change (else the primary): a page cached under this
+      // version must not miss that change.
+      const users = await laggingReads.runCaughtUpTo(cached.position, async (source) => await listUsers(source, afterId, limit))
+      body = JSON.stringify(toPage(users, toUserView, (user) => cursors.sealPage('id', user.id)))
+      if (cached.version !== null) await usersCache.setPage(cached.version, page, body)
+    }
+    const users = JSON.parse(body) as { items: UserView[], nextCursor: string | null }
+    return { items: await withPresence(users.items), nextCursor: users.nextCursor }
   })
 
   fastify.get('/me', {
@@ -68,14 +73,15 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['users'],
       operationId: 'getMe',
       summary: 'The user behind the access token',
-      description: 'Handy for a client to learn its own id after logging in.',
+      description: 'Handy for a client to learn its own id after logging in. With my presence as others see it.',
       security: bearer,
-      response: { 200: UserSchema, ...problems(404, 503) }
+      response: { 200: UserWithPresenceSchema, ...problems(404, 503) }
     }
   }, async (request) => {
     const user = await findUserById(db, request.userId)
     if (user === undefined) throw notFound.me()
-    return toUserView(user)
+    const [view] = await withPresence([toUserView(user)])
+    return view
   })
 
   fastify.patch('/me', {
@@ -86,14 +92,32 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       description: 'Send only the fields to change (at least one). `status` is `online`, `busy` or `offline`; an empty `statusMessage` clears it. The user list everyone sees changes at once.',
       security: bearer,
       body: UpdateMeSchema,
-      response: { 200: UserSchema, ...problems(404, 503) }
+      response: { 200: UserWithPresenceSchema, ...problems(404, 503) }
     }
   }, async (request) => {
     const { displayName, status, statusMessage } = request.body
     const user = await updateUser(db, request.userId, { display_name: displayName, status, status_message: statusMessage })
     if (user === undefined) throw notFound.me()
     await usersCache.invalidate()
-    return toUserView(user)
+    // A status set by hand changes what everyone who shares a room with me sees.
+    if (status !== undefined) await presence.announce(request.userId)
+    const [view] = await withPresence([toUserView(user)])
+    return view
+  })
+
+  fastify.post('/me/presence', {
+    schema: {
+      tags: ['users'],
+      operationId: 'reportPresence',
+      summary: 'Say I am idle, or active again',
+      description: 'While I am online (a long poll, event stream or socket of mine is held), others see `idle` from `{ "presence": "idle" }` until `{ "presence": "active" }`, or until I have been offline for a minute; those who share a room with me get `presence.changed`. `busy` set by hand as my `status` still wins. Also a socket frame: `{ "type": "presence", "presence": "idle" }`.',
+      security: bearer,
+      body: PresenceReportSchema,
+      response: { 204: Type.Null({ description: 'Noted' }), ...problems(503) }
+    }
+  }, async (request, reply) => {
+    await presence.setIdle(request.userId, request.body.presence === 'idle')
+    return reply.code(204).send(null)
   })
 
   fastify.post('/me/password', {
@@ -123,15 +147,16 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['users'],
       operationId: 'getUser',
       summary: 'One user',
-      description: 'Any user, by id; 404 when there is none.',
+      description: 'Any user, by id, with their presence now; 404 when there is none.',
       security: bearer,
       params: IdParamsSchema,
-      response: { 200: UserSchema, ...problems(404, 503) }
+      response: { 200: UserWithPresenceSchema, ...problems(404, 503) }
     }
   }, async (request) => {
     const user = await findUserById(db, request.params.id)
     if (user === undefined) throw notFound.user(request.params.id)
-    return toUserView(user)
+    const [view] = await withPresence([toUserView(user)])
+    return view
   })
 }
 

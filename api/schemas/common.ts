@@ -16,7 +16,7 @@ export const ProblemCodeSchema = Type.Enum([
   // How often
   'RATE_LIMITED',
   // Our side
-  'DATABASE_UNAVAILABLE', 'QUEUE_UNAVAILABLE'
+  'DATABASE_UNAVAILABLE', 'QUEUE_UNAVAILABLE', 'PRESENCE_UNAVAILABLE'
 ], { description: 'A stable, machine-readable reason', examples: ['USERNAME_TAKEN'] })
 
 export const ProblemSchema = Type.Object({

@@ -70,3 +70,7 @@ export const PublicRoomsQuerySchema = Type.Object({
 export const ReadBodySchema = Type.Object({
   seq: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'Everything up to this seq counts as read; a lower value than the current watermark changes nothing', examples: [42] })
 }, { additionalProperties: false })
+
+export const TypingBodySchema = Type.Object({
+  typing: Type.Boolean({ description: '`true`: I am typing (say it again every few seconds: a start stands for 10 s); `false`: I stopped' })
+}, { additionalProperties: false, examples: [{ typing: true }] })

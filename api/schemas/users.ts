@@ -17,6 +17,28 @@ export const UserSchema = Type.Object({
 
 export type UserView = Static<typeof UserSchema>
 
+export const PresenceSchema = Type.Union([Type.Literal('online'), Type.Literal('idle'), Type.Literal('busy'), Type.Literal('offline')], {
+  description: 'What others see: `online` while a long poll, event stream or socket of the user is held on any server (or was within the last minute), `idle` when their client says so, `offline` otherwise; `busy` set by hand as `status` wins',
+  examples: ['online']
+})
+
+const presenceFields = {
+  presence: PresenceSchema,
+  lastActiveAt: Type.Union([DateTimeSchema, Type.Null()], {
+    description: 'When a connection of the user was last seen (to within a third of a minute while online); null if not in the last 30 days'
+  })
+}
+
+/** A user as the reads answer them: with their presence, from Redis, never cached with the list. */
+export const UserWithPresenceSchema = Type.Object({ ...UserSchema.properties, ...presenceFields })
+
+/** What a client says of its user's activity. */
+export const PresenceReportSchema = Type.Object({
+  presence: Type.Union([Type.Literal('idle'), Type.Literal('active')], {
+    description: '`idle`: the user is away from this client (others see `idle` while they are online); `active`: back'
+  })
+}, { additionalProperties: false, examples: [{ presence: 'idle' }] })
+
 export const UsernameSchema = Type.String({
   minLength: 3,
   maxLength: 32,

@@ -19,6 +19,8 @@ declare module 'fastify' {
       adminAuthPerAddress: Limit
       logoutAllPerUser: Limit
       passwordChangePerUser: Limit
+      /** Typing notices per user, starts and stops alike. */
+      typingPerUser: Limit
     }
   }
 }
@@ -86,6 +88,7 @@ export default fp(async (fastify) => {
     roomWrites: await limit('room-writes', config.ROOM_LIMIT_PER_USER, config.ROOM_LIMIT_WINDOW_SECONDS, user, 'too many rooms created or members added'),
     adminAuthPerAddress: await limit('admin-auth', config.ADMIN_AUTH_LIMIT_PER_ADDRESS, config.ADMIN_AUTH_LIMIT_WINDOW_SECONDS, address, 'too many sign-in attempts on the queue dashboard'),
     logoutAllPerUser: await limit('logout-all', config.LOGOUT_ALL_LIMIT_PER_USER, config.LOGOUT_ALL_LIMIT_WINDOW_SECONDS, user, 'too many log-outs everywhere'),
-    passwordChangePerUser: await limit('password-change', config.PASSWORD_CHANGE_LIMIT_PER_USER, config.PASSWORD_CHANGE_LIMIT_WINDOW_SECONDS, user, 'too many password changes or wrong current passwords')
+    passwordChangePerUser: await limit('password-change', config.PASSWORD_CHANGE_LIMIT_PER_USER, config.PASSWORD_CHANGE_LIMIT_WINDOW_SECONDS, user, 'too many password changes or wrong current passwords'),
+    typingPerUser: await limit('typing', config.TYPING_LIMIT_PER_USER, config.TYPING_LIMIT_WINDOW_SECONDS, user, 'too many typing notices')
   })
 }, { name: 'rate-limits', dependencies: ['services'] })

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events'
 import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram } from 'prom-client'
 import { createPatientRedis } from '../../../core/redis.js'
-import { channelTarget, publishWakeups, roomChannel, userChannel, type Wakeup } from '../../../core/wakeups.js'
+import { channelTarget, publishWakeups, roomChannel, userChannel, type Presence, type Wakeup } from '../../../core/wakeups.js'
 import { createChannels } from '../../channels.js'
 import { createFeedWatches, type FeedWatches } from '../../feed-watches.js'
 import { createRoomReads, type RoomReads } from '../../room-reads.js'
@@ -32,6 +32,10 @@ declare module 'fastify' {
       familyRevoked: (userId: number, familyId: string) => Promise<void>
       /** Tells the user's sockets, on every API process, that a read watermark moved. */
       readUpdated: (userId: number, roomId: number, seq: number) => Promise<void>
+      /** Tells the room's other members' sockets and streams, on every API process, that the user types (or stopped). */
+      typing: (roomId: number, userId: number, typing: boolean) => Promise<void>
+      /** Tells the members of these rooms (the user's), on every API process, the user's presence: each member once. */
+      presenceChanged: (userId: number, roomIds: readonly number[], view: { presence: Presence, lastActiveAt: string | null }) => Promise<void>
     }
   }
 }
@@ -99,6 +103,18 @@ export default fp(async (fastify) => {
   })
   // One listener per open socket of a user: no limit.
   const userEvents = new EventEmitter().setMaxListeners(0)
+  // A presence change comes once per room the user is in: a member here sharing several hears it once.
+  const presenceTold = new Map<string, Set<number>>()
+  const tellOnce = (change: string, userId: number): boolean => {
+    let told = presenceTold.get(change)
+    if (told === undefined) {
+      presenceTold.set(change, told = new Set())
+      setTimeout(() => presenceTold.delete(change), 10_000).unref()
+    }
+    if (told.has(userId)) return false
+    told.add(userId)
+    return true
+  }
   const roomReadCount = feedReads.labels('room')
   const roomReads = config.FEED_FANOUT === 'room' ? createRoomReads(fastify.db, () => roomReadCount.inc()) : undefined
 
@@ -117,9 +133,12 @@ export default fp(async (fastify) => {
         const woken = watches.wakeRoom(wakeup.roomId)
         if (woken > 0) wakeLatency.observe((Date.now() - wakeup.acceptedAt) / 1000)
         wokenTotal.inc({ kind: 'feed' }, woken)
-      } else if (wakeup.type === 'membership-changed') {
-        // The room's other members here: the one who joined or left hears it on their own channel.
+      } else if (wakeup.type === 'membership-changed' || wakeup.type === 'typing') {
+        // The room's other members here: the one who joined or left hears it on their own channel; a typist needs no echo.
         for (const userId of watches.usersIn(target.id)) if (userId !== wakeup.userId) userEvents.emit(String(userId), wakeup)
+      } else if (wakeup.type === 'presence-changed') {
+        const change = `${wakeup.userId}:${wakeup.at}`
+        for (const userId of watches.usersIn(target.id)) if (userId !== wakeup.userId && tellOnce(change, userId)) userEvents.emit(String(userId), wakeup)
       }
       return
     }
@@ -148,6 +167,14 @@ export default fp(async (fastify) => {
     },
     async readUpdated (userId: number, roomId: number, seq: number) {
       await publish({ type: 'read-updated', userId, roomId, seq }, 'a read update')
+    },
+    async typing (roomId: number, userId: number, typing: boolean) {
+      await publish({ type: 'typing', roomId, userId, typing }, 'a typing notice')
+    },
+    async presenceChanged (userId, roomIds, view) {
+      const at = Date.now()
+      await publishWakeups(fastify.redis, config.REDIS_PREFIX, roomIds.map((roomId) => ({ type: 'presence-changed', roomId, userId, ...view, at })))
+        .catch((error: unknown) => log.warn({ err: error }, 'could not publish a presence change'))
     }
   })
 
