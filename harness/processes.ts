@@ -101,7 +101,7 @@ export interface StartApiOptions {
 
 /** Starts `node api/main.ts` on a free port and resolves once it answers as `options.waitFor` asks (ready by default). */
 export async function startApi (config: Config, overrides: Record<string, string> = {}, options: StartApiOptions = {}): Promise<ApiProcess> {
-  const { waitFor = 'ready', within = 30_000 } = options
+  const { waitFor = 'ready', within = 90_000 } = options
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
   const api = run('api/main.ts', environment(config, { HOST: '127.0.0.1', PORT: String(port), ...overrides }), options.nodeArgs)

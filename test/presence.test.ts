@@ -101,3 +101,17 @@ t.test('a bad presence report is 400, over HTTP and as a socket frame', async (t
   socket.socket.send(JSON.stringify({ type: 'presence', presence: 'asleep', id: 'p1' }))
   t.match(await socket.next((frame) => frame.type === 'error'), { id: 'p1', body: { status: 400, code: 'VALIDATION_FAILED' } })
 })
+
+t.test('the users list\'s ETag changes when a listed user\'s presence does, though the cached page does not', async (t) => {
+  const [gina, hank] = [await user(), await user()]
+  const page = async (etag?: string) => await app.inject({ url: '/v1/users?limit=200', headers: { ...hank.auth, ...(etag !== undefined && { 'if-none-match': etag }) } })
+  const before = await page()
+  t.equal((await page(String(before.headers.etag))).statusCode, 304, 'nothing changed: 304')
+  const poll = app.inject({ url: '/v1/messages/unseen?wait=3', headers: gina.auth })
+  await eventually(async () => (await presenceOf(gina, hank)).presence, (presence) => presence === 'online')
+  const after = await page(String(before.headers.etag))
+  t.equal(after.statusCode, 200, 'gina came online: the old ETag no longer matches')
+  t.match(after.json().items.find((listed: { id: number }) => listed.id === gina.id), { presence: 'online' })
+  t.not(after.headers.etag, before.headers.etag)
+  await poll
+})
