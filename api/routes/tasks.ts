@@ -33,6 +33,7 @@ const taskRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
 
     // A task's outcome is told on its owner's channel: held here while this waits (only the owner sees the task).
     const held = request.query.wait > 0 ? wakeups.holdUser(request.userId) : undefined
+    if (held !== undefined) wakeups.holding(reply)
     await held?.ready
     const found = await longPoll({
       waiters: wakeups.tasks,

@@ -33,6 +33,7 @@ const unseenRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const { cursor, limit, wait } = request.query
     const position = await startingPosition({ db, cursors }, request.userId, cursor)
     const watch = wait > 0 ? wakeups.watches.watch(request.userId, 'poll') : undefined
+    if (wait > 0) wakeups.holding(reply)
     let read
     try {
       read = await readFeed({ db, acknowledge, reads, roomReads: wakeups.roomReads }, {

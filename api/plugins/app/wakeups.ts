@@ -1,4 +1,6 @@
 import { EventEmitter } from 'node:events'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { FastifyReply } from 'fastify'
 import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram } from 'prom-client'
 import { createPatientRedis } from '../../../core/redis.js'
@@ -22,6 +24,8 @@ declare module 'fastify' {
       feedReads: Counter<'channel'>
       /** Waiters on a task's outcome; the task's owner is held (`holdUser`) while one waits. */
       tasks: Waiters<string>
+      /** Counts a request that waits (a long poll, a task wait) until its answer is sent: a shutdown lets it go out first. */
+      holding: (reply: FastifyReply) => void
       /** Keeps the user's channel subscribed here (a task wait, say) until `release`. */
       holdUser: FeedWatches['holdUser']
       /** Wake-ups about one user, emitted under their id as a string: what push sockets send beside the feed. */
@@ -39,6 +43,9 @@ declare module 'fastify' {
     }
   }
 }
+
+/** How long a shutdown waits for the answers it gave waiting requests to be sent. */
+const answerAtCloseMs = 5000
 
 /** How long a user's channels stay subscribed after their last reader here goes: a long poll comes back within it. */
 const lingerMs = 30_000
@@ -60,6 +67,8 @@ export default fp(async (fastify) => {
     lingerMs
   })
   const tasks = createWaiters<string>()
+  /** Waiting requests not answered yet. */
+  const unanswered = { count: 0 }
   const waiting = new Gauge({
     name: 'pigeon_longpoll_waiters',
     help: 'Feed readers (long polls: feed; event streams and sockets: push) and task waits held here',
@@ -155,6 +164,10 @@ export default fp(async (fastify) => {
   fastify.decorate('wakeups', {
     watches,
     roomReads,
+    holding (reply: FastifyReply) {
+      unanswered.count++
+      reply.raw.once('close', () => { unanswered.count-- })
+    },
     feedReads,
     tasks,
     holdUser: watches.holdUser,
@@ -178,10 +191,13 @@ export default fp(async (fastify) => {
     }
   })
 
-  // Answer every waiting poll (an empty 200) before the server stops taking requests.
+  // Answer every waiting poll (an empty 200) before the server stops taking requests, and let the answers go out: a
+  // keep-alive connection that becomes idle after the server closed its idle ones would hold the close until it timed out.
   fastify.addHook('preClose', async () => {
     watches.endAll()
     tasks.wakeAll()
+    const deadline = Date.now() + answerAtCloseMs
+    while (unanswered.count > 0 && Date.now() < deadline) await sleep(5)
   })
   fastify.addHook('onClose', async () => { subscriber.disconnect() })
 }, { name: 'wakeups', dependencies: ['services', 'metrics'] })
