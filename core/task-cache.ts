@@ -64,6 +64,11 @@ export function createTaskCache (redis: RedisClient, options: { prefix: string, 
       }
     },
 
+    /** Pruned tasks: their keys are marked beyond any stamp, so a read that raced the prune cannot fill them again. */
+    async forget (taskIds: string[]): Promise<void> {
+      await Promise.all(taskIds.map(async (taskId) => { await raise(taskId, Number.MAX_SAFE_INTEGER, `${Number.MAX_SAFE_INTEGER}|`) }))
+    },
+
     /** Before the change that gives a message change number `stamp` commits: these tasks' answers are not to be used. */
     async mark (taskIds: string[], stamp: number): Promise<void> {
       // One command per key: on a Redis Cluster the keys sit in different slots.

@@ -197,10 +197,10 @@ export async function failOverdueTasks (db: Db, deadlineSeconds: number, limit: 
 
 /**
  * Deletes one batch of finished tasks past their retention; a task that holds an Idempotency-Key is kept
- * until the key expires too. Returns how many went.
+ * until the key expires too. Returns the ids of those that went.
  */
-export async function pruneTasks (db: Db, options: { retentionSeconds: number, keySeconds: number, limit: number }): Promise<number> {
-  const result = await db.deleteFrom('tasks')
+export async function pruneTasks (db: Db, options: { retentionSeconds: number, keySeconds: number, limit: number }): Promise<string[]> {
+  const rows = await db.deleteFrom('tasks')
     .where('id', 'in', (eb) => eb.selectFrom('tasks').select('id')
       .where('finished_at', '<', sql<Date>`now() - make_interval(secs => ${options.retentionSeconds})`)
       .where((eb) => eb.or([
@@ -208,8 +208,9 @@ export async function pruneTasks (db: Db, options: { retentionSeconds: number, k
         eb('created_at', '<', sql<Date>`now() - make_interval(secs => ${options.keySeconds})`)
       ]))
       .limit(options.limit))
-    .executeTakeFirst()
-  return Number(result.numDeletedRows)
+    .returning('id')
+    .execute()
+  return rows.map((row) => row.id)
 }
 
 function sha256 (text: string): string {

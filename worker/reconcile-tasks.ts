@@ -4,6 +4,7 @@ import type { Db } from '../core/db/connect.js'
 import type { Log } from '../core/log.js'
 import type { Queues } from '../core/queue.js'
 import { isConnected, type RedisClient } from '../core/redis.js'
+import type { TaskCache } from '../core/task-cache.js'
 import { enqueueTask, failOverdueTasks, leaseStaleTasks, pruneTasks, taskFinished } from '../core/tasks.js'
 import { publishWakeups } from '../core/wakeups.js'
 
@@ -16,7 +17,7 @@ export interface ReconcileReport { requeued: number, failed: number, pruned: num
  * unfinished task that Redis lost (data loss, or a crash between the API's COMMIT and its enqueue), fails tasks
  * past their deadline, and prunes finished tasks past their retention.
  */
-export function createTaskReconciler ({ config, db, redis, log, queues }: { config: Config, db: Db, redis: RedisClient, log: Log, queues: Queues }) {
+export function createTaskReconciler ({ config, db, redis, log, queues, taskCache }: { config: Config, db: Db, redis: RedisClient, log: Log, queues: Queues, taskCache: TaskCache }) {
   /** Makes sure the task has a live job: a missing one is re-created, a finished one (the task is not) is replaced. */
   async function ensureJob (task: Parameters<typeof enqueueTask>[1]): Promise<boolean> {
     const state = await queues.tasks.getJobState(task.id)
@@ -42,7 +43,10 @@ export function createTaskReconciler ({ config, db, redis, log, queues }: { conf
       report.requeued += requeued.filter(Boolean).length
     }
     for (let pruned = batch; pruned === batch; report.pruned += pruned) {
-      pruned = await pruneTasks(db, { retentionSeconds: config.TASK_RETENTION_SECONDS, keySeconds: config.IDEMPOTENCY_KEY_TTL_SECONDS, limit: batch })
+      const ids = await pruneTasks(db, { retentionSeconds: config.TASK_RETENTION_SECONDS, keySeconds: config.IDEMPOTENCY_KEY_TTL_SECONDS, limit: batch })
+      // A pruned task answers 404 everywhere, not its cached answer.
+      await taskCache.forget(ids)
+      pruned = ids.length
     }
     if (report.requeued > 0) log.warn({ requeued: report.requeued }, 're-created jobs that Redis had lost')
     return report

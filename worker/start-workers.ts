@@ -64,7 +64,7 @@ export function startWorkers ({ config, db, log, registry }: { config: Config, d
     data: { acks: [] },
     opts: { attempts: 3, removeOnComplete: { count: 10 }, removeOnFail: { count: 100 } }
   }).catch((error: unknown) => log.warn({ err: error }, 'could not schedule the merge of read marks'))
-  const reconciler = createTaskReconciler({ config, db, redis: connection, log, queues })
+  const reconciler = createTaskReconciler({ config, db, redis: connection, log, queues, taskCache })
 
   const jobDuration = new Histogram({
     name: 'pigeon_job_duration_seconds',
