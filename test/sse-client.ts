@@ -10,7 +10,8 @@ export interface SseStream {
   /** The next event (comments included), or undefined once the stream ended. */
   next: () => Promise<SseEvent | undefined>
   /** The next event that is not a comment nor a retry hint. */
-  nextEvent: () => Promise<SseEvent | undefined>
+  /** The next named event (of this name, when given: presence and typing events of roommates come between). */
+  nextEvent: (name?: string) => Promise<SseEvent | undefined>
   close: () => void
 }
 
@@ -57,10 +58,10 @@ export async function openSse (url: string, headers: Record<string, string> = {}
     status: response.status,
     headers: response.headers,
     next,
-    async nextEvent () {
+    async nextEvent (name?: string) {
       for (;;) {
         const event = await next()
-        if (event === undefined || event.event !== undefined) return event
+        if (event === undefined || (event.event !== undefined && (name === undefined || event.event === name))) return event
       }
     },
     close: () => controller.abort()

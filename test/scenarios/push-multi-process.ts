@@ -33,7 +33,8 @@ export async function pushMultiProcess (t: Test, config: Config, { workers }: { 
     const sent = await aliceSocket.request({ method: 'POST', path: `/v1/rooms/${room.body.id}/messages`, body: { text: 'from API #2' } })
     t.equal(sent.status, 202)
 
-    const event = await events.nextEvent()
+    // Alice's socket brings her online: bob's stream is told (presence.changed) before or after the message.
+    const event = await events.nextEvent('message.created')
     t.equal(event?.event, 'message.created')
     t.match(JSON.parse(event?.data ?? '{}'), { roomId: room.body.id, seq: 1, senderId: alice.id, text: 'from API #2' })
     t.match((await socket.next((frame) => frame.type === 'message.created')).data, { roomId: room.body.id, seq: 1, text: 'from API #2' })
