@@ -20,7 +20,7 @@ import { createDb } from '../core/db/connect.js'
 import { mapLimit } from '../harness/map-limit.js'
 import { startApi, startWorker } from '../harness/processes.js'
 import { testConfig } from '../harness/test-config.js'
-import { cheapPasswordHash, cpuSeconds, createClient, password, percentile, progress, rssMiB } from './support.js'
+import { cheapPasswordHash, cpuSeconds, createClient, password, percentile, progress, rssMiB, runBench } from './support.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -319,20 +319,4 @@ function printTable (baseline: PhaseSummary, loaded: PhaseSummary, again: PhaseS
   console.log(`API memory per idle waiter ((RSS with - RSS baseline) / ${settings.pollers}): ${perWaiterKiB.toFixed(1)} KiB, so ${(perWaiterKiB * 1000 / 1024).toFixed(1)} MiB per 1,000 idle pollers`)
 }
 
-let failed = false
-try {
-  await main()
-} catch (error) {
-  failed = true
-  console.error(error)
-} finally {
-  for (const step of cleanup.reverse()) {
-    try {
-      await step()
-    } catch (error) {
-      console.error('cleanup:', error)
-    }
-  }
-  progress('cleaned up (processes stopped, database and Redis keys dropped)')
-}
-process.exit(failed ? 1 : 0)
+await runBench(main, cleanup)

@@ -32,7 +32,7 @@ import { bullPrefix, queueNames } from '../core/queue.js'
 import { mapLimit } from '../harness/map-limit.js'
 import { freePort, startApi, startWorker, type ApiProcess, type PigeonProcess } from '../harness/processes.js'
 import { testConfig } from '../harness/test-config.js'
-import { cheapPasswordHash, createClient, password, percentile, progress, type Client } from './support.js'
+import { cheapPasswordHash, createClient, password, percentile, progress, runBench, type Client } from './support.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -865,20 +865,4 @@ ${parts.join('\n')}
 `
 }
 
-let failed = false
-try {
-  await main()
-} catch (error) {
-  failed = true
-  console.error(error)
-} finally {
-  for (const step of cleanup.reverse()) {
-    try {
-      await step()
-    } catch (error) {
-      console.error('cleanup:', error)
-    }
-  }
-  progress('cleaned up (processes stopped, database and Redis keys dropped)')
-}
-process.exit(failed || process.exitCode === 1 ? 1 : 0)
+await runBench(main, cleanup)

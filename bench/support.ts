@@ -101,3 +101,27 @@ export async function cheapPasswordHash (): Promise<string> {
 
 /** The queue of the bare pipeline (bench/bare-pipeline.ts), the yardstick of the throughput bench. */
 export const bareQueueName = 'bare'
+
+/**
+ * Runs a bench's `main`, then every cleanup step in reverse (each on its own, so one failure does not skip the rest),
+ * and exits: 1 if `main` threw or set `process.exitCode` to 1 (a bench whose own checks failed), else 0.
+ */
+export async function runBench (main: () => Promise<void>, cleanup: Array<() => unknown>): Promise<never> {
+  let failed = false
+  try {
+    await main()
+  } catch (error) {
+    failed = true
+    console.error(error)
+  } finally {
+    for (const step of cleanup.reverse()) {
+      try {
+        await step()
+      } catch (error) {
+        console.error('cleanup:', error)
+      }
+    }
+    progress('cleaned up (processes stopped, database and Redis keys dropped)')
+  }
+  process.exit(failed || process.exitCode === 1 ? 1 : 0)
+}
