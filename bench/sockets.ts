@@ -69,7 +69,7 @@ async function measure (config: Config, fanout: Fanout, tokens: Map<string, stri
     const sent = await control.request('POST', `/v1/rooms/${roomId}/messages`, { token: sender, body: { text: 'to everyone' } })
     if (sent.status !== 202) throw new Error(`send: ${sent.status}`)
     accepted = performance.now()
-    await until(async () => count() >= readers, `${readers} readers got the message (${count()} did); the API's wake-ups: ${await metric(api.url, 'pigeon_wakeups_received_total{channel="room"}')} from rooms, ${await metric(api.url, 'pigeon_wakeup_channels')} channels`)
+    await until(async () => count() >= readers, `${readers} readers got the message (${count()} did); the API's wake-ups: ${await metric(api.url, 'pigeon_wakeups_received_total{channel="room",type="room-message"}')} messages from rooms, ${await metric(api.url, 'pigeon_wakeup_channels')} channels`)
     return { delivered: [...arrivals], cpuMs: (await cpuSeconds(api.pid) - cpuBefore) * 1000 }
   }
   let accepted = 0

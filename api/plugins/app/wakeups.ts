@@ -88,8 +88,8 @@ export default fp(async (fastify) => {
   })
   const received = new Counter({
     name: 'pigeon_wakeups_received_total',
-    help: 'Wake-ups this process received, by channel kind (room or user)',
-    labelNames: ['channel'],
+    help: 'Wake-ups this process received, by channel kind (room or user) and wake-up type',
+    labelNames: ['channel', 'type'],
     registers: [metrics.registry]
   })
   const wokenTotal = new Counter({
@@ -136,7 +136,7 @@ export default fp(async (fastify) => {
       return
     }
     if (target === undefined) return
-    received.inc({ channel: target.kind })
+    received.inc({ channel: target.kind, type: wakeup.type })
     if (target.kind === 'room') {
       if (wakeup.type === 'room-message') {
         const woken = watches.wakeRoom(wakeup.roomId)
