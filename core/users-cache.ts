@@ -37,11 +37,13 @@ export function createUsersCache (redis: RedisClient, options: {
 
   /** A new version, called once the change that calls for it has committed. */
   async function invalidate (): Promise<void> {
-    // Unknown (no replica, or the primary away) leaves the version without a position: its fills read the primary.
-    const position = writePosition === undefined ? null : await writePosition().catch(() => null)
     await softly('invalidate', undefined, async () => {
-      const version = await redis.incr(versionKey)
-      if (position !== null) await redis.multi().hset(pagesKey(String(version)), positionField, position).expire(pagesKey(String(version)), ttlSeconds).exec()
+      const version = String(await redis.incr(versionKey))
+      // Taken after the bump, so it covers every change committed before it, whichever of two concurrent bumps lands
+      // last (taken before, a slow bump could name the newest version with an older position). Until it is written,
+      // and when it is unknown (no replica, the primary away), the version's fills read the primary.
+      const position = writePosition === undefined ? null : await writePosition().catch(() => null)
+      if (position !== null) await redis.multi().hset(pagesKey(version), positionField, position).expire(pagesKey(version), ttlSeconds).exec()
     })
   }
 

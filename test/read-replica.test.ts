@@ -39,6 +39,8 @@ t.test('with replay paused, the history and the public rooms list lag; every oth
   t.same(await historyTexts(), ['before the pause'], 'the replica had the history before the pause')
   const replicaReadsBefore = await laggingReads(app, 'replica')
   await queryOnce(servers.replicaUrl, 'select pg_wal_replay_pause()')
+  // The call only asks: replay stops at its next record. Writes made before it has stopped could still be replayed.
+  await eventually(async () => (await queryOnce<{ state: string }>(servers.replicaUrl, 'select pg_get_wal_replay_pause_state() as state'))[0]?.state, (state) => state === 'paused', 20_000)
   t.teardown(async () => { await queryOnce(servers.replicaUrl, 'select pg_wal_replay_resume()') })
 
   // Written on the primary while the replica stands still.
