@@ -25,6 +25,8 @@ export interface RedisCluster {
    * resolves once every node reports `cluster_state:ok`.
    */
   revive: (port: number) => Promise<void>
+  /** FLUSHALL on every master: the whole cluster loses all its keys. */
+  flushAll: () => Promise<void>
   stop: () => Promise<void>
 }
 
@@ -88,6 +90,10 @@ export async function startRedisCluster (): Promise<RedisCluster> {
         const crashed = serverOn(port)
         servers[servers.indexOf(crashed)] = startNode(dir, crashed.port, crashed.busPort)
         await until('every node reports cluster_state:ok again', async () => (await states(servers)).every((info) => info.includes('cluster_state:ok')))
+      },
+      async flushAll () {
+        const answers = await Promise.all(servers.map(async (server) => await cli(server.port, 'flushall')))
+        if (!answers.every((answer) => answer === 'OK')) throw new Error(`Redis Cluster: FLUSHALL answered ${answers.join(', ')}`)
       },
       stop
     }
