@@ -39,10 +39,11 @@ interface ClusterNode {
 
 /**
  * A throwaway Redis Cluster of three masters and no replicas, as redis's own create-cluster makes one: Debian's
- * redis-server on free ports (each with a cluster bus port of its own), its files in a temporary folder, persisting
- * nothing. Resolves once every node reports `cluster_state:ok`.
+ * redis-server on `masterPorts` (three; free ones unless a test chose them beforehand), each with a free cluster bus
+ * port of its own, its files in a temporary folder, persisting nothing. Resolves once every node reports
+ * `cluster_state:ok`.
  */
-export async function startRedisCluster (): Promise<RedisCluster> {
+export async function startRedisCluster (masterPorts?: readonly number[]): Promise<RedisCluster> {
   const dir = await mkdtemp(path.join(tmpdir(), 'pigeon-redis-cluster-'))
   const servers: ClusterNode[] = []
   const stop = async () => {
@@ -57,8 +58,9 @@ export async function startRedisCluster (): Promise<RedisCluster> {
   }
   const states = async (of: readonly ClusterNode[]) => await Promise.all(of.map(async (server) => await cli(server.port, 'cluster', 'info')))
   try {
-    const ports = await distinctFreePorts(6)
-    for (let i = 0; i < 3; i++) servers.push(startNode(dir, ports[2 * i] as number, ports[2 * i + 1] as number))
+    const ports = masterPorts ?? await distinctFreePorts(3)
+    const busPorts = await distinctFreePorts(3, ports)
+    for (let i = 0; i < 3; i++) servers.push(startNode(dir, ports[i] as number, busPorts[i] as number))
     const addresses = servers.map((server) => `127.0.0.1:${server.port}`)
     await until('every node answers PING', async () => (await Promise.all(servers.map((server) => cli(server.port, 'ping')))).every((answer) => answer === 'PONG'))
     await run('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'])
@@ -136,10 +138,13 @@ export async function testRedisCluster (t: Teardown): Promise<string> {
   return cluster.nodes
 }
 
-/** Free ports, none twice (a port just given back may be handed out again). */
-async function distinctFreePorts (count: number): Promise<number[]> {
+/** Free ports, none twice and none of `taken` (a port just given back may be handed out again). */
+export async function distinctFreePorts (count: number, taken: readonly number[] = []): Promise<number[]> {
   const ports = new Set<number>()
-  while (ports.size < count) ports.add(await freePort())
+  while (ports.size < count) {
+    const port = await freePort()
+    if (!taken.includes(port)) ports.add(port)
+  }
   return [...ports]
 }
 
