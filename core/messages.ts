@@ -1,15 +1,9 @@
 import { sql } from 'kysely'
 import type { Db } from './db/connect.js'
 import type { Message } from './db/schema.js'
+import { messageColumnList, messageColumns } from './db/message-columns.js'
 import { attemptTasks, failTasks, isUnfinished } from './tasks.js'
 import { pageOf } from './paging.js'
-
-/**
- * A message's columns, for the reads that return whole messages: `select *` would also carry the search vector
- * (a generated column, often longer than the text) that no answer shows.
- */
-export const messageColumns = ['id', 'room_id', 'seq', 'sender_id', 'text', 'task_id', 'change_seq', 'created_at', 'edited_at', 'deleted_at'] as const
-const messageColumnList = sql.raw(messageColumns.join(', '))
 
 export interface SendToStore { taskId: string, roomId: number, senderId: number, text: string }
 
@@ -59,7 +53,7 @@ export async function persistMessages (db: Db, sends: SendToStore[]): Promise<Pe
 
     // Runs that come after the task was completed answer with the message it stored.
     const done = [...tasks.values()].filter((task) => task.state === 'completed').map((task) => task.id)
-    const earlier = done.length === 0 ? [] : await trx.selectFrom('messages').selectAll().where('task_id', 'in', done).execute()
+    const earlier = done.length === 0 ? [] : await trx.selectFrom('messages').select(messageColumns).where('task_id', 'in', done).execute()
     for (const message of created) outcomes.set(message.task_id, { kind: 'stored', message, created: true })
     for (const message of earlier) outcomes.set(message.task_id, { kind: 'stored', message, created: false })
     return outcomes
@@ -89,7 +83,7 @@ async function insertMessages (trx: Db, sends: SendToStore[]): Promise<Message[]
       insert into messages (room_id, seq, change_seq, sender_id, text, task_id)
       select s.room_id, room.seq_before + s.i, room.change_before + s.i, s.sender_id, s.text, s.task_id
       from s join room on room.id = s.room_id
-      returning ${messageColumnList}
+      returning ${messageColumnList()}
     ), completed as (
       update tasks set state = 'completed', finished_at = now(), message_id = stored.id
       from stored where tasks.id = stored.task_id
@@ -112,7 +106,7 @@ export async function listRoomMessages (db: Db, roomId: number, beforeSeq: numbe
 
 /** A message as a member of its room may see it; undefined for anyone else (and for a missing one). */
 export async function findMessageForMember (db: Db, messageId: number, userId: number): Promise<Message | undefined> {
-  return await db.selectFrom('messages as m').selectAll('m')
+  return await db.selectFrom('messages as m').select(messageColumns)
     .where('m.id', '=', messageId)
     .where((eb) => eb.exists(eb.selectFrom('room_members as rm').select('rm.user_id')
       .whereRef('rm.room_id', '=', 'm.room_id').where('rm.user_id', '=', userId)))

@@ -4,6 +4,7 @@ import { sql, type Transaction } from 'kysely'
 import { jsonObjectFrom } from 'kysely/helpers/postgres'
 import { isDatabaseUnavailable, type Db } from './db/connect.js'
 import { messageFromJson } from './db/json-rows.js'
+import { messageColumns } from './db/message-columns.js'
 import { taskKinds, type Database, type Message, type Task, type TaskKind, type TaskState } from './db/schema.js'
 import type { Queues, TaskPayload } from './queue.js'
 import type { Wakeup } from './wakeups.js'
@@ -144,7 +145,7 @@ export function taskFinished (task: { id: string, ownerId: number }): Wakeup {
 export async function findTask (db: Db, taskId: string): Promise<{ task: Task, message: Message | undefined } | undefined> {
   // One round trip: the stored message (if any) comes along as JSON.
   const row = await db.selectFrom('tasks').selectAll('tasks')
-    .select((eb) => jsonObjectFrom(eb.selectFrom('messages').selectAll().whereRef('messages.id', '=', 'tasks.message_id')).as('message'))
+    .select((eb) => jsonObjectFrom(eb.selectFrom('messages').select(messageColumns).whereRef('messages.id', '=', 'tasks.message_id')).as('message'))
     .where('id', '=', taskId).executeTakeFirst()
   if (row === undefined) return undefined
   const { message, ...task } = row
