@@ -2,13 +2,14 @@ import { sql } from 'kysely'
 import type { Db } from './db/connect.js'
 import type { Message } from './db/schema.js'
 import { messageColumnList, messageColumns } from './db/message-columns.js'
-import { attemptTasks, failTasks, isUnfinished } from './tasks.js'
+import { answeredTaskColumns, attemptTasks, failTasks, isUnfinished } from './tasks.js'
 import { pageOf } from './paging.js'
 
 export interface SendToStore { taskId: string, roomId: number, senderId: number, text: string }
 
 export type PersistOutcome =
-  | { kind: 'stored', message: Message, created: boolean }
+  /** `task`: the task this run completed, as JSON (its answered columns), for its wake-up; none when an earlier run did. */
+  | { kind: 'stored', message: Message, created: boolean, task?: Record<string, unknown> }
   | { kind: 'refused', code: 'NOT_A_MEMBER', message: string }
   /** The task finished before this run (it failed at its deadline, say), or was never accepted: nothing to do. */
   | { kind: 'gone' }
@@ -54,7 +55,7 @@ export async function persistMessages (db: Db, sends: SendToStore[]): Promise<Pe
     // Runs that come after the task was completed answer with the message it stored.
     const done = [...tasks.values()].filter((task) => task.state === 'completed').map((task) => task.id)
     const earlier = done.length === 0 ? [] : await trx.selectFrom('messages').select(messageColumns).where('task_id', 'in', done).execute()
-    for (const message of created) outcomes.set(message.task_id, { kind: 'stored', message, created: true })
+    for (const { task, ...message } of created) outcomes.set(message.task_id, { kind: 'stored', message, created: true, task })
     for (const message of earlier) outcomes.set(message.task_id, { kind: 'stored', message, created: false })
     return outcomes
   })
@@ -64,9 +65,10 @@ export async function persistMessages (db: Db, sends: SendToStore[]): Promise<Pe
 /**
  * Takes each room's next seqs and change numbers (one update per room, the rooms locked already), inserts the
  * messages in that order and marks their tasks completed: one statement, one round trip, for every room at once.
+ * Each message comes with its task as completed, as JSON (what its owner's answer shows).
  */
-async function insertMessages (trx: Db, sends: SendToStore[]): Promise<Message[]> {
-  const { rows } = await sql<Message>`
+async function insertMessages (trx: Db, sends: SendToStore[]): Promise<Array<Message & { task: Record<string, unknown> }>> {
+  const { rows } = await sql<Message & { task: Record<string, unknown> }>`
     with s as (
       -- i: the send's place among its room's sends in this batch, in the order they came.
       select *, row_number() over (partition by room_id order by n) as i
@@ -87,8 +89,10 @@ async function insertMessages (trx: Db, sends: SendToStore[]): Promise<Message[]
     ), completed as (
       update tasks set state = 'completed', finished_at = now(), message_id = stored.id
       from stored where tasks.id = stored.task_id
+      returning ${sql.raw(answeredTaskColumns.map((column) => `tasks.${column}`).join(', '))}
     )
-    select * from stored order by room_id, seq`.execute(trx)
+    select stored.*, to_json(completed) as task from stored join completed on completed.id = stored.task_id
+    order by stored.room_id, stored.seq`.execute(trx)
   return rows
 }
 
