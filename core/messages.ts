@@ -100,11 +100,18 @@ function uniqueBy<T, K> (items: T[], key: (item: T) => K): T[] {
   return [...new Map(items.map((item) => [key(item), item])).values()]
 }
 
-/** History, newest first: messages with seq below `beforeSeq`, as they are now (a deleted one keeps its slot, without text). */
-export async function listRoomMessages (db: Db, roomId: number, beforeSeq: number, limit: number): Promise<{ rows: Message[], hasMore: boolean }> {
-  const rows = await db.selectFrom('messages').select(messageColumns)
+/**
+ * History, newest first: messages with seq below `beforeSeq`, as they are now (a deleted one keeps its slot, without
+ * text). With `memberId`, only if that user is a member of the room (no rows otherwise), in the same statement.
+ */
+export async function listRoomMessages (db: Db, roomId: number, beforeSeq: number, limit: number, memberId?: number): Promise<{ rows: Message[], hasMore: boolean }> {
+  let query = db.selectFrom('messages').select(messageColumns)
     .where('room_id', '=', roomId).where('seq', '<', beforeSeq)
-    .orderBy('seq', 'desc').limit(limit + 1).execute()
+  if (memberId !== undefined) {
+    query = query.where((eb) => eb.exists(eb.selectFrom('room_members').select('user_id')
+      .where('room_members.room_id', '=', roomId).where('room_members.user_id', '=', memberId)))
+  }
+  const rows = await query.orderBy('seq', 'desc').limit(limit + 1).execute()
   return pageOf(rows, limit)
 }
 
