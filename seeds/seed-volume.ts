@@ -78,7 +78,8 @@ export async function seedVolume (db: Db, options: { users: number, messages: nu
     messagesStored += await insertVolumeMessages(db, { roomIds, senderIds: senders, ownerId: owner.id, from, to })
     progress.advance(to - from + 1)
   }
-  if (options.messages > 0) await setSearchIndexBulk(db, false)
+  // Also after a run with no messages: a run stopped in bulk mode left the index so.
+  await setSearchIndexBulk(db, false)
   // The planner's statistics (how common each word is, how many messages a room holds) would otherwise wait for
   // autovacuum, and search would pick its plans blind meanwhile.
   if (messagesStored > 0) await sql`analyze messages`.execute(db)
