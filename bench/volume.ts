@@ -11,7 +11,7 @@
  *   buffers from EXPLAIN (ANALYZE, BUFFERS) of the same statement;
  * - messages per second into the primary through the worker's store (`persistMessages`: tasks taken, rooms locked,
  *   seqs taken, messages inserted with their search vectors, tasks completed; one transaction per batch of 64, two
- *   writers, as two worker processes would), also on the empty table before the first size.
+ *   writers on different rooms, as two worker processes would), also on the empty table before the first size.
  *
  *   npm run bench:volume -- [--sizes=1000000,10000000] [--samples=50] [--sends=20000]
  *
@@ -160,14 +160,14 @@ async function measureWrites (db: Db, round: string, user: { id: number }, roomI
       payload: { roomId: send.roomId, senderId: send.senderId, text: send.text, requestId: send.taskId }
     })))
   }
-  const batches: SendToStore[][] = []
-  for (let from = 0; from < sends.length; from += 64) batches.push(sends.slice(from, from + 64))
-  let next = 0
+  // Each writer stores into its own half of the rooms (sends alternate between rooms, so by odd and even room
+  // index), as two workers busy with different rooms would: they do not wait for each other's room locks.
+  const halves = [0, 1].map((half) => sends.filter((_, i) => i % roomIds.length % 2 === half))
   let stored = 0
   const started = performance.now()
-  await Promise.all([0, 1].map(async () => {
-    while (next < batches.length) {
-      const outcomes = await persistMessages(db, batches[next++] as SendToStore[])
+  await Promise.all(halves.map(async (half) => {
+    for (let from = 0; from < half.length; from += 64) {
+      const outcomes = await persistMessages(db, half.slice(from, from + 64))
       stored += outcomes.filter((outcome) => outcome.kind === 'stored' && outcome.created).length
     }
   }))
