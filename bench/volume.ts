@@ -202,8 +202,6 @@ async function main (cleanup: Array<() => unknown>): Promise<void> {
   const emptyWrites = await measureWrites(db, 'empty', reader, roomIds)
 
   const steps: Step[] = []
-  let changedIndex: { messages: number, indexSeconds: number, reads: Read[] } | undefined
-  let seeded = 0
   for (const size of settings.sizes) {
     progress(`seeding to ${size.toLocaleString('en-US')} volume messages`)
     await lowPriority()
@@ -217,13 +215,12 @@ async function main (cleanup: Array<() => unknown>): Promise<void> {
         start: () => {},
         advance: (by) => {
           done += by
-          if (done - shown >= 1_000_000) { shown = done; progress(`  seeded ${done.toLocaleString('en-US')} (${((done - seeded) / ((performance.now() - seedStarted) / 1000)).toFixed(0)}/s)`) }
+          if (done - shown >= 1_000_000) { shown = done; progress(`  seeded up to ${done.toLocaleString('en-US')}`) }
         },
         stop: () => {}
       }
     })
     const seedSeconds = (performance.now() - seedStarted) / 1000
-    seeded = size
     progress(`  seeded ${added.messagesStored.toLocaleString('en-US')} in ${seedSeconds.toFixed(0)} s (${(added.messagesStored / seedSeconds).toFixed(0)}/s, analyze included)`)
 
     const relations = await relationSizes(db)
@@ -245,12 +242,9 @@ async function main (cleanup: Array<() => unknown>): Promise<void> {
     await read('history, newest 50 (biggest room)', async (db) => await listRoomMessages(db, biggest, Number.MAX_SAFE_INTEGER, 50))
     await read('history, 50 from the middle (biggest room)', async (db) => await listRoomMessages(db, biggest, Math.floor(lastSeq / 2), 50))
     await read('history, the oldest 50 (biggest room)', async (db) => await listRoomMessages(db, biggest, 51, 50))
-    const feedReads = async (read: (name: string, fn: (db: Db) => Promise<unknown>) => Promise<unknown>) => {
-      await read('unseen feed, first 100: reader who read nothing', async (db) => await readUnseenPage(db, reader.id, { seenUpTo: new Map() }, 100))
-      await read('unseen feed, first 100: caught-up reader (stored watermarks)', async (db) => await readUnseenPage(db, caughtUp.id, { seenUpTo: new Map() }, 100))
-      await read('unseen feed, first 100: caught-up reader (cursor, changes asked)', async (db) => await readUnseenPage(db, reader.id, cursor, 100))
-    }
-    await feedReads(read)
+    await read('unseen feed, first 100: reader who read nothing', async (db) => await readUnseenPage(db, reader.id, { seenUpTo: new Map() }, 100))
+    await read('unseen feed, first 100: caught-up reader (stored watermarks)', async (db) => await readUnseenPage(db, caughtUp.id, { seenUpTo: new Map() }, 100))
+    await read('unseen feed, first 100: caught-up reader (cursor, changes asked)', async (db) => await readUnseenPage(db, reader.id, cursor, 100))
     await read('rooms list, 50: caught-up reader (unread counts)', async (db) => await listRoomsForMember(db, caughtUp.id, 0, 50))
     await read('rooms list, 50: reader who read nothing (unread counts)', async (db) => await listRoomsForMember(db, reader.id, 0, 50))
     await read(`search across ${searchRooms.length} rooms: common word (deploy), newest 20`, async (db) => await searchMessages(db, { roomIds: searchRooms, q: 'deploy', order: 'newest', limit: 20 }))
@@ -259,30 +253,16 @@ async function main (cleanup: Array<() => unknown>): Promise<void> {
     progress(`the store at ${size.toLocaleString('en-US')}`)
     const writes = await measureWrites(db, String(size), reader, roomIds)
     steps.push({ messages: size, seed: { added: added.messagesStored, seconds: seedSeconds, perSecond: added.messagesStored / seedSeconds }, relations, reads, writes, loadAverage: loadavg() })
-
-    if (size === settings.sizes.at(-1)) {
-      // Both queries of changes (the feed's and the room read's) ask only for edited or deleted messages: an index of
-      // those alone is as small as they are few, and the planner can join the reader's rooms to it.
-      progress(`at ${size.toLocaleString('en-US')}: the feed again, with an index of changed messages only`)
-      await lowPriority()
-      const indexStarted = performance.now()
-      await sql`create index bench_messages_changed_idx on messages (room_id, change_seq) where edited_at is not null or deleted_at is not null`.execute(seedDb)
-      const indexSeconds = (performance.now() - indexStarted) / 1000
-      await sql`analyze messages`.execute(seedDb)
-      const withIndex: Read[] = []
-      await feedReads(async (name, fn) => withIndex.push(await measureRead(capture, name, fn)))
-      changedIndex = { messages: size, indexSeconds, reads: withIndex }
-    }
   }
 
-  report(emptyWrites, steps, changedIndex)
+  report(emptyWrites, steps)
   await mkdir('bench/results', { recursive: true })
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}`
-  await writeFile('bench/results/volume.json', JSON.stringify({ settings, machine, emptyWrites, steps, changedIndex }, null, 2))
+  await writeFile('bench/results/volume.json', JSON.stringify({ settings, machine, emptyWrites, steps }, null, 2))
   progress('wrote bench/results/volume.json')
 }
 
-function report (emptyWrites: Writes, steps: Step[], changedIndex: { messages: number, indexSeconds: number, reads: Read[] } | undefined): void {
+function report (emptyWrites: Writes, steps: Step[]): void {
   const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(0)
   const header = (first: string) => `| ${first} | ${steps.map((step) => `${(step.messages / 1e6).toLocaleString('en-US')} M`).join(' | ')} |\n| --- |${' --- |'.repeat(steps.length)}`
   console.log(`\nThe path beyond one primary; ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}; load average at each size: ${steps.map((step) => step.loadAverage.map((n) => n.toFixed(2)).join(' ')).join('; ')}\n`)
@@ -308,11 +288,6 @@ function report (emptyWrites: Writes, steps: Step[], changedIndex: { messages: n
   }
   console.log(`\n| the store (batches of 64, 2 writers) | empty | ${steps.map((step) => `${(step.messages / 1e6).toLocaleString('en-US')} M`).join(' | ')} |\n| --- | --- |${' --- |'.repeat(steps.length)}`)
   console.log(`| messages/s | ${emptyWrites.perSecond.toFixed(0)} | ${steps.map((step) => step.writes.perSecond.toFixed(0)).join(' | ')} |`)
-  if (changedIndex !== undefined) {
-    console.log(`\nAt ${(changedIndex.messages / 1e6).toLocaleString('en-US')} M, with an index of changed messages only (built in ${changedIndex.indexSeconds.toFixed(0)} s):\n`)
-    console.log('| read | p50 / p99 ms | Postgres ms | buffers hit+read |\n| --- | --- | --- | --- |')
-    for (const r of changedIndex.reads) console.log(`| ${r.name} | ${r.p50Ms.toFixed(1)} / ${r.p99Ms.toFixed(1)} | ${r.postgresMs.toFixed(2)} | ${r.sharedHit}+${r.sharedRead} |`)
-  }
 }
 
 const cleanup: Array<() => unknown> = []
