@@ -16,6 +16,9 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 # Compiled code only; the migrations are compiled into dist/migrations.
 COPY --from=build /app/dist ./dist
+# A young generation large enough that a burst of short-lived objects (one message fanned out to thousands of
+# sockets) is collected in fewer scavenges: a fifth less API CPU per delivered event in `npm run bench:sockets`.
+ENV NODE_OPTIONS=--max-semi-space-size=64
 # Files stay owned by root: the process can read its code, not change it.
 USER node
 EXPOSE 3000

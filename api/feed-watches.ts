@@ -127,6 +127,8 @@ export function createFeedWatches (options: {
       let settle: ((outcome: WaitOutcome) => void) | undefined
       let kept: { position: FeedPosition, known: KnownFeed } | undefined
       let closed = false
+      // A push channel waits on one signal for its whole life: listened to once, not at every wait.
+      let heard: AbortSignal | undefined
 
       const watch: Watch = {
         userId,
@@ -155,17 +157,18 @@ export function createFeedWatches (options: {
         async wait (ms, signal) {
           if (endedWith !== undefined) return endedWith
           if (pending.full || pending.rooms.size > 0) return 'woken'
+          if (signal.aborted) return 'aborted'
+          if (heard !== signal) {
+            heard = signal
+            signal.addEventListener('abort', () => { if (heard === signal) settle?.('aborted') }, { once: true })
+          }
           return await new Promise<WaitOutcome>((resolve) => {
-            const onAbort = () => settle?.('aborted')
             const timer = setTimeout(() => settle?.('timeout'), ms)
-            signal.addEventListener('abort', onAbort, { once: true })
             settle = (outcome) => {
               settle = undefined
               clearTimeout(timer)
-              signal.removeEventListener('abort', onAbort)
               resolve(outcome)
             }
-            if (signal.aborted) onAbort()
           })
         },
         resume (position) {

@@ -5,12 +5,13 @@
  * room's news read once for all of them) against `connection` (each reads its whole feed, the former way), in the
  * same run, on the same data.
  *
- *   npm run bench:sockets -- [--sockets=2000] [--rounds=3] [--profile=<folder>]
+ *   npm run bench:sockets -- [--sockets=2000] [--rounds=3] [--profile=<folder>] (CPU profiles of the API over the rounds)
  *
  * Runs its own deployment (a fresh database and Redis prefix, dropped at the end): one API process and one worker
  * process, started from source as children so the API's memory and CPU can be read from /proc. Each reader is a user
  * of its own, in one big room; nothing else happens.
  */
+import { mkdir } from 'node:fs/promises'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
@@ -21,14 +22,14 @@ import type { Config } from '../core/config.js'
 import { mapLimit } from '../harness/map-limit.js'
 import { startApi, startWorker, type ApiProcess } from '../harness/processes.js'
 import { testConfig } from '../harness/test-config.js'
-import { cheapPasswordHash, cpuSeconds, createClient, password, percentile, progress, rssMiB } from './support.js'
+import { cheapPasswordHash, cpuSeconds, createClient, password, percentile, progress, rssMiB, startProfile } from './support.js'
 
 const { values: args } = parseArgs({
   options: { sockets: { type: 'string', default: '2000' }, rounds: { type: 'string', default: '3' }, profile: { type: 'string' } }
 })
 const readers = Number(args.sockets)
 const rounds = Number(args.rounds)
-/** A folder for `node --cpu-prof` of the API process, one subfolder per way. */
+/** A folder for CPU profiles of the API process over the rounds (sockets, long polls), one per way and kind. */
 const profile = args.profile
 const fanouts = ['connection', 'room'] as const
 type Fanout = typeof fanouts[number]
@@ -41,10 +42,11 @@ async function metric (url: string, line: string): Promise<number> {
   return match === null ? 0 : Number(match[1])
 }
 
-async function until (check: () => Promise<boolean>, what: string): Promise<void> {
+/** Waits for `check`; `what` says what never came, asked only then (it may read the API's metrics). */
+async function until (check: () => Promise<boolean>, what: string | (() => Promise<string>)): Promise<void> {
   const deadline = performance.now() + 120_000
   while (!await check()) {
-    if (performance.now() > deadline) throw new Error(`never: ${what}`)
+    if (performance.now() > deadline) throw new Error(`never: ${typeof what === 'string' ? what : await what()}`)
     await sleep(100)
   }
 }
@@ -55,7 +57,7 @@ interface Round { delivered: number[], cpuMs: number }
 interface Result { fanout: Fanout, sockets: Round[], polls: Round[], rssBefore: number, rssIdle: number, reads: number }
 
 async function measure (config: Config, fanout: Fanout, tokens: Map<string, string>, roomId: number, names: string[]): Promise<Result> {
-  const api = await startApi(config, { FEED_FANOUT: fanout }, { within: 120_000, ...(profile !== undefined && { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profile}/${fanout}`] }) })
+  const api = await startApi(config, { FEED_FANOUT: fanout }, { within: 120_000 })
   cleanup.push(() => api.stop())
   const control = createClient(api.url)
   const sender = tokens.get('sender') as string
@@ -69,7 +71,7 @@ async function measure (config: Config, fanout: Fanout, tokens: Map<string, stri
     const sent = await control.request('POST', `/v1/rooms/${roomId}/messages`, { token: sender, body: { text: 'to everyone' } })
     if (sent.status !== 202) throw new Error(`send: ${sent.status}`)
     accepted = performance.now()
-    await until(async () => count() >= readers, `${readers} readers got the message (${count()} did); the API's wake-ups: ${await metric(api.url, 'pigeon_wakeups_received_total{channel="room",type="room-message"}')} messages from rooms, ${await metric(api.url, 'pigeon_wakeup_channels')} channels`)
+    await until(async () => count() >= readers, async () => `${readers} readers got the message (${count()} did); the API's wake-ups: ${await metric(api.url, 'pigeon_wakeups_received_total{channel="room",type="room-message"}')} messages from rooms, ${await metric(api.url, 'pigeon_wakeup_channels')} channels`)
     return { delivered: [...arrivals], cpuMs: (await cpuSeconds(api.pid) - cpuBefore) * 1000 }
   }
   let accepted = 0
@@ -93,7 +95,13 @@ async function measure (config: Config, fanout: Fanout, tokens: Map<string, stri
   progress(`${fanout}: ${readers} sockets open and waiting`)
   const readsBefore = await metric(api.url, 'pigeon_feed_reads_total{channel="socket"}') + await metric(api.url, 'pigeon_feed_reads_total{channel="room"}')
   const socketRounds: Round[] = []
-  for (let i = 0; i < rounds; i++) socketRounds.push(await round(() => socketArrivals.length, socketArrivals))
+  const socketsProfile = profile === undefined ? undefined : await startProfile(api.pid)
+  // A first message, not counted, warms the path up (a server that has run for a while has compiled it).
+  for (let i = -1; i < rounds; i++) {
+    const measured = await round(() => socketArrivals.length, socketArrivals)
+    if (i >= 0) socketRounds.push(measured)
+  }
+  await socketsProfile?.stop(`${profile}/${fanout}-sockets.cpuprofile`)
   const reads = await metric(api.url, 'pigeon_feed_reads_total{channel="socket"}') + await metric(api.url, 'pigeon_feed_reads_total{channel="room"}') - readsBefore
   for (const socket of sockets) socket.terminate()
   await until(async () => await metric(api.url, 'pigeon_websockets_open') === 0, 'the sockets closed')
@@ -109,7 +117,8 @@ async function measure (config: Config, fanout: Fanout, tokens: Map<string, stri
     cursors.set(username, answer.body.cursor)
   })
   const pollRounds: Round[] = []
-  for (let i = 0; i < rounds; i++) {
+  const pollsProfile = profile === undefined ? undefined : await startProfile(api.pid)
+  for (let i = -1; i < rounds; i++) {
     const held = names.map(async (username) => {
       const cursor = cursors.get(username)
       const answer = await polls.request('GET', `/v1/messages/unseen?wait=30${cursor === undefined ? '' : `&cursor=${cursor}`}`, { token: tokens.get(username) })
@@ -118,9 +127,11 @@ async function measure (config: Config, fanout: Fanout, tokens: Map<string, stri
       cursors.set(username, answer.body.cursor)
     })
     await until(async () => await metric(api.url, 'pigeon_longpoll_waiters{kind="feed"}') >= readers, `${readers} long polls held`)
-    pollRounds.push(await round(() => pollArrivals.length, pollArrivals))
+    const measured = await round(() => pollArrivals.length, pollArrivals)
+    if (i >= 0) pollRounds.push(measured)
     await Promise.all(held)
   }
+  await pollsProfile?.stop(`${profile}/${fanout}-polls.cpuprofile`)
   progress(`${fanout}: done`)
   polls.close()
   control.close()
@@ -129,6 +140,7 @@ async function measure (config: Config, fanout: Fanout, tokens: Map<string, stri
 }
 
 async function main (): Promise<void> {
+  if (profile !== undefined) await mkdir(profile, { recursive: true })
   const config = await testConfig({ teardown: (fn) => cleanup.push(fn) }, { ACCESS_TOKEN_TTL_SECONDS: '3600', LOG_LEVEL: 'warn' })
   const worker = startWorker(config)
   cleanup.push(() => worker.stop())
@@ -163,7 +175,7 @@ async function main (): Promise<void> {
   const all = (list: Round[]) => list.flatMap((round) => round.delivered)
   const p99s = (list: Round[]) => list.map((round) => percentile(round.delivered, 99).toFixed(0)).join(' / ')
   const cpuPerEvent = (list: Round[]) => (list.reduce((sum, round) => sum + round.cpuMs, 0) * 1000 / all(list).length).toFixed(0)
-  console.log(`\nOne message to a room of ${readers} readers, all on one API process; ${rounds} rounds each; times from the send's 202:\n`)
+  console.log(`\nOne message to a room of ${readers} readers, all on one API process; ${rounds} rounds each after one not counted; times from the send's 202:\n`)
   console.log(`| | ${results.map((result) => `\`${result.fanout}\``).join(' | ')} |`)
   console.log(`| --- | ${results.map(() => '---').join(' | ')} |`)
   const row = (what: string, cell: (result: Result) => string) => console.log(`| ${what} | ${results.map(cell).join(' | ')} |`)
@@ -171,7 +183,7 @@ async function main (): Promise<void> {
   row('sockets: delivered p99, each round', (r) => `${p99s(r.sockets)} ms`)
   row('sockets: last delivered, all rounds', (r) => `${Math.max(...all(r.sockets)).toFixed(0)} ms`)
   row('sockets: API CPU per delivered event', (r) => `${cpuPerEvent(r.sockets)} µs`)
-  row('sockets: feed queries per message', (r) => (r.reads / rounds).toFixed(1))
+  row('sockets: feed queries per message', (r) => (r.reads / (rounds + 1)).toFixed(1))
   row('long polls: answered p50, all rounds', (r) => `${percentile(all(r.polls), 50).toFixed(0)} ms`)
   row('long polls: answered p99, each round', (r) => `${p99s(r.polls)} ms`)
   row('long polls: API CPU per answered poll', (r) => `${cpuPerEvent(r.polls)} µs`)

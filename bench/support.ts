@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process'
-import { readFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import http from 'node:http'
 import { performance } from 'node:perf_hooks'
+import { WebSocket } from 'ws'
 import { hashPassword } from '../core/password.js'
 
 const began = performance.now()
@@ -124,4 +125,44 @@ export async function runBench (main: () => Promise<void>, cleanup: Array<() => 
     progress('cleaned up (processes stopped, database and Redis keys dropped)')
   }
   process.exit(failed || process.exitCode === 1 ? 1 : 0)
+}
+
+/**
+ * A CPU profile of a running Node process over a window of the bench's choosing (what `--cpu-prof` cannot: it covers
+ * the whole life of the process, set-up included). SIGUSR1 opens the process's inspector on 127.0.0.1:9229 (so one
+ * process at a time); `stop` writes the profile to `file`, for Chrome's DevTools or `speedscope`.
+ */
+export async function startProfile (pid: number): Promise<{ stop: (file: string) => Promise<void> }> {
+  process.kill(pid, 'SIGUSR1')
+  let target: string | undefined
+  for (let tries = 0; target === undefined; tries++) {
+    target = await fetch('http://127.0.0.1:9229/json/list')
+      .then(async (response) => ((await response.json()) as Array<{ webSocketDebuggerUrl: string }>)[0]?.webSocketDebuggerUrl)
+      .catch(() => undefined)
+    if (target === undefined && tries > 100) throw new Error('the process opened no inspector')
+    if (target === undefined) await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  const inspector = new WebSocket(target)
+  await new Promise((resolve, reject) => { inspector.once('open', resolve); inspector.once('error', reject) })
+  let next = 0
+  const call = async (method: string): Promise<{ profile?: unknown }> => await new Promise((resolve) => {
+    const id = ++next
+    const onMessage = (data: unknown) => {
+      const answer = JSON.parse(String(data)) as { id?: number, result: { profile?: unknown } }
+      if (answer.id !== id) return
+      inspector.off('message', onMessage)
+      resolve(answer.result)
+    }
+    inspector.on('message', onMessage)
+    inspector.send(JSON.stringify({ id, method }))
+  })
+  await call('Profiler.enable')
+  await call('Profiler.start')
+  return {
+    async stop (file: string) {
+      const { profile } = await call('Profiler.stop')
+      await writeFile(file, JSON.stringify(profile))
+      inspector.close()
+    }
+  }
 }
