@@ -56,7 +56,7 @@ if (!settings.sizes.every((n) => Number.isSafeInteger(n) && n > 0) || !(settings
 const sampleSeconds = 15
 
 interface Relation { name: string, bytes: number }
-interface Read { name: string, samples: number, p50Ms: number, p99Ms: number, postgresMs: number, sharedHit: number, sharedRead: number, rows: number, plan: unknown }
+interface Read { name: string, samples: number, p50Ms: number, p99Ms: number, postgresMs: number, jitMs: number, sharedHit: number, sharedRead: number, rows: number, explain: unknown }
 interface Writes { messages: number, seconds: number, perSecond: number }
 interface Step {
   messages: number
@@ -105,7 +105,7 @@ async function relationSizes (db: Db): Promise<Relation[]> {
   return rows.map((row) => ({ name: row.name, bytes: Number(row.bytes) }))
 }
 
-interface Plan { 'Execution Time': number, Plan: { 'Shared Hit Blocks': number, 'Shared Read Blocks': number, 'Actual Rows': number } }
+interface Plan { 'Execution Time': number, JIT?: { Timing: { Total: number } }, Plan: { 'Shared Hit Blocks': number, 'Shared Read Blocks': number, 'Actual Rows': number } }
 
 /**
  * Runs `read` (one statement, through the capturing db) until `samples` or `sampleSeconds`, after one warm-up run;
@@ -130,12 +130,14 @@ async function measureRead (capture: ReturnType<typeof capturingDb>, name: strin
     p50Ms: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),
     postgresMs: plan?.['Execution Time'] ?? Number.NaN,
+    // Compiling the plan (JIT), part of the execution time: Postgres compiles when the plan's estimated cost is high.
+    jitMs: plan?.JIT?.Timing.Total ?? 0,
     sharedHit: plan?.Plan['Shared Hit Blocks'] ?? 0,
     sharedRead: plan?.Plan['Shared Read Blocks'] ?? 0,
     rows: plan?.Plan['Actual Rows'] ?? 0,
-    plan: plan?.Plan
+    explain: plan
   }
-  progress(`  ${name}: p50 ${read0.p50Ms.toFixed(1)} ms, p99 ${read0.p99Ms.toFixed(1)} ms, Postgres ${read0.postgresMs.toFixed(2)} ms (${read0.samples} samples)`)
+  progress(`  ${name}: p50 ${read0.p50Ms.toFixed(1)} ms, p99 ${read0.p99Ms.toFixed(1)} ms, Postgres ${read0.postgresMs.toFixed(2)} ms, of which JIT ${read0.jitMs.toFixed(1)} ms (${read0.samples} samples)`)
   return read0
 }
 
@@ -279,11 +281,11 @@ function report (emptyWrites: Writes, steps: Step[]): void {
     const bytes = step.relations.reduce((sum, relation) => sum + relation.bytes, 0)
     return `${mib(bytes / (step.messages / 1e6))} (${mib(bytes)})`
   }).join(' | ')} |`)
-  console.log(`\n${header('read: p50 / p99 ms; Postgres ms; buffers hit+read')}`)
+  console.log(`\n${header('read: p50 / p99 ms; Postgres ms (of which JIT); buffers hit+read')}`)
   for (const name of steps[0]?.reads.map((read) => read.name) ?? []) {
     console.log(`| ${name} | ${steps.map((step) => {
       const r = step.reads.find((read) => read.name === name)
-      return r === undefined ? '' : `${r.p50Ms.toFixed(1)} / ${r.p99Ms.toFixed(1)}; ${r.postgresMs.toFixed(2)}; ${r.sharedHit}+${r.sharedRead}`
+      return r === undefined ? '' : `${r.p50Ms.toFixed(1)} / ${r.p99Ms.toFixed(1)}; ${r.postgresMs.toFixed(2)} (JIT ${r.jitMs.toFixed(1)}); ${r.sharedHit}+${r.sharedRead}`
     }).join(' | ')} |`)
   }
   console.log(`\n| the store (batches of 64, 2 writers) | empty | ${steps.map((step) => `${(step.messages / 1e6).toLocaleString('en-US')} M`).join(' | ')} |\n| --- | --- |${' --- |'.repeat(steps.length)}`)
