@@ -1,12 +1,13 @@
 import type { Static } from 'typebox'
-import type { Message, Task } from '../core/db/schema.js'
+import type { Message } from '../core/db/schema.js'
+import type { AnsweredTask } from '../core/tasks.js'
 import { toMessageView } from './schemas/messages.js'
 import type { TaskSchema } from './schemas/tasks.js'
 
 export type TaskView = Static<typeof TaskSchema>
 
 /** A task as its owner sees it. */
-export function toTaskView (task: Task, message: Message | undefined): TaskView {
+export function toTaskView (task: AnsweredTask, message: Message | undefined): TaskView {
   return {
     id: task.id,
     kind: task.kind,

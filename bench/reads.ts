@@ -3,12 +3,14 @@
  * of the same API process in the same run (`GET /health/live`: HTTP, routing and serialization, no token,
  * no Postgres, no Redis), so a busy machine shifts both sides alike.
  *
- *   npm run bench:reads -- [--seconds=5] [--apis=1] [--pending=5000]
+ *   npm run bench:reads -- [--seconds=5] [--apis=1] [--pending=5000] [--only=<text>] [--profile=<folder>]
  *
  * Runs its own deployment (a fresh database and Redis prefix, dropped at the end): `apis` API processes and one
  * worker, started from source; clients spread their requests over the API processes round-robin, as a load
  * balancer would. The data goes in through the API: `pending` sends into one room, so one reader has that many
- * unseen messages, the room that much history, and each sender finished tasks to read.
+ * unseen messages, the room that much history, and each sender finished tasks to read. `--only` runs the floor and
+ * the scenarios whose name contains the text; `--profile` has the API processes write CPU profiles (node --cpu-prof)
+ * into that folder when they stop, so a profile of one route is `--only` with `--profile`.
  */
 import { cpus, loadavg } from 'node:os'
 import { mkdir, writeFile } from 'node:fs/promises'
@@ -25,9 +27,12 @@ const { values: args } = parseArgs({
   options: {
     seconds: { type: 'string', default: '5' },
     apis: { type: 'string', default: '1' },
-    pending: { type: 'string', default: '5000' }
+    pending: { type: 'string', default: '5000' },
+    only: { type: 'string' },
+    profile: { type: 'string' }
   }
 })
+const nodeArgs = args.profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${args.profile}`]
 const settings = { seconds: Number(args.seconds), apis: Number(args.apis), pending: Number(args.pending) }
 
 interface Scenario {
@@ -85,7 +90,7 @@ async function main (): Promise<void> {
   const cleanup: Array<() => unknown> = []
   try {
     const config = await testConfig({ teardown: (fn) => cleanup.push(fn) }, { ACCESS_TOKEN_TTL_SECONDS: '3600', LOG_LEVEL: 'warn' })
-    const apis = await Promise.all(Array.from({ length: settings.apis }, async () => await startApi(config)))
+    const apis = await Promise.all(Array.from({ length: settings.apis }, async () => await startApi(config, {}, { nodeArgs })))
     for (const api of apis) cleanup.push(() => api.stop())
     const worker = startWorker(config)
     cleanup.push(() => worker.stop())
@@ -136,7 +141,8 @@ async function main (): Promise<void> {
       { name: `unseen feed, first page of 100 (${settings.pending} pending)`, clients: 10, request: async (c) => await ok(200)(c.request('GET', '/v1/messages/unseen?limit=100', { token: readerToken })) }
     ]
     const results: Result[] = []
-    for (const scenario of scenarios) {
+    const only = args.only
+    for (const scenario of scenarios.filter((scenario, i) => i === 0 || only === undefined || scenario.name.includes(only))) {
       progress(`${scenario.name}: ${scenario.clients} clients for ${settings.seconds} s over ${apis.length} API process(es)`)
       results.push(await measure(clients, apis.map((api) => api.pid), scenario))
     }

@@ -1,5 +1,6 @@
 import { sql } from 'kysely'
 import type { Db } from './db/connect.js'
+import { messageColumns } from './db/message-columns.js'
 import { taskKinds, type Message } from './db/schema.js'
 import { attemptTasks, failTasks } from './tasks.js'
 
@@ -46,7 +47,7 @@ export async function applyMessageChange (db: Db, change: MessageChange, beforeC
     if (task === undefined || task.state === 'failed') return { kind: 'gone' }
     const roomOf = await trx.selectFrom('messages').select('room_id').where('id', '=', change.messageId).executeTakeFirst()
     if (task.state === 'completed') {
-      const message = await trx.selectFrom('messages').selectAll().where('id', '=', change.messageId).executeTakeFirst()
+      const message = await trx.selectFrom('messages').select(messageColumns).where('id', '=', change.messageId).executeTakeFirst()
       return message === undefined
         ? { kind: 'gone' }
         : { kind: 'applied', message, changed: false, textTaskIds: textTaskIdsOf(message, await tasksShowing(trx, message.id)) }
@@ -67,7 +68,7 @@ export async function applyMessageChange (db: Db, change: MessageChange, beforeC
 
     const room = await trx.selectFrom('rooms').select('last_change_seq').where('id', '=', roomOf.room_id).forUpdate().executeTakeFirstOrThrow()
     // Read again under the room lock: no other change of this room can land until COMMIT.
-    const current = await trx.selectFrom('messages').selectAll().where('id', '=', change.messageId).executeTakeFirstOrThrow()
+    const current = await trx.selectFrom('messages').select(messageColumns).where('id', '=', change.messageId).executeTakeFirstOrThrow()
     const isEdit = change.text !== null
     const refusal = refusalFor(current, change.editorId, isEdit)
     if (refusal !== undefined) return await refuse(refusal)

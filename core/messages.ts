@@ -1,20 +1,15 @@
 import { sql } from 'kysely'
 import type { Db } from './db/connect.js'
 import type { Message } from './db/schema.js'
-import { attemptTasks, failTasks, isUnfinished } from './tasks.js'
+import { messageColumnList, messageColumns } from './db/message-columns.js'
+import { answeredTaskColumns, attemptTasks, failTasks, isUnfinished } from './tasks.js'
 import { pageOf } from './paging.js'
-
-/**
- * A message's columns, for the reads that return whole messages: `select *` would also carry the search vector
- * (a generated column, often longer than the text) that no answer shows.
- */
-export const messageColumns = ['id', 'room_id', 'seq', 'sender_id', 'text', 'task_id', 'change_seq', 'created_at', 'edited_at', 'deleted_at'] as const
-const messageColumnList = sql.raw(messageColumns.join(', '))
 
 export interface SendToStore { taskId: string, roomId: number, senderId: number, text: string }
 
 export type PersistOutcome =
-  | { kind: 'stored', message: Message, created: boolean }
+  /** `task`: the task this run completed, as JSON (its answered columns), for its wake-up; none when an earlier run did. */
+  | { kind: 'stored', message: Message, created: boolean, task?: Record<string, unknown> }
   | { kind: 'refused', code: 'NOT_A_MEMBER', message: string }
   /** The task finished before this run (it failed at its deadline, say), or was never accepted: nothing to do. */
   | { kind: 'gone' }
@@ -59,8 +54,8 @@ export async function persistMessages (db: Db, sends: SendToStore[]): Promise<Pe
 
     // Runs that come after the task was completed answer with the message it stored.
     const done = [...tasks.values()].filter((task) => task.state === 'completed').map((task) => task.id)
-    const earlier = done.length === 0 ? [] : await trx.selectFrom('messages').selectAll().where('task_id', 'in', done).execute()
-    for (const message of created) outcomes.set(message.task_id, { kind: 'stored', message, created: true })
+    const earlier = done.length === 0 ? [] : await trx.selectFrom('messages').select(messageColumns).where('task_id', 'in', done).execute()
+    for (const { task, ...message } of created) outcomes.set(message.task_id, { kind: 'stored', message, created: true, task })
     for (const message of earlier) outcomes.set(message.task_id, { kind: 'stored', message, created: false })
     return outcomes
   })
@@ -70,9 +65,10 @@ export async function persistMessages (db: Db, sends: SendToStore[]): Promise<Pe
 /**
  * Takes each room's next seqs and change numbers (one update per room, the rooms locked already), inserts the
  * messages in that order and marks their tasks completed: one statement, one round trip, for every room at once.
+ * Each message comes with its task as completed, as JSON (what its owner's answer shows).
  */
-async function insertMessages (trx: Db, sends: SendToStore[]): Promise<Message[]> {
-  const { rows } = await sql<Message>`
+async function insertMessages (trx: Db, sends: SendToStore[]): Promise<Array<Message & { task: Record<string, unknown> }>> {
+  const { rows } = await sql<Message & { task: Record<string, unknown> }>`
     with s as (
       -- i: the send's place among its room's sends in this batch, in the order they came.
       select *, row_number() over (partition by room_id order by n) as i
@@ -89,12 +85,14 @@ async function insertMessages (trx: Db, sends: SendToStore[]): Promise<Message[]
       insert into messages (room_id, seq, change_seq, sender_id, text, task_id)
       select s.room_id, room.seq_before + s.i, room.change_before + s.i, s.sender_id, s.text, s.task_id
       from s join room on room.id = s.room_id
-      returning ${messageColumnList}
+      returning ${messageColumnList()}
     ), completed as (
       update tasks set state = 'completed', finished_at = now(), message_id = stored.id
       from stored where tasks.id = stored.task_id
+      returning ${sql.raw(answeredTaskColumns.map((column) => `tasks.${column}`).join(', '))}
     )
-    select * from stored order by room_id, seq`.execute(trx)
+    select stored.*, to_json(completed) as task from stored join completed on completed.id = stored.task_id
+    order by stored.room_id, stored.seq`.execute(trx)
   return rows
 }
 
@@ -102,17 +100,24 @@ function uniqueBy<T, K> (items: T[], key: (item: T) => K): T[] {
   return [...new Map(items.map((item) => [key(item), item])).values()]
 }
 
-/** History, newest first: messages with seq below `beforeSeq`, as they are now (a deleted one keeps its slot, without text). */
-export async function listRoomMessages (db: Db, roomId: number, beforeSeq: number, limit: number): Promise<{ rows: Message[], hasMore: boolean }> {
-  const rows = await db.selectFrom('messages').select(messageColumns)
+/**
+ * History, newest first: messages with seq below `beforeSeq`, as they are now (a deleted one keeps its slot, without
+ * text). With `memberId`, only if that user is a member of the room (no rows otherwise), in the same statement.
+ */
+export async function listRoomMessages (db: Db, roomId: number, beforeSeq: number, limit: number, memberId?: number): Promise<{ rows: Message[], hasMore: boolean }> {
+  let query = db.selectFrom('messages').select(messageColumns)
     .where('room_id', '=', roomId).where('seq', '<', beforeSeq)
-    .orderBy('seq', 'desc').limit(limit + 1).execute()
+  if (memberId !== undefined) {
+    query = query.where((eb) => eb.exists(eb.selectFrom('room_members').select('user_id')
+      .where('room_members.room_id', '=', roomId).where('room_members.user_id', '=', memberId)))
+  }
+  const rows = await query.orderBy('seq', 'desc').limit(limit + 1).execute()
   return pageOf(rows, limit)
 }
 
 /** A message as a member of its room may see it; undefined for anyone else (and for a missing one). */
 export async function findMessageForMember (db: Db, messageId: number, userId: number): Promise<Message | undefined> {
-  return await db.selectFrom('messages as m').selectAll('m')
+  return await db.selectFrom('messages as m').select(messageColumns)
     .where('m.id', '=', messageId)
     .where((eb) => eb.exists(eb.selectFrom('room_members as rm').select('rm.user_id')
       .whereRef('rm.room_id', '=', 'm.room_id').where('rm.user_id', '=', userId)))

@@ -2,6 +2,7 @@ import { sql, type Selectable } from 'kysely'
 import { jsonObjectFrom } from 'kysely/helpers/postgres'
 import type { Db } from './db/connect.js'
 import { messageFromJson } from './db/json-rows.js'
+import { messageColumns } from './db/message-columns.js'
 import type { MessagesTable, RoomKind, RoomVisibility } from './db/schema.js'
 import { pageOf } from './paging.js'
 
@@ -30,7 +31,7 @@ function roomSummaries (db: Db, userId: number) {
         .whereRef('m.room_id', '=', 'r.id').whereRef('m.seq', '>', 'rm.last_read_seq')
         .where(sql<boolean>`m.sender_id is distinct from ${userId}`).where('m.deleted_at', 'is', null)
         .as('unread_count'),
-      jsonObjectFrom(eb.selectFrom('messages as m').selectAll('m')
+      jsonObjectFrom(eb.selectFrom('messages as m').select(messageColumns)
         .whereRef('m.room_id', '=', 'r.id').where('m.deleted_at', 'is', null)
         .orderBy('m.seq', 'desc').limit(1)).as('last_message')
     ])

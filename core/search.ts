@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { sql } from 'kysely'
 import type { Db } from './db/connect.js'
 import type { Message } from './db/schema.js'
-import { messageColumns } from './messages.js'
+import { messageColumnList } from './db/message-columns.js'
 import { pageOf } from './paging.js'
 
 /**
@@ -50,7 +50,7 @@ export type SearchScope =
   | { kind: 'not-a-member' }
 
 const configuration = sql`'pigeon_search'::regconfig`
-const columns = sql.raw(messageColumns.map((column) => `m.${column}`).join(', '))
+const columns = messageColumnList('m')
 
 /**
  * What a user may search: the rooms they are in now (or the one asked for, if they are in it), and whether `q` can

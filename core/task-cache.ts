@@ -32,9 +32,10 @@ export function createTaskCache (redis: RedisClient, options: { prefix: string, 
   const { prefix, ttlSeconds, log } = options
   const key = (taskId: string) => `${prefix}:task:${taskId}`
   redis.defineCommand('raiseTaskStamp', { numberOfKeys: 1, lua: raiseScript })
-  const raise = async (taskId: string, stamp: number, value: string): Promise<void> => {
-    await (redis as unknown as { raiseTaskStamp: (key: string, stamp: number, value: string, seconds: number) => Promise<number> })
-      .raiseTaskStamp(key(taskId), stamp, value, ttlSeconds)
+  /** Whether the value was stored: false when the key holds a higher stamp. */
+  const raise = async (taskId: string, stamp: number, value: string): Promise<boolean> => {
+    return await (redis as unknown as { raiseTaskStamp: (key: string, stamp: number, value: string, seconds: number) => Promise<number> })
+      .raiseTaskStamp(key(taskId), stamp, value, ttlSeconds) === 1
   }
 
   return {
@@ -55,12 +56,16 @@ export function createTaskCache (redis: RedisClient, options: { prefix: string, 
       return { stamp: Number(held.slice(0, first)), ownerId: Number(held.slice(first + 1, second)), body: held.slice(second + 1) }
     },
 
-    /** Keeps a finished task's answer, unless a change of its message marked the key since the row was read. */
-    async fill (taskId: string, entry: CachedTask): Promise<void> {
+    /**
+     * Keeps a finished task's answer, unless a change of its message marked the key since the row was read. Answers
+     * whether it was kept: false when a change marked it (the answer is no longer current) or Redis did not answer.
+     */
+    async fill (taskId: string, entry: CachedTask): Promise<boolean> {
       try {
-        await raise(taskId, entry.stamp, `${entry.stamp}|${entry.ownerId}|${entry.body}`)
+        return await raise(taskId, entry.stamp, `${entry.stamp}|${entry.ownerId}|${entry.body}`)
       } catch (error) {
         log?.warn({ err: error }, 'task cache: write failed')
+        return false
       }
     },
 

@@ -3,10 +3,11 @@ import { UnrecoverableError } from 'bullmq'
 import { sql, type Transaction } from 'kysely'
 import { jsonObjectFrom } from 'kysely/helpers/postgres'
 import { isDatabaseUnavailable, type Db } from './db/connect.js'
-import { messageFromJson } from './db/json-rows.js'
+import { messageFromJson, taskFromJson } from './db/json-rows.js'
+import { messageColumns } from './db/message-columns.js'
 import { taskKinds, type Database, type Message, type Task, type TaskKind, type TaskState } from './db/schema.js'
 import type { Queues, TaskPayload } from './queue.js'
-import type { Wakeup } from './wakeups.js'
+import type { FinishedTaskJson, Wakeup } from './wakeups.js'
 
 /**
  * A task's life, in one place: accepted (the row is committed before the API answers 202), handed to BullMQ
@@ -135,16 +136,31 @@ export async function failTasks (trx: Transaction<Database>, taskIds: string[], 
     .where('id', 'in', taskIds).execute()
 }
 
-/** The wake-up that ends the owner's `GET /v1/tasks/{id}?wait=` requests, on every API process. */
-export function taskFinished (task: { id: string, ownerId: number }): Wakeup {
-  return { type: 'task-finished', taskId: task.id, ownerId: task.ownerId }
+/** A task's columns that its owner's answer is made of (the payload, say, is not). */
+export const answeredTaskColumns = ['id', 'kind', 'owner_id', 'state', 'attempts', 'created_at', 'finished_at', 'error_code', 'error_message'] as const
+export type AnsweredTask = Pick<Task, typeof answeredTaskColumns[number]>
+
+/** A task as its owner's answer shows it, with the message it stored (if any). */
+export interface FoundTask { task: AnsweredTask, message: Message | undefined }
+
+/**
+ * The wake-up that ends the owner's `GET /v1/tasks/{id}?wait=` requests, on every API process; with `answer` (the
+ * task and its message as JSON, read back in the transaction that finished it) a waiter can answer from it.
+ */
+export function taskFinished (task: { id: string, ownerId: number }, answer?: FinishedTaskJson): Wakeup {
+  return { type: 'task-finished', taskId: task.id, ownerId: task.ownerId, ...(answer !== undefined && { answer }) }
+}
+
+/** The task a wake-up's answer carries, as findTask would have read it in the same snapshot. */
+export function finishedTaskFromJson (answer: FinishedTaskJson): FoundTask {
+  return { task: taskFromJson(answer.task), message: answer.message === null ? undefined : messageFromJson(answer.message) }
 }
 
 /** A task as Postgres holds it, with the message it stored (if any). */
-export async function findTask (db: Db, taskId: string): Promise<{ task: Task, message: Message | undefined } | undefined> {
+export async function findTask (db: Db, taskId: string): Promise<FoundTask | undefined> {
   // One round trip: the stored message (if any) comes along as JSON.
-  const row = await db.selectFrom('tasks').selectAll('tasks')
-    .select((eb) => jsonObjectFrom(eb.selectFrom('messages').selectAll().whereRef('messages.id', '=', 'tasks.message_id')).as('message'))
+  const row = await db.selectFrom('tasks').select(answeredTaskColumns)
+    .select((eb) => jsonObjectFrom(eb.selectFrom('messages').select(messageColumns).whereRef('messages.id', '=', 'tasks.message_id')).as('message'))
     .where('id', '=', taskId).executeTakeFirst()
   if (row === undefined) return undefined
   const { message, ...task } = row

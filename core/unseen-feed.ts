@@ -2,6 +2,7 @@ import { sql } from 'kysely'
 import type { Db } from './db/connect.js'
 import type { Message } from './db/schema.js'
 import { messageFromJson } from './db/json-rows.js'
+import { messageColumnList } from './db/message-columns.js'
 
 /**
  * Where a reader of the unseen feed stands (what its cursor holds). `seenUpTo`: per room, the highest seq the reader
@@ -63,14 +64,14 @@ export async function readUnseenPage (db: Db, userId: number, position: FeedPosi
       -- Each room gives at most limit rows, read along its (room_id, seq) index, so a page costs the same with 5 or
       -- 5,000 messages pending; within a room id order is seq order, so the first limit by id are among them.
       select m.* from w cross join lateral (
-        select * from messages
+        select ${messageColumnList()} from messages
         where room_id = w.room_id and seq > w.up_to_seq and sender_id is distinct from ${userId} and deleted_at is null
         order by seq limit ${limit}
       ) as m
       order by m.id limit ${limit}
     ), changes as (
       -- A room without a change number yet has none: it starts at its current one.
-      select m.* from messages m join w on m.room_id = w.room_id and m.change_seq > w.after_change and m.seq <= w.up_to_seq
+      select ${messageColumnList('m')} from messages m join w on m.room_id = w.room_id and m.change_seq > w.after_change and m.seq <= w.up_to_seq
       where m.sender_id is distinct from ${userId} and (m.edited_at is not null or m.deleted_at is not null)
       order by m.room_id, m.change_seq limit ${limit + 1}
     )
@@ -146,10 +147,10 @@ export async function readRoom (db: Db, roomId: number, asked: { fromSeq: number
       (select json_agg(json_build_array(rm.user_id, rm.last_read_seq)) from room_members rm
         where rm.room_id = r.id and rm.user_id = any(${userIds}::bigint[])) as members,
       (select json_agg(m order by m.seq) from (
-        select * from messages where room_id = r.id and seq > ${fromSeq} and deleted_at is null order by seq limit ${limit + 1}
+        select ${messageColumnList()} from messages where room_id = r.id and seq > ${fromSeq} and deleted_at is null order by seq limit ${limit + 1}
       ) as m) as items,
       (select json_agg(c order by c.change_seq) from (
-        select * from messages
+        select ${messageColumnList()} from messages
         where room_id = r.id and change_seq > ${fromChange ?? null}::bigint and (edited_at is not null or deleted_at is not null)
         order by change_seq limit ${limit + 1}
       ) as c) as changes

@@ -10,8 +10,12 @@ import type { RedisClient } from './redis.js'
 export type Wakeup =
   /** A message landed in a room, or one of its messages was edited or deleted. `acceptedAt`: when the API took it (ms). */
   | { type: 'room-message', roomId: number, seq: number, acceptedAt: number }
-  /** A task finished (completed or failed): wake its owner's task waiters. */
-  | { type: 'task-finished', taskId: string, ownerId: number }
+  /**
+   * A task finished (completed or failed): wake its owner's task waiters. `answer`: the finished task and its message
+   * as the worker that finished it read them back (rows as JSON), when it had them, so a waiter can answer without
+   * reading the task again (core/tasks.ts, finishedTaskFromJson).
+   */
+  | { type: 'task-finished', taskId: string, ownerId: number, answer?: FinishedTaskJson }
   /**
    * The user joined or left a room, or was added or removed: their feed readers re-read which rooms they are in. With
    * `room`, the room's members are told too (their sockets send it on as member.joined / member.left).
@@ -28,6 +32,9 @@ export type Wakeup =
    * members' instances tell each member once, however many rooms they share.
    */
   | { type: 'presence-changed', roomId: number, userId: number, presence: Presence, lastActiveAt: string | null, at: number }
+
+/** A finished task as JSON: the task's answered columns (answeredTaskColumns) and its message's, or null. */
+export interface FinishedTaskJson { task: Record<string, unknown>, message: Record<string, unknown> | null }
 
 /** What a user is, as others see it: what the server sees of their connections, unless they set a status by hand. */
 export type Presence = 'online' | 'idle' | 'busy' | 'offline'

@@ -67,3 +67,14 @@ t.test('the payloads are the REST schemas, and a frame that breaks them fails th
   t.match(contract.checkStreamEvent('task.finished', {}), [/not in the AsyncAPI document/], 'tasks are not on the stream')
   t.match(contract.checkStreamEvent('end', { code: 'BORED', detail: '' }), [/does not match/])
 })
+
+t.test('the AsyncAPI parser takes the document without an error', async (t) => {
+  const { Parser, DiagnosticSeverity } = await import('@asyncapi/parser')
+  const { document: parsed, diagnostics } = await new Parser().parse(served.body)
+  const errors = diagnostics.filter((diagnostic) => diagnostic.severity === DiagnosticSeverity.Error)
+  t.same(errors.map((error) => `${error.path.join('.')}: ${error.message}`), [], 'no error')
+  t.ok(parsed, 'parsed')
+  t.same(parsed?.channels().all().map((channel) => channel.address()).sort(), ['/v1/events', '/v1/ws'])
+  // Warnings are style advice (descriptions, tags): shown, not failed on.
+  for (const warning of diagnostics.filter((diagnostic) => diagnostic.severity === DiagnosticSeverity.Warning)) t.comment(`warning: ${warning.path.join('.')}: ${warning.message}`)
+})

@@ -1,6 +1,8 @@
-import { chromium, type Browser, type Response } from 'playwright-core'
+import { chromium, type Browser, type Page, type Response } from 'playwright-core'
 import type { Teardown } from '../harness/test-config.js'
+import { pushContractOf } from './asyncapi-contract.js'
 import { assertDocumented } from './helper.js'
+import type { Frame } from './socket-client.js'
 
 /** A name that is not `localhost` nor a loopback address, for pages a browser treats as an ordinary http site. */
 export const plainHttpHost = 'pigeon.test'
@@ -32,4 +34,39 @@ export async function documentedJson<T> (response: Response): Promise<T> {
   const body = await response.text()
   await assertDocumented({ method: response.request().method(), url: response.url(), status: response.status(), headers: response.headers(), body })
   return JSON.parse(body) as T
+}
+
+/** The frames a page's sockets received; `heard` waits for one. */
+export interface PageFrames {
+  /** The first frame received that matches, now or once it comes. */
+  heard: (match: (frame: Frame) => boolean) => Promise<Frame>
+}
+
+/**
+ * Records every frame the page's sockets receive, from now on, and checks each against the AsyncAPI document the
+ * server at `origin` serves, as the tests' own socket client does: what the document does not allow goes into
+ * `mismatches`, for a test to find empty.
+ */
+export async function recordSocketFrames (page: Page, origin: string, mismatches: string[]): Promise<PageFrames> {
+  const contract = await pushContractOf(origin)
+  const frames: Frame[] = []
+  const listeners = new Set<() => void>()
+  page.on('websocket', (socket) => socket.on('framereceived', ({ payload }) => {
+    const frame = JSON.parse(String(payload)) as Frame
+    for (const found of contract.checkSocketFrame(frame)) mismatches.push(`${JSON.stringify(frame).slice(0, 300)}: ${found}`)
+    frames.push(frame)
+    for (const listener of listeners) listener()
+  }))
+  return {
+    heard: async (match) => await new Promise<Frame>((resolve) => {
+      const look = () => {
+        const found = frames.find(match)
+        if (found === undefined) return
+        listeners.delete(look)
+        resolve(found)
+      }
+      listeners.add(look)
+      look()
+    })
+  }
 }

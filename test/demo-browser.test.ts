@@ -3,9 +3,10 @@ import type { FastifyInstance } from 'fastify'
 import type { Page } from 'playwright-core'
 import t, { type Test } from 'tap'
 import { testConfig } from '../harness/test-config.js'
-import { launchBrowser } from './browser.js'
+import { launchBrowser, recordSocketFrames, type PageFrames } from './browser.js'
 import { createUser, testApp, testWorkers, type TestUser } from './helper.js'
 import { changeAndApply, createGroupRoom, eventually, getUnseen, sendAndStore, type MessageBody } from './messaging-helper.js'
+import type { Frame } from './socket-client.js'
 
 // The /demo chat page in Chromium: people chat, read their rooms, edit, delete and log out, while the page keeps
 // its token fresh. Every wait is for something the page shows; the timeouts only bound a stuck run.
@@ -14,16 +15,21 @@ const config = await testConfig(t)
 const app = await testApp(t, config)
 // The same deployment with access tokens that expire within the test: the page must refresh them as it goes.
 const shortLived = await testApp(t, { ...config, ACCESS_TOKEN_TTL_SECONDS: 6 })
+// And one where a user with no connection left goes offline 3 s after it (not a minute): the presence test waits for it.
+const quickPresence = await testApp(t, { ...config, PRESENCE_WINDOW_SECONDS: 3 })
 testWorkers(t, config)
 const baseOf = async (server: FastifyInstance) => {
   await server.listen({ host: '127.0.0.1', port: 0 })
   return `http://127.0.0.1:${(server.server.address() as AddressInfo).port}`
 }
-const [base, shortLivedBase] = [await baseOf(app), await baseOf(shortLived)]
+const [base, shortLivedBase, quickPresenceBase] = [await baseOf(app), await baseOf(shortLived), await baseOf(quickPresence)]
 const browser = await launchBrowser(t)
 
 /** What the page's Content-Security-Policy refused, on any page of this file: checked by the last test. */
 const blockedByPolicy: string[] = []
+/** The frames any page of this file received that the AsyncAPI document does not allow: checked by the last test. */
+const notInAsyncApi: string[] = []
+const framesOf = new Map<Page, PageFrames>()
 
 /** A page of its own (its own storage), on /demo, closed with the test; it answers yes to "Delete …?". */
 async function openDemo (t: Test, at = base): Promise<Page> {
@@ -33,6 +39,7 @@ async function openDemo (t: Test, at = base): Promise<Page> {
   const page = await context.newPage()
   page.on('console', (message) => { if (/Content.Security.Policy/i.test(message.text())) blockedByPolicy.push(message.text()) })
   page.on('dialog', (dialog) => { dialog.accept().catch(() => {}) })
+  framesOf.set(page, await recordSocketFrames(page, at, notInAsyncApi))
   await page.goto(`${at}/demo`)
   return page
 }
@@ -191,6 +198,78 @@ t.test('the page refreshes its token before it expires and resumes the feed from
   t.notOk(unseen.some((message) => message.text === 'before'), 'the resume acknowledged what the page had been sent')
 })
 
-t.test('the page\'s own Content-Security-Policy let it do all of that', async (t) => {
+/** Waits until the page shows this member of the open room with this presence (its dot). */
+async function showsPresence (page: Page, who: TestUser, presence: 'online' | 'idle' | 'offline'): Promise<void> {
+  await page.locator(`#members li[data-member-id="${who.id}"][data-presence="${presence}"]`).waitFor()
+}
+
+/** As if the page's tab went out of sight, or came back: a headless page is always in sight, so it is told so. */
+async function setHidden (page: Page, hidden: boolean): Promise<void> {
+  await page.evaluate(`Object.defineProperty(document, 'hidden', { value: ${String(hidden)}, configurable: true });
+    document.dispatchEvent(new Event('visibilitychange'))`)
+}
+
+/** The first frame the page received that matches, now or once it comes. */
+async function heard (page: Page, match: (frame: Frame) => boolean): Promise<Frame> {
+  const frames = framesOf.get(page)
+  if (frames === undefined) throw new Error('a page not opened by openDemo')
+  return await frames.heard(match)
+}
+
+const typingLine = (page: Page, text: string) => page.locator('#typing', { hasText: text })
+const stoppedTyping = (who: TestUser) => (frame: Frame) => frame.type === 'typing' && frame.data.userId === who.id && frame.data.typing === false
+
+t.test('two pages see each other come online, type, go idle, and go offline once closed', async (t) => {
+  const [kate, liam] = [await createUser(app, 'kate'), await createUser(app, 'liam')]
+  await createGroupRoom(app, kate, 'who is here', [liam])
+
+  const firstKatePage = await logIn(t, kate, quickPresenceBase)
+  await showsPresence(firstKatePage, liam, 'offline')
+  const liamPage = await logIn(t, liam, quickPresenceBase)
+  await showsPresence(firstKatePage, liam, 'online')
+  t.pass('kate sees liam come online')
+  await showsPresence(liamPage, kate, 'online')
+  await firstKatePage.close()
+  await showsPresence(liamPage, kate, 'offline')
+  t.pass('liam sees kate go offline once her page closed')
+  const katePage = await logIn(t, kate, quickPresenceBase)
+  await showsPresence(liamPage, kate, 'online')
+  t.pass('and come online again')
+  await showsPresence(katePage, liam, 'online')
+
+  await katePage.fill('#text', 'are you there?')
+  await typingLine(liamPage, 'kate is typing…').waitFor()
+  t.pass('liam sees kate typing')
+  const kateStopped = heard(liamPage, stoppedTyping(kate))
+  await katePage.press('#text', 'Enter')
+  await kateStopped
+  await typingLine(liamPage, 'typing').waitFor({ state: 'detached' })
+  await line(liamPage, 'are you there?').waitFor()
+  t.pass('and stop when she sends')
+
+  await liamPage.fill('#text', 'here')
+  await typingLine(katePage, 'liam is typing…').waitFor()
+  t.pass('kate sees liam typing')
+  const liamStopped = heard(katePage, stoppedTyping(liam))
+  await liamPage.locator('#text').blur()
+  await liamStopped
+  await typingLine(katePage, 'typing').waitFor({ state: 'detached' })
+  t.pass('and stop when he leaves the box')
+
+  await setHidden(katePage, true)
+  await showsPresence(liamPage, kate, 'idle')
+  await setHidden(katePage, false)
+  await showsPresence(liamPage, kate, 'online')
+  t.pass('liam sees kate idle while her page is out of sight')
+
+  await liamPage.close()
+  await showsPresence(katePage, liam, 'offline')
+  t.pass('kate sees liam go offline once his page closed')
+  const read = await quickPresence.inject({ url: `/v1/users/${liam.id}`, headers: kate.auth })
+  t.equal(read.json().presence, 'offline', 'as the API answers')
+})
+
+t.test('the page\'s own Content-Security-Policy let it do all of that, and every frame it got is in the AsyncAPI document', async (t) => {
   t.same(blockedByPolicy, [], 'nothing was blocked')
+  t.same(notInAsyncApi, [], 'every frame matched')
 })

@@ -231,6 +231,16 @@ export function sendMany (api: ApiProcess, from: User, roomId: number, texts: re
   return { results, soFar: () => answered, accepted: () => answered.filter((sent) => sent.status === 202).length }
 }
 
+/**
+ * The sends that got neither a 202 nor the plain refusal of a send the queue cannot take (503 problem+json
+ * QUEUE_UNAVAILABLE): while Redis is away, those two are the only answers a send may get.
+ */
+export function neitherAcceptedNorRefused (results: readonly Sent[]) {
+  return results
+    .filter((sent) => sent.status !== 202 && !(sent.status === 503 && sent.problem && sent.body.code === 'QUEUE_UNAVAILABLE'))
+    .map((sent) => ({ text: sent.text, status: sent.status, body: sent.body, error: sent.error }))
+}
+
 /** `count` distinct texts, so each stored message can be traced back to its send. */
 export function texts (label: string, count: number): string[] {
   return Array.from({ length: count }, (_, i) => `${label} #${i + 1}`)

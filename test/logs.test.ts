@@ -1,8 +1,7 @@
-import { once } from 'node:events'
 import t from 'tap'
-import { WebSocket } from 'ws'
 import { startApi } from '../harness/processes.js'
 import { testConfig } from '../harness/test-config.js'
+import { openSocket } from './socket-client.js'
 
 // A real API process, logging at info as in production: the test reads the lines it writes.
 const config = await testConfig(t)
@@ -35,11 +34,10 @@ t.test('an oversized frame closes the socket and logs one warning line, without 
   const credentials = { username: 'big_framer', password: 'Passw0rd!' }
   await fetch(`${api.url}/v1/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(credentials) })
   const { accessToken } = await (await fetch(`${api.url}/v1/auth/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(credentials) })).json() as { accessToken: string }
-  const socket = new WebSocket(`${api.url.replace('http:', 'ws:')}/v1/ws`, ['pigeon.v1', `bearer.${accessToken}`])
-  await once(socket, 'message')
-  socket.send('x'.repeat(20_000))
-  const [code] = await once(socket, 'close') as [number]
-  t.equal(code, 1009, 'closed as too big')
+  const client = await openSocket(`${api.url.replace('http:', 'ws:')}/v1/ws`, ['pigeon.v1', `bearer.${accessToken}`])
+  await client.next((frame) => frame.type === 'ready')
+  client.socket.send('x'.repeat(20_000))
+  t.equal(await client.closed, 1009, 'closed as too big')
   const lines = await linesWith('websocket closed on a client error', 1)
   t.equal(lines.length, 1, 'one line')
   t.match(JSON.parse(lines[0] ?? '{}'), { level: 40, code: 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' })

@@ -1,4 +1,5 @@
 import { once } from 'node:events'
+import tap from 'tap'
 import { WebSocket, type ClientOptions } from 'ws'
 import { pushContractOf } from './asyncapi-contract.js'
 
@@ -17,19 +18,39 @@ export interface SocketClient {
 
 let requestIds = 0
 
+/** Frames that broke the document, found by clients no later call threw them from: they fail the file at its end. */
+const unthrown = new Set<Error>()
+tap.teardown(() => {
+  const [first] = unthrown
+  if (first !== undefined) throw first
+})
+
 /**
  * `options.localAddress` (say 127.0.0.2) connects from another loopback address: another client, to the server.
- * Every frame taken is checked against the AsyncAPI document the server serves: one it does not allow fails the test.
+ * Every frame is checked against the AsyncAPI document the server serves as it comes, taken or not: the first one it
+ * does not allow is thrown by the next `next`, `queued` or `request`, failing the test, or else at the file's end.
  */
 export async function openSocket (url: string, protocols: string[] = [], options: ClientOptions = {}): Promise<SocketClient> {
   const contract = await pushContractOf(url)
   const socket = new WebSocket(url, protocols, options)
   const frames: Frame[] = []
   const waiting: Array<() => void> = []
+  let mismatch: Error | undefined
   socket.on('message', (data) => {
-    frames.push(JSON.parse(String(data)))
+    const frame = JSON.parse(String(data)) as Frame
+    const found = contract.checkSocketFrame(frame)
+    if (found.length > 0 && mismatch === undefined) {
+      mismatch = new Error(`${JSON.stringify(frame).slice(0, 300)}\n- ${found.join('\n- ')}`)
+      unthrown.add(mismatch)
+    }
+    frames.push(frame)
     for (const wake of waiting.splice(0)) wake()
   })
+  const matched = () => {
+    if (mismatch === undefined) return
+    unthrown.delete(mismatch)
+    throw mismatch
+  }
   const closed = new Promise<number>((resolve) => socket.once('close', (code) => {
     resolve(code)
     for (const wake of waiting.splice(0)) wake()
@@ -37,13 +58,9 @@ export async function openSocket (url: string, protocols: string[] = [], options
   await Promise.race([once(socket, 'open'), once(socket, 'close')])
   async function next (match: (frame: Frame) => boolean = () => true): Promise<Frame> {
     for (;;) {
+      matched()
       const index = frames.findIndex(match)
-      if (index >= 0) {
-        const frame = frames.splice(index, 1)[0] as Frame
-        const found = contract.checkSocketFrame(frame)
-        if (found.length > 0) throw new Error(`${JSON.stringify(frame).slice(0, 300)}\n- ${found.join('\n- ')}`)
-        return frame
-      }
+      if (index >= 0) return frames.splice(index, 1)[0] as Frame
       if (socket.readyState === socket.CLOSED) throw new Error('the socket closed before the frame came')
       await new Promise<void>((resolve) => waiting.push(resolve))
     }
@@ -51,7 +68,10 @@ export async function openSocket (url: string, protocols: string[] = [], options
   return {
     socket,
     next,
-    queued: (match) => frames.filter(match),
+    queued (match) {
+      matched()
+      return frames.filter(match)
+    },
     closed,
     async request (request) {
       const id = ++requestIds

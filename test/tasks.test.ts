@@ -6,7 +6,7 @@ import { taskKinds } from '../core/db/schema.js'
 import { createPersistMessage } from '../worker/processors/persist-message.js'
 import { testConfig, type Teardown } from '../harness/test-config.js'
 import { createUser, isProblem, testApp, testDb, testWorkers } from './helper.js'
-import { countMessages, createGroupRoom, eventually, pausedDeployment, runningDeployment, sendToRoom, waitForTask } from './messaging-helper.js'
+import { countMessages, createGroupRoom, eventually, pausedDeployment, runningDeployment, sendToRoom, waitersReach, waitForTask } from './messaging-helper.js'
 
 const { config, app, db, ann, bob, cat } = await runningDeployment(t)
 const room = await createGroupRoom(app, ann, 'tasks', [bob])
@@ -151,4 +151,58 @@ t.test('the processor run twice at once on one job stores one message', async (t
 
   const task = await idleApp.inject({ url: `/v1/tasks/${taskId}`, headers: fay.auth })
   t.match(task.json(), { state: 'completed', result: { id: again?.messageId, seq: 1, text: 'one copy' } })
+})
+
+t.test('a task waited for is answered from the wake-up that finished it, as a read of Postgres would answer it', async (t) => {
+  const { config: later, app: laterApp, dan, group } = await pausedDeployment(t, 'told')
+  const taskId = (await sendToRoom(laterApp, dan, group.id, 'told by the worker')).json().taskId
+  const waited = laterApp.inject({ url: `/v1/tasks/${taskId}?wait=20`, headers: dan.auth })
+  await waitersReach(laterApp, 'task', 1)
+  testWorkers(t, later)
+  const answer = await waited
+  t.match(answer.json(), { id: taskId, state: 'completed', result: { text: 'told by the worker' } })
+
+  // The same task read from Postgres: its cached answer dropped (this deployment's own key), then read again.
+  const redis = new Redis(later.REDIS_URL)
+  t.teardown(() => redis.quit())
+  await redis.del(`${later.REDIS_PREFIX}:task:${taskId}`)
+  const read = await laterApp.inject({ url: `/v1/tasks/${taskId}`, headers: dan.auth })
+  t.equal(read.body, answer.body, 'the same bytes')
+  t.equal(read.headers.etag, answer.headers.etag, 'the same tag')
+})
+
+t.test('a wake-up that comes after its message was deleted does not answer the deleted text', async (t) => {
+  const { config: later, app: laterApp, db: laterDb, dan, group } = await pausedDeployment(t, 'late news')
+  const queue = taskQueue(t, later.REDIS_PREFIX)
+  const taskId = (await sendToRoom(laterApp, dan, group.id, 'soon deleted')).json().taskId
+  const waited = laterApp.inject({ url: `/v1/tasks/${taskId}?wait=20`, headers: dan.auth })
+  await waitersReach(laterApp, 'task', 1)
+
+  // A worker that stalls between its COMMIT and its wake-up (descheduled, say): its publish waits for the gate.
+  const redis = new Redis(later.REDIS_URL)
+  t.teardown(() => redis.quit())
+  let open = () => {}
+  const gate = new Promise<void>((resolve) => { open = resolve })
+  const spublish = redis.spublish.bind(redis)
+  Object.assign(redis, { spublish: async (channel: string, message: string) => { await gate; return await spublish(channel, message) } })
+  const silent = { debug () {}, info () {}, warn () {}, error () {} }
+  const persist = createPersistMessage({ db: laterDb, redis, redisPrefix: later.REDIS_PREFIX, log: silent, maxBatch: 16 })
+  const job = await Job.fromId<SendMessagePayload>(queue, taskId)
+  if (job === undefined) throw new Error('job')
+  await job.remove()
+  const persisted = persist(job)
+
+  // Meanwhile the message, committed, is seen and deleted; the delete completes before the stalled wake-up goes out.
+  const stored = await eventually(async () => await laterDb.selectFrom('messages').select('id').where('task_id', '=', taskId).executeTakeFirst(), (row) => row !== undefined)
+  testWorkers(t, later)
+  const deletion = await laterApp.inject({ method: 'DELETE', url: `/v1/messages/${stored?.id}`, headers: dan.auth })
+  t.equal(deletion.statusCode, 202)
+  t.match(await waitForTask(laterApp, dan, deletion.json().taskId), { state: 'completed' })
+  await waitersReach(laterApp, 'task', 1)
+
+  open()
+  await persisted
+  const answer = (await waited).json()
+  t.match(answer, { id: taskId, state: 'completed', result: { text: null, deletedAt: String } }, 'the delete, not the text the wake-up carried')
+  t.notMatch(JSON.stringify(answer), /soon deleted/)
 })

@@ -33,7 +33,7 @@ export function createTaskReconciler ({ config, db, redis, log, queues, taskCach
     if (!isConnected(redis)) return report
     for (let overdue = await failOverdueTasks(db, config.TASK_DEADLINE_SECONDS, batch); overdue.length > 0;
       overdue = await failOverdueTasks(db, config.TASK_DEADLINE_SECONDS, batch)) {
-      await publishWakeups(redis, config.REDIS_PREFIX, overdue.map(taskFinished))
+      await publishWakeups(redis, config.REDIS_PREFIX, overdue.map((task) => taskFinished(task)))
       report.failed += overdue.length
       log.error({ tasks: overdue.map((task) => task.id) }, 'tasks failed at their deadline')
     }

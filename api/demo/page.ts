@@ -1,4 +1,5 @@
-// The /demo page: static HTML and a little JavaScript (no build step), chatting over /v1/ws.
+// The /demo page: static HTML and a little JavaScript (no build step), chatting over /v1/ws: rooms, messages, who is
+// online and who is typing.
 // The script is a file of its own rather than inline, so a Content-Security-Policy of script-src 'self' allows it.
 
 export const demoHtml = `<!doctype html>
@@ -26,7 +27,9 @@ export const demoHtml = `<!doctype html>
     <nav aria-label="rooms"><ul id="rooms"></ul></nav>
     <section>
       <h2 id="room-name"></h2>
+      <ul id="members" aria-label="members"></ul>
       <ol id="log"></ol>
+      <p id="typing" aria-live="polite"></p>
       <form id="send">
         <input id="text" autocomplete="off" maxlength="4000" aria-label="message" placeholder="Say something">
         <button id="send-button">Send</button>
@@ -46,13 +49,17 @@ header { display: flex; align-items: baseline; justify-content: space-between; g
 #rooms button { width: 100%; text-align: left; padding: .4rem .5rem; margin-bottom: .25rem; border: 1px solid #ccc; border-radius: 4px; background: #fff; cursor: pointer }
 #rooms button[aria-current] { background: #e8f0fe; border-color: #245 }
 .unread { float: right; min-width: 1.4em; text-align: center; border-radius: 1em; background: #245; color: #fff; font-size: .8em; padding: 0 .35em }
-#room-name { margin: 0 0 .5rem; font-size: 1.1rem }
+#room-name { margin: 0 0 .25rem; font-size: 1.1rem }
+#members { list-style: none; display: flex; flex-wrap: wrap; gap: 0 1rem; padding: 0; margin: 0 0 .5rem; font-size: .9em }
+.dot { display: inline-block; box-sizing: border-box; width: .7em; height: .7em; border-radius: 50%; margin-right: .3em; border: 1px solid #888 }
+.dot.online { background: #2a2; border-color: #2a2 } .dot.idle { background: #eb0; border-color: #b90 } .dot.busy { background: #c33; border-color: #c33 }
 #log { list-style: none; min-height: 12rem; max-height: 60vh; overflow-y: auto; border: 1px solid #ccc; border-radius: 4px; padding: .5rem; margin: 0 0 .5rem }
 #log li { padding: .15rem 0 }
 #log li.mine { color: #245 }
 #log li.deleted .text { font-style: italic; color: #888 }
 #log time, .edited { color: #888; font-size: .8em }
 #log .actions button { font-size: .75em; margin-left: .25rem }
+#typing { min-height: 1.4em; margin: 0 0 .25rem; color: #666; font-size: .9em; font-style: italic }
 #send { display: flex; gap: .5rem } #text { flex: 1 }
 `
 
@@ -73,9 +80,12 @@ let loggedIn = false
 const pending = new Map()
 let nextRequestId = 0
 const names = new Map()
+const presence = new Map()
 const asked = new Set()
 const rooms = new Map()
 let roomsLoaded = false
+// Events wait here until the users and rooms they name are read.
+let caughtUp = false
 const early = []
 let openRoomId
 let editingId
@@ -99,7 +109,12 @@ async function post (path, body) {
   return { status: response.status, body: response.status === 204 ? null : await response.json() }
 }
 
-// --- Who is who
+// --- Who is who, and who is here: online, idle, busy or offline
+
+function learn (user) {
+  names.set(user.id, user.displayName || user.username)
+  presence.set(user.id, user.presence)
+}
 
 function nameOf (userId) {
   if (userId === null) return 'a deleted account'
@@ -107,12 +122,76 @@ function nameOf (userId) {
     asked.add(userId)
     request('GET', '/v1/users/' + userId).then((answer) => {
       if (answer.status !== 200) return
-      names.set(userId, answer.body.displayName || answer.body.username)
+      learn(answer.body)
       for (const element of document.querySelectorAll('[data-user-id="' + userId + '"]')) element.textContent = nameOf(userId)
       renderRooms()
+      renderMembers()
     })
   }
   return names.get(userId) ?? 'user ' + userId
+}
+
+// Read on every connect: a presence.changed pushed while no socket was open is lost.
+async function loadUsers () {
+  const answer = await request('GET', '/v1/users?limit=200')
+  for (const user of answer.body?.items ?? []) learn(user)
+  renderMembers()
+}
+
+// The open room's members, each with a dot for their presence.
+function renderMembers () {
+  $('members').replaceChildren(...(rooms.get(openRoomId)?.memberIds ?? []).map((userId) => {
+    const state = presence.get(userId) ?? 'offline'
+    const dot = document.createElement('span')
+    dot.className = 'dot ' + state
+    dot.title = state
+    dot.setAttribute('role', 'img')
+    dot.setAttribute('aria-label', state)
+    const item = document.createElement('li')
+    item.dataset.memberId = userId
+    item.dataset.presence = state
+    item.append(dot, nameOf(userId))
+    return item
+  }))
+}
+
+// A page out of sight says its user is idle, and active once seen again; others see it while the user is online.
+function tellPresence () {
+  if (readySocket?.readyState === WebSocket.OPEN) readySocket.send(JSON.stringify({ type: 'presence', presence: document.hidden ? 'idle' : 'active' }))
+}
+
+document.addEventListener('visibilitychange', tellPresence)
+
+// --- Who is typing in which room: a start stands for 10 s unless said again; a stop ends it at once.
+
+const typers = new Map()
+
+function heardTyping ({ roomId, userId, typing }) {
+  if (!typers.has(roomId)) typers.set(roomId, new Map())
+  const inRoom = typers.get(roomId)
+  clearTimeout(inRoom.get(userId))
+  if (typing) inRoom.set(userId, setTimeout(heardTyping, 10000, { roomId, userId, typing: false }))
+  else inRoom.delete(userId)
+  if (roomId === openRoomId) renderTyping()
+}
+
+function renderTyping () {
+  const who = [...(typers.get(openRoomId)?.keys() ?? [])].map(nameOf)
+  $('typing').textContent = who.length === 0 ? '' : who.join(', ') + (who.length === 1 ? ' is' : ' are') + ' typing…'
+}
+
+// My own typing, told to the open room: a start as I begin, again every 5 s while I go on (before the 10 s are up),
+// a stop when I send, empty the box, leave it or the room. Editing a message is not typing one.
+let typingIn
+let typingSaidAt = 0
+
+function sayTyping (typing) {
+  const roomId = typing ? openRoomId : typingIn
+  if (roomId === undefined || readySocket?.readyState !== WebSocket.OPEN) return
+  if (typing && typingIn === roomId && Date.now() - typingSaidAt < 5000) return
+  readySocket.send(JSON.stringify({ type: 'typing', roomId, typing }))
+  typingIn = typing ? roomId : undefined
+  typingSaidAt = Date.now()
 }
 
 // --- Rooms, with unread counts
@@ -121,11 +200,6 @@ function roomName (room) {
   if (room.name !== null) return room.name
   const others = room.memberIds.filter((id) => id !== me)
   return others.length === 0 ? 'direct' : others.map(nameOf).join(' & ')
-}
-
-async function loadNames () {
-  const answer = await request('GET', '/v1/users?limit=200')
-  for (const user of answer.body?.items ?? []) names.set(user.id, user.displayName || user.username)
 }
 
 function addRoom (room) {
@@ -159,7 +233,6 @@ async function loadRooms () {
   for (const room of answer.body.items) addRoom(room)
   roomsLoaded = true
   renderRooms()
-  for (const frame of early.splice(0)) handle(frame)
 }
 
 async function fetchRoom (roomId) {
@@ -167,6 +240,7 @@ async function fetchRoom (roomId) {
   if (answer.status !== 200) return
   addRoom(answer.body)
   renderRooms()
+  renderMembers()
 }
 
 function markRead (room) {
@@ -177,6 +251,7 @@ async function openRoom (roomId) {
   const room = rooms.get(roomId)
   if (room === undefined) return
   if (openRoomId !== roomId) {
+    sayTyping(false)
     openRoomId = roomId
     stopEditing()
     $('log').replaceChildren()
@@ -184,6 +259,8 @@ async function openRoom (roomId) {
   }
   room.unread = 0
   renderRooms()
+  renderMembers()
+  renderTyping()
   const history = await request('GET', '/v1/rooms/' + roomId + '/messages?limit=50')
   if (openRoomId !== roomId || history.status !== 200) return
   for (const message of history.body.items) show(message)
@@ -269,13 +346,16 @@ function arrived (message) {
 // Unread counts are this page's own from the list it loaded: a resume acknowledges what the page was pushed (the
 // server then counts it seen), but the person has not opened those rooms yet. So read.updated is not applied here.
 function handle (frame) {
-  if (!roomsLoaded) { early.push(frame); return }
+  if (!caughtUp) { early.push(frame); return }
   if (frame.type === 'message.created') arrived(frame.data)
   else if (frame.type === 'message.edited' || frame.type === 'message.deleted') show(frame.data)
   else if (frame.type === 'task.finished') finished(frame.data)
-  else if ((frame.type === 'member.joined' || frame.type === 'member.left') && frame.data.userId === me) {
-    if (frame.type === 'member.joined') fetchRoom(frame.data.roomId)
-    else left(frame.data.roomId)
+  else if (frame.type === 'member.left' && frame.data.userId === me) left(frame.data.roomId)
+  else if (frame.type === 'member.joined' || frame.type === 'member.left') fetchRoom(frame.data.roomId)
+  else if (frame.type === 'typing') heardTyping(frame.data)
+  else if (frame.type === 'presence.changed') {
+    presence.set(frame.data.userId, frame.data.presence)
+    renderMembers()
   }
 }
 
@@ -292,6 +372,8 @@ function left (roomId) {
   if (openRoomId === roomId) {
     openRoomId = undefined
     $('log').replaceChildren()
+    renderMembers()
+    renderTyping()
     const first = rooms.keys().next().value
     if (first !== undefined) openRoom(first)
   }
@@ -319,6 +401,7 @@ $('send').addEventListener('submit', async (event) => {
   event.preventDefault()
   const text = $('text').value
   if (text.trim() === '' || openRoomId === undefined) return
+  sayTyping(false)
   const answer = editingId === undefined
     ? await request('POST', '/v1/rooms/' + openRoomId + '/messages', { text })
     : await request('PATCH', '/v1/messages/' + editingId, { text })
@@ -327,6 +410,9 @@ $('send').addEventListener('submit', async (event) => {
 })
 
 $('cancel-edit').addEventListener('click', stopEditing)
+
+$('text').addEventListener('input', () => sayTyping(editingId === undefined && $('text').value.trim() !== ''))
+$('text').addEventListener('blur', () => sayTyping(false))
 
 $('log').addEventListener('click', async (event) => {
   const item = event.target.closest('li')
@@ -364,8 +450,13 @@ function connect () {
     reconnectDelay = 500
     me = frame.userId
     say('')
-    if (names.size === 0) await loadNames()
+    tellPresence()
+    caughtUp = false
+    await loadUsers()
     if (!roomsLoaded) await loadRooms()
+    if (!roomsLoaded) return
+    caughtUp = true
+    for (const frame of early.splice(0)) handle(frame)
     // Whatever changed while no socket was open (my own tasks are not in the feed): the open room as it is now.
     if (openRoomId === undefined) openRoom(rooms.keys().next().value)
     else openRoom(openRoomId)
@@ -426,6 +517,7 @@ async function refresh () {
 }
 
 function logOut (why) {
+  sayTyping(false)
   loggedIn = false
   clearTimeout(refreshTimer)
   clearTimeout(reconnectTimer)
@@ -436,10 +528,14 @@ function logOut (why) {
   lastCursor = undefined
   openRoomId = undefined
   roomsLoaded = false
+  caughtUp = false
+  early.length = 0
   rooms.clear()
   stopEditing()
   $('log').replaceChildren()
   $('rooms').replaceChildren()
+  $('members').replaceChildren()
+  $('typing').textContent = ''
   $('chat').hidden = true
   $('session').hidden = true
   $('login').hidden = false

@@ -1,11 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { ensureDirectRoom, isPublicRoom } from '../../core/rooms.js'
+import { ensureDirectRoom } from '../../core/rooms.js'
 import { findUserById } from '../../core/users.js'
 import type { SendMessagePayload } from '../../core/queue.js'
 import { taskKinds } from '../../core/db/schema.js'
 import { createTaskAcceptor } from '../accept-task.js'
 import { HttpProblem, notFound } from '../errors.js'
+import { notAMemberOf } from '../member-room.js'
 import { bearer, IdParamsSchema, problems } from '../schemas/common.js'
 import { AcceptedSchema, SendBodySchema, SendHeadersSchema } from '../schemas/messages.js'
 
@@ -23,8 +24,7 @@ const sendRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const acceptTask = createTaskAcceptor(fastify)
 
   /**
-   * Validated: a send task for the room, if I am a member of it. The API never writes the message. A public room
-   * anyone can see listed says how to join it; any other room is not found, so a private one stays unknown.
+   * Validated: a send task for the room, if I am a member of it. The API never writes the message.
    */
   async function acceptSend (request: FastifyRequest, reply: FastifyReply, roomId: number, text: string) {
     return await acceptTask(request, reply, {
@@ -32,9 +32,7 @@ const sendRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       roomId,
       payload: { roomId, senderId: request.userId, text, requestId: String(request.id) } satisfies SendMessagePayload,
       body: { text },
-      notAMember: async () => await isPublicRoom(db, roomId)
-        ? new HttpProblem(403, `You are not a member of room ${roomId}, a public room: join it first with PUT /v1/rooms/${roomId}/members/me, then send.`, 'JOIN_REQUIRED')
-        : notFound.room(roomId)
+      notAMember: async () => await notAMemberOf(db, roomId)
     })
   }
 

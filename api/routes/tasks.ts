@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply } from 'fastify'
-import { findTask, isUnfinished } from '../../core/tasks.js'
+import { findTask, finishedTaskFromJson, isUnfinished, type FoundTask } from '../../core/tasks.js'
 import { bearer, problems } from '../schemas/common.js'
 import { TaskIdParamsSchema, TaskQuerySchema, TaskSchema } from '../schemas/tasks.js'
 import { toTaskView } from '../task-view.js'
@@ -35,12 +35,24 @@ const taskRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const held = request.query.wait > 0 ? wakeups.holdUser(request.userId) : undefined
     if (held !== undefined) wakeups.holding(reply)
     await held?.ready
+    // The answer a wake-up brought, once it is in the cache (so no edit or delete of its message came since).
+    let told: { stamp: number, body: string } | undefined
     const found = await longPoll({
       waiters: wakeups.tasks,
       key: taskId,
       seconds: request.query.wait,
       signal: hangUpSignal(reply),
-      query: async () => {
+      query: async (): Promise<FoundTask | undefined> => {
+        const carried = wakeups.finishedTask(taskId)
+        if (carried !== undefined) {
+          const finished = finishedTaskFromJson(carried)
+          const answer = finishedAnswer(reply, finished)
+          // Kept only if no change of its message marked the task since it finished; otherwise read it again.
+          if (finished.task.owner_id === request.userId && await taskCache.fill(taskId, { ownerId: request.userId, ...answer })) {
+            told = answer
+            return finished
+          }
+        }
         const found = await findTask(db, taskId)
         return found === undefined || found.task.owner_id !== request.userId ? undefined : found
       },
@@ -48,14 +60,18 @@ const taskRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       ready: (found) => found === undefined || !isUnfinished(found.task.state)
     }).finally(() => held?.release())
     if (found === undefined) throw notFound.task(taskId)
-    const view = toTaskView(found.task, found.message)
-    if (isUnfinished(found.task.state)) return view
+    if (told !== undefined) return sendFinished(reply, told.stamp, told.body)
+    if (isUnfinished(found.task.state)) return toTaskView(found.task, found.message)
 
-    const stamp = found.message?.change_seq ?? 0
-    const body = reply.serialize(view) as string
-    await taskCache.fill(taskId, { ownerId: found.task.owner_id, stamp, body })
-    return sendFinished(reply, stamp, body)
+    const answer = finishedAnswer(reply, found)
+    await taskCache.fill(taskId, { ownerId: found.task.owner_id, ...answer })
+    return sendFinished(reply, answer.stamp, answer.body)
   })
+}
+
+/** A finished task's answer as the route serializes it, and its stamp: its message's change number (0 for none). */
+function finishedAnswer (reply: FastifyReply, found: FoundTask): { stamp: number, body: string } {
+  return { stamp: found.message?.change_seq ?? 0, body: reply.serialize(toTaskView(found.task, found.message)) as string }
 }
 
 /**

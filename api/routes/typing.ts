@@ -1,8 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { memberCountFor } from '../../core/memberships.js'
-import { isPublicRoom } from '../../core/rooms.js'
-import { HttpProblem, notFound } from '../errors.js'
+import { notAMemberOf } from '../member-room.js'
 import { bearer, IdParamsSchema, problems } from '../schemas/common.js'
 import { TypingBodySchema } from '../schemas/rooms.js'
 
@@ -33,11 +32,7 @@ const typingRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request, reply) => {
     const roomId = request.params.id
     const members = await memberCountFor(db, roomId, request.userId)
-    if (members === undefined) {
-      throw await isPublicRoom(db, roomId)
-        ? new HttpProblem(403, `You are not a member of room ${roomId}, a public room: join it first with PUT /v1/rooms/${roomId}/members/me.`, 'JOIN_REQUIRED')
-        : notFound.room(roomId)
-    }
+    if (members === undefined) throw await notAMemberOf(db, roomId)
     if (members <= config.TYPING_MAX_ROOM_MEMBERS) await wakeups.typing(roomId, request.userId, request.body.typing)
     return reply.code(204).send(null)
   })

@@ -86,6 +86,15 @@ export function createLaggingReads (primary: Db, options: {
     run,
 
     /**
+     * Whether lagging reads go to a replica now. A read that also checks something only the primary may answer
+     * (membership, say) checks it apart while they do, and on the primary in the same statement (`onPrimary`) when not.
+     */
+    replicaInUse: (): boolean => replica !== undefined,
+
+    /** A lagging read that runs on the primary, counted as one. */
+    onPrimary,
+
+    /**
      * As `run`, but on the replica only once it has replayed the primary's WAL up to `position` (`walPosition` on
      * the primary after a write), so the read sees that write; on the primary otherwise, and when `position` is null
      * (unknown). Replay only moves forward: caught up once, caught up for the read that follows.

@@ -20,7 +20,9 @@ function wakeupsFor (requests: StoreRequest[], outcomes: PersistOutcome[]): Wake
   requests.forEach((request, i) => {
     const outcome = outcomes[i]
     if (outcome === undefined || outcome.kind === 'gone') return
-    wakeups.push(taskFinished({ id: request.taskId, ownerId: request.ownerId }))
+    // A task this run completed carries its answer: its owner's waiting requests answer from it, not from Postgres.
+    const answer = outcome.kind === 'stored' && outcome.task !== undefined ? { task: outcome.task, message: outcome.message as unknown as Record<string, unknown> } : undefined
+    wakeups.push(taskFinished({ id: request.taskId, ownerId: request.ownerId }, answer))
     if (outcome.kind !== 'stored') return
     const room = rooms.get(request.roomId) ?? { seq: 0, acceptedAt: request.acceptedAt }
     room.seq = Math.max(room.seq, outcome.message.seq)

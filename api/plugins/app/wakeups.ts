@@ -4,7 +4,7 @@ import type { FastifyReply } from 'fastify'
 import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram } from 'prom-client'
 import { createPatientRedis } from '../../../core/redis.js'
-import { channelTarget, publishWakeups, roomChannel, userChannel, type Presence, type Wakeup } from '../../../core/wakeups.js'
+import { channelTarget, publishWakeups, roomChannel, userChannel, type FinishedTaskJson, type Presence, type Wakeup } from '../../../core/wakeups.js'
 import { createChannels } from '../../channels.js'
 import { createFeedWatches, type FeedWatches } from '../../feed-watches.js'
 import { createRoomReads, type RoomReads } from '../../room-reads.js'
@@ -24,6 +24,11 @@ declare module 'fastify' {
       feedReads: Counter<'channel'>
       /** Waiters on a task's outcome; the task's owner is held (`holdUser`) while one waits. */
       tasks: Waiters<string>
+      /**
+       * The answer the wake-up that woke a task's waiters carried, if it carried one: there only while the woken waiters
+       * resume (a waiter's query starts synchronously when it resumes); any later read goes to Postgres.
+       */
+      finishedTask: (taskId: string) => FinishedTaskJson | undefined
       /** Counts a request that waits (a long poll, a task wait) until its answer is sent: a shutdown lets it go out first. */
       holding: (reply: FastifyReply) => void
       /** Keeps the user's channel subscribed here (a task wait, say) until `release`. */
@@ -67,6 +72,7 @@ export default fp(async (fastify) => {
     lingerMs
   })
   const tasks = createWaiters<string>()
+  const finishedTasks = new Map<string, FinishedTaskJson>()
   /** Waiting requests not answered yet. */
   const unanswered = { count: 0 }
   const waiting = new Gauge({
@@ -152,7 +158,13 @@ export default fp(async (fastify) => {
       return
     }
     if (wakeup.type === 'membership-changed') wokenTotal.inc({ kind: 'feed' }, watches.wakeUser(wakeup.userId))
-    if (wakeup.type === 'task-finished') wokenTotal.inc({ kind: 'task' }, tasks.wake(wakeup.taskId))
+    if (wakeup.type === 'task-finished') {
+      const { taskId, answer } = wakeup
+      if (answer !== undefined) finishedTasks.set(taskId, answer)
+      wokenTotal.inc({ kind: 'task' }, tasks.wake(taskId))
+      // The woken waiters resume in the microtasks after this event, before any immediate.
+      if (answer !== undefined) setImmediate(() => { if (finishedTasks.get(taskId) === answer) finishedTasks.delete(taskId) })
+    }
     userEvents.emit(String(target.id), wakeup)
   })
 
@@ -170,6 +182,7 @@ export default fp(async (fastify) => {
     },
     feedReads,
     tasks,
+    finishedTask: (taskId: string) => finishedTasks.get(taskId),
     holdUser: watches.holdUser,
     userEvents,
     async membershipChanged (userId: number, room?: { id: number, change: 'joined' | 'left' }) {
