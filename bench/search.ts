@@ -1,8 +1,8 @@
 /**
- * Search benchmark: `GET /v1/messages/search` on the volume seed (a million messages by default, in one room with
- * user_1), for a common word and a rare one, newest first and by rank, on the first page and a deep one: p50/p99 and
- * the CPU per request of the API process and of the Postgres backends serving it, against the floor of the same run
- * (`GET /health/live`) and a room's history. Also a user whose rooms hold few messages, searching the most common
+ * Search benchmark: `GET /v1/messages/search` on the volume seed (a million messages by default, in the 20 volume
+ * rooms, all of them user_1's), for a common word and a rare one, newest first and by rank, on the first page and a
+ * deep one: p50/p99 and the CPU per request of the API process and of the Postgres backends serving it, against the
+ * floor of the same run (`GET /health/live`) and a room's history. Also a user whose rooms hold few messages, searching the most common
  * word: the case where walking the newest messages would read them all.
  *
  *   npm run bench:search -- [--messages=1000000] [--seconds=5] [--clients=4]
@@ -122,7 +122,7 @@ async function main (): Promise<void> {
       if (response.status !== 200) throw new Error(`login ${username}: ${response.status}`)
       return response.body.accessToken as string
     }
-    // user_1 is in the volume room (all the messages); user_2 is in the demo rooms only (a few dozen).
+    // user_1 is in the volume rooms (all the messages); user_2 is in the demo rooms only (a few dozen).
     const [busy, quiet] = [await login('user_1'), await login('user_2')]
 
     /** `&cursor=…` of `pages` pages of `limit` in (where a deep page starts), or of the last page there is. */
