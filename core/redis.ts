@@ -51,8 +51,8 @@ function createRedis (location: RedisLocation, { connectionName, failFast, autoP
  * queueing, so the user list falls back to Postgres. No command timeout: on a busy machine a slow answer is still
  * an answer, and a timer measured against a loaded event loop would turn load into refusals.
  */
-export function createFailFastRedis (location: RedisLocation, connectionName = 'pigeon-api'): RedisClient {
-  return createRedis(location, { connectionName, failFast: true })
+export function createFailFastRedis (location: RedisLocation, connectionName = 'pigeon-api', options: Pick<ConnectionOptions, 'autoPipelining'> = {}): RedisClient {
+  return createRedis(location, { connectionName, failFast: true, ...options })
 }
 
 /**

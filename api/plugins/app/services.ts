@@ -20,7 +20,9 @@ declare module 'fastify' {
 export default fp(async (fastify, opts: { config: Config }) => {
   const { config } = opts
   const db = createDb(config.DATABASE_URL)
-  const redis = createFailFastRedis(config)
+  // Auto-pipelined: the commands a request issues together (a users page's presence, one read per user, each on its
+  // own key so a cluster spreads them) go in one write per node, not one system call each.
+  const redis = createFailFastRedis(config, 'pigeon-api', { autoPipelining: true })
   // Without a listener ioredis reports every reconnect attempt as an unhandled error.
   redis.on('error', (error) => fastify.log.warn({ err: error }, 'redis connection error'))
 
