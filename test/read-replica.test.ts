@@ -30,7 +30,7 @@ async function laggingReads (server: FastifyInstance, target: 'replica' | 'prima
 
 /** Resolves once the replica has replayed everything the primary has written so far. */
 async function replicaCaughtUp (): Promise<void> {
-  const [{ lsn }] = await queryOnce<{ lsn: string }>(servers.primaryUrl, 'select pg_current_wal_lsn()::text as lsn') as [{ lsn: string }]
+  const [{ lsn }] = await queryOnce<{ lsn: string }>(servers.primaryUrl, 'select pg_current_wal_insert_lsn()::text as lsn') as [{ lsn: string }]
   await eventually(async () => (await queryOnce<{ done: boolean }>(servers.replicaUrl, `select pg_last_wal_replay_lsn() >= '${lsn}'::pg_lsn as done`))[0]?.done, (done) => done === true, 20_000)
 }
 

@@ -119,7 +119,9 @@ export type LaggingReads = ReturnType<typeof createLaggingReads>
 
 /** The primary's WAL position after every write committed so far, for `runCaughtUpTo`. */
 export async function walPosition (primary: Db): Promise<string | null> {
-  const { rows: [current] } = await sql<{ lsn: string }>`select pg_current_wal_lsn()::text as lsn`.execute(primary)
+  // The insert position, not `pg_current_wal_lsn()` (what has been written out): with `synchronous_commit = off` a
+  // commit returns before its record is written, so the write position can still be short of a committed change.
+  const { rows: [current] } = await sql<{ lsn: string }>`select pg_current_wal_insert_lsn()::text as lsn`.execute(primary)
   return current?.lsn ?? null
 }
 
