@@ -1,9 +1,23 @@
-import type { FeedPosition, KnownFeed } from '../core/unseen-feed.js'
+import type { FeedPosition, KnownFeed, RoomRead } from '../core/unseen-feed.js'
 import type { ChannelHold, Channels } from './channels.js'
 import type { WaitOutcome } from './waiters.js'
 
 /** What woke a watch since its reader last started a read: its user's news (read the whole feed), or rooms' news. */
 export interface Wakes { full: boolean, rooms: ReadonlySet<number> }
+
+/**
+ * A reader waiting with what it knows, which a wake-up about one of its rooms can answer without resuming it: it joins
+ * the read of that room shared with every reader the wake-up reached here (`ask`, api/room-reads.ts), and takes its
+ * part of it in the one synchronous pass that hands the read to them all (`answer`). What that did:
+ * - 'kept': it goes on waiting (nothing in the room for it, or a push reader sent what there was at once);
+ * - 'answered': its wait ends with the answer it took (a long poll);
+ * - 'read': the shared read could not answer it (it left the room, it needs more than a page, the read failed), or it
+ *   sent a full page: it reads its whole feed itself.
+ */
+export interface ParkedReader {
+  ask: (roomId: number, take: (read: RoomRead | undefined) => void) => void
+  answer: (read: RoomRead | undefined) => 'kept' | 'answered' | 'read'
+}
 
 /**
  * One reader of a user's feed on this instance (a long poll, an event stream, a socket) and the wake-ups that
@@ -22,8 +36,12 @@ export interface FeedWatch {
    * subscribed before it began): then read again.
    */
   cover: (roomIds: Iterable<number>, mark: number) => Promise<boolean>
-  /** Resolves with 'woken' at once if wake-ups are pending; else when one comes, the time is up, the client leaves or the watch ends. */
-  wait: (ms: number, signal: AbortSignal) => Promise<WaitOutcome>
+  /**
+   * Resolves with 'woken' at once if wake-ups are pending; else when one comes, the time is up, the client leaves or the
+   * watch ends. While it waits, `parked` (if given) is answered from shared room reads (see ParkedReader); an answer
+   * that ends the wait resolves it with 'woken'.
+   */
+  wait: (ms: number, signal: AbortSignal, parked?: ParkedReader) => Promise<WaitOutcome>
   /** Where this reader's last answer left it, if it may resume there without reading first (see readFeed). */
   resume: (position: FeedPosition) => KnownFeed | undefined
   keep: (position: Required<FeedPosition>, known: KnownFeed) => void
@@ -127,6 +145,9 @@ export function createFeedWatches (options: {
       let settle: ((outcome: WaitOutcome) => void) | undefined
       let kept: { position: FeedPosition, known: KnownFeed } | undefined
       let closed = false
+      // The reader waiting now with what it knows, and whether it has joined a room read already: one at a time.
+      let parked: ParkedReader | undefined
+      let asking = false
       // A push channel waits on one signal for its whole life: listened to once, not at every wait.
       let heard: AbortSignal | undefined
 
@@ -154,7 +175,7 @@ export function createFeedWatches (options: {
           if (missed) await Promise.all([...now].map(async (roomId) => await entry.rooms.get(roomId)?.hold.ready))
           return missed
         },
-        async wait (ms, signal) {
+        async wait (ms, signal, reader) {
           if (endedWith !== undefined) return endedWith
           if (pending.full || pending.rooms.size > 0) return 'woken'
           if (signal.aborted) return 'aborted'
@@ -164,8 +185,10 @@ export function createFeedWatches (options: {
           }
           return await new Promise<WaitOutcome>((resolve) => {
             const timer = setTimeout(() => settle?.('timeout'), ms)
+            parked = reader
             settle = (outcome) => {
               settle = undefined
+              parked = undefined
               clearTimeout(timer)
               resolve(outcome)
             }
@@ -178,6 +201,29 @@ export function createFeedWatches (options: {
           kept = { position, known }
         },
         wake (full, roomId) {
+          const reader = parked
+          if (!full && roomId !== undefined && reader !== undefined && !asking) {
+            // Answered with every other reader of the room here, in one pass, without waking.
+            asking = true
+            reader.ask(roomId, (read) => {
+              asking = false
+              if (closed) return
+              // It stopped waiting meanwhile (woken for something else, or its time was up): it reads the room itself.
+              if (parked !== reader) {
+                watch.wake(false, roomId)
+                return
+              }
+              let outcome: ReturnType<ParkedReader['answer']>
+              try {
+                outcome = reader.answer(read)
+              } catch {
+                outcome = 'read'
+              }
+              if (outcome === 'answered') settle?.('woken')
+              else if (outcome === 'read') watch.wake(true)
+            })
+            return
+          }
           if (full) pending.full = true
           if (roomId !== undefined) pending.rooms.add(roomId)
           settle?.('woken')
@@ -218,7 +264,10 @@ export function createFeedWatches (options: {
       }
     },
 
-    /** A room's news: each reader of its members here reads that room. Answers how many were woken. */
+    /**
+     * A room's news: each reader of its members here reads that room; those waiting join one read of it and are
+     * answered together (ParkedReader). Answers how many were reached.
+     */
     wakeRoom (roomId: number): number {
       let woken = 0
       for (const userId of roomUsers.get(roomId) ?? []) {

@@ -3,7 +3,7 @@ import type { Message } from '../core/db/schema.js'
 import { claimsBeyondRooms, readUnseenPage, roomPageFor, roomReadFrom, type FeedPosition, type KnownFeed, type UnseenPage } from '../core/unseen-feed.js'
 import type { Cursors } from './cursor.js'
 import { invalidCursor } from './errors.js'
-import type { FeedWatch } from './feed-watches.js'
+import type { FeedWatch, ParkedReader } from './feed-watches.js'
 import type { RoomReads } from './room-reads.js'
 
 /**
@@ -35,6 +35,12 @@ export interface FeedRead {
   signal: AbortSignal
   /** The reader's registration for wake-ups: a long poll's own, or a push channel's for as long as it is open; none when it does not wait. */
   watch?: FeedWatch
+  /**
+   * A push channel's sink for the events a room read shared with other readers finds for it while it waits: called
+   * synchronously, in the pass that hands the read to every reader it woke here, and the channel waits on from the
+   * position after them. Without it (a long poll) such an answer ends the wait and is returned.
+   */
+  deliver?: (events: FeedEvent[]) => void
 }
 
 /**
@@ -82,7 +88,8 @@ function unapplied (acked: ReadonlyMap<number, number>, stored: Map<number, numb
 /**
  * Reads what is unseen (and what changed) past `position`, waiting up to `wait` seconds when there is nothing.
  * Membership is read at every whole-feed query, so a room the user left gives nothing more, and a room just joined is
- * included. A wake-up about one room (a message, an edit) reads only that room, once for every reader it woke here;
+ * included. A wake-up about one room (a message, an edit) reads only that room, once for every reader it woke here,
+ * and a reader that was waiting takes its part without resuming (a push channel's events go out through `deliver`);
  * anything else, or a room read that cannot answer, reads the whole feed. A push channel that comes back with the
  * position its last answer gave, that answer not cut by `limit`, waits before it reads: its watch has been registered
  * all along, so whatever came since woke it.
@@ -101,7 +108,7 @@ export async function readFeed (deps: FeedDeps, read: FeedRead): Promise<FeedRes
     seenUpTo = page.readFrom.seenUpTo
     const pending = unapplied(seenUpTo, page.watermarks)
     // Nothing for me up to these change numbers: a read woken later asks only for what came after them.
-    if (page.items.length === 0 && page.changes.length === 0) changesAfter = page.changesUpTo
+    if (!hasNews(page)) changesAfter = page.changesUpTo
     known = { seenUpTo, changesAfter, watermarks: page.watermarks }
     return { pending, page }
   }
@@ -134,13 +141,50 @@ export async function readFeed (deps: FeedDeps, read: FeedRead): Promise<FeedRes
     return page === undefined ? await readAll() : found(page)
   }
 
+  let result: ReturnType<typeof found> | undefined
+
+  // While it waits, a wake-up about one of its rooms is answered from that room's read, shared with every reader the
+  // wake-up reached here, in the one synchronous pass that hands the read to them all: no reader resumes for it. A push
+  // channel sends its events there and then, and waits on as if it had come back with the position after them.
+  const parkedOn = (rooms: RoomReads): ParkedReader => ({
+    ask (roomId, take) {
+      if (known === undefined) {
+        take(undefined)
+        return
+      }
+      const from = roomReadFrom(known, roomId)
+      rooms.ask(roomId, { userId, seq: from.seq, change: from.change, limit }, take)
+    },
+    answer (shared) {
+      const page = shared === undefined || known === undefined ? undefined : roomPageFor(shared, userId, known, limit)
+      if (page === undefined) return 'read'
+      const answer = found(page)
+      if (!hasNews(page) || read.deliver === undefined) {
+        result = answer
+        return hasNews(page) ? 'answered' : 'kept'
+      }
+      const position = positionAfter(page, answer.pending)
+      result = undefined
+      seenUpTo = position.seenUpTo
+      changesAfter = position.changesAfter
+      passedChangesAfter = position.changesAfter
+      known = { ...position, watermarks: page.watermarks }
+      read.deliver(toEvents(page, answer.pending))
+      // A full page: what it left out is read at once.
+      return isCut(page, limit) ? 'read' : 'kept'
+    }
+  })
+  const parked = roomReads === undefined ? undefined : parkedOn(roomReads)
+
   if (known === undefined) await watch?.ready()
-  let result = known === undefined ? await readAll() : undefined
+  if (known === undefined) result = await readAll()
   for (;;) {
-    if (result !== undefined && (result.page.items.length > 0 || result.page.changes.length > 0)) break
+    if (result !== undefined && hasNews(result.page)) break
     const remaining = deadline - Date.now()
     if (watch === undefined || remaining <= 0) break
-    if (await watch.wait(remaining, read.signal) !== 'woken') break
+    if (await watch.wait(remaining, read.signal, known === undefined ? undefined : parked) !== 'woken') break
+    // Answered while it waited (a long poll).
+    if (result !== undefined && hasNews(result.page)) break
     const wakes = watch.take()
     const [roomId] = wakes.rooms
     result = !wakes.full && wakes.rooms.size === 1 && roomId !== undefined && known !== undefined && roomReads !== undefined
@@ -150,15 +194,24 @@ export async function readFeed (deps: FeedDeps, read: FeedRead): Promise<FeedRes
 
   if (result === undefined) return { events: [], position: { seenUpTo: new Map(seenUpTo), changesAfter: new Map(changesAfter) } }
   const { page, pending } = result
-  if (page.items.length === 0 && page.changes.length === 0) {
+  if (!hasNews(page)) {
     const passed = passedChangesAfter ?? new Map<number, number>()
     const covering = new Map([...page.changesUpTo].map(([roomId, upTo]) => [roomId, passed.get(roomId) ?? upTo]))
     return { events: [], position: { seenUpTo: new Map(page.readFrom.seenUpTo), changesAfter: covering } }
   }
   const position = positionAfter(page, pending)
   // A page that was not cut told everything up to its position: the next read there may wait first.
-  if (page.items.length < limit && page.changes.length < limit) watch?.keep(position, { ...position, watermarks: page.watermarks })
+  if (!isCut(page, limit)) watch?.keep(position, { ...position, watermarks: page.watermarks })
   return { events: toEvents(page, pending), position }
+}
+
+function hasNews (page: UnseenPage): boolean {
+  return page.items.length > 0 || page.changes.length > 0
+}
+
+/** A page as long as the limit: there may be more past it. */
+function isCut (page: UnseenPage, limit: number): boolean {
+  return page.items.length >= limit || page.changes.length >= limit
 }
 
 /** The position after a whole page: every message it gave, every change it told (up to where a full page stopped). */

@@ -42,11 +42,16 @@ function jsonOf (data: object): string {
   return text
 }
 
+/** A feed message's view, made once for every reader it goes to (a long poll's answer takes it too). */
+export function feedMessageView (message: Message): ReturnType<typeof toMessageView> {
+  let view = views.get(message)
+  if (view === undefined) views.set(message, view = toMessageView(message))
+  return view
+}
+
 /** A feed event (a new message, or an edit or delete of one the reader has, as it is now) and the cursor after it. */
 export function fromFeedEvent (event: FeedEvent, cursor: string): PushEvent {
-  let view = views.get(event.message)
-  if (view === undefined) views.set(event.message, view = toMessageView(event.message))
-  return { type: event.type, cursor, data: view }
+  return { type: event.type, cursor, data: feedMessageView(event.message) }
 }
 
 /** What a wake-up about one user tells that user's sockets, if anything (a finished task is read from the database first). */

@@ -7,7 +7,7 @@ import type { FeedPosition } from '../core/unseen-feed.js'
 import type { Wakeup } from '../core/wakeups.js'
 import type { Cursors } from './cursor.js'
 import { HttpProblem, problem } from './errors.js'
-import { idleRereadSeconds, readFeed, startingPosition, type FeedDeps } from './feed.js'
+import { idleRereadSeconds, readFeed, startingPosition, type FeedDeps, type FeedEvent } from './feed.js'
 import type { FeedWatch, FeedWatches } from './feed-watches.js'
 import type { PushSlots } from './push-slots.js'
 import { fromFeedEvent, fromUserWakeup, toSocketFrame, type PushEvent } from './push-events.js'
@@ -111,17 +111,22 @@ export function runSocketSession (deps: SocketSessionDeps, socket: WebSocket, ha
       .catch((error: unknown) => log.warn({ err: error }, 'could not read a finished task for a socket'))
   }
 
+  // Feed events, each with the cursor after it: from the socket's own reads, or handed over while it waits.
+  const deliver = (events: FeedEvent[]) => {
+    for (const event of events) push(fromFeedEvent(event, deps.cursors.sealFeed(userId, event.position)))
+  }
+
   async function pushFeed (start: FeedPosition, watch: FeedWatch): Promise<void> {
     let position = start
     // The cursor the client resumed with acknowledges what it covers; what this socket sends is acknowledged by the next resume.
     let acknowledge = true
     while (!ended.signal.aborted) {
       const page = await readFeed(deps, {
-        userId, position, acknowledge, limit: 100, wait: idleRereadSeconds, signal: ended.signal, watch
+        userId, position, acknowledge, limit: 100, wait: idleRereadSeconds, signal: ended.signal, watch, deliver
       })
       acknowledge = false
       position = page.position
-      for (const event of page.events) push(fromFeedEvent(event, deps.cursors.sealFeed(userId, event.position)))
+      deliver(page.events)
     }
   }
 

@@ -9,7 +9,8 @@
  *
  * Runs its own deployment (a fresh database and Redis prefix, dropped at the end): one API process and one worker
  * process, started from source as children so the API's memory and CPU can be read from /proc. Each reader is a user
- * of its own, in one big room; nothing else happens.
+ * of its own, in one big room; nothing else happens. It fails if a reader gets a message twice, out of order, without
+ * a cursor, or other than the one sent.
  */
 import { mkdir } from 'node:fs/promises'
 import { performance } from 'node:perf_hooks'
@@ -17,7 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { sql } from 'kysely'
 import { WebSocket } from 'ws'
-import { createDb } from '../core/db/connect.js'
+import { createDb, type Db } from '../core/db/connect.js'
 import type { Config } from '../core/config.js'
 import { mapLimit } from '../harness/map-limit.js'
 import { startApi, startWorker, type ApiProcess } from '../harness/processes.js'
@@ -56,7 +57,7 @@ interface Round { delivered: number[], cpuMs: number }
 
 interface Result { fanout: Fanout, sockets: Round[], polls: Round[], rssBefore: number, rssIdle: number, reads: number }
 
-async function measure (config: Config, fanout: Fanout, tokens: Map<string, string>, roomId: number, names: string[]): Promise<Result> {
+async function measure (config: Config, db: Db, fanout: Fanout, tokens: Map<string, string>, roomId: number, names: string[]): Promise<Result> {
   const api = await startApi(config, { FEED_FANOUT: fanout }, { within: 120_000 })
   cleanup.push(() => api.stop())
   const control = createClient(api.url)
@@ -71,18 +72,28 @@ async function measure (config: Config, fanout: Fanout, tokens: Map<string, stri
     const sent = await control.request('POST', `/v1/rooms/${roomId}/messages`, { token: sender, body: { text: 'to everyone' } })
     if (sent.status !== 202) throw new Error(`send: ${sent.status}`)
     accepted = performance.now()
+    sentSeq++
     await until(async () => count() >= readers, async () => `${readers} readers got the message (${count()} did); the API's wake-ups: ${await metric(api.url, 'pigeon_wakeups_received_total{channel="room",type="room-message"}')} messages from rooms, ${await metric(api.url, 'pigeon_wakeup_channels')} channels`)
     return { delivered: [...arrivals], cpuMs: (await cpuSeconds(api.pid) - cpuBefore) * 1000 }
   }
   let accepted = 0
+  // Nothing but the bench sends to the room: each round's message has the room's next seq.
+  let sentSeq = (await db.selectFrom('rooms').select('last_seq').where('id', '=', roomId).executeTakeFirstOrThrow()).last_seq
+  /** What a reader got that it should not have: a message twice, out of order, or not the one sent. */
+  const wrong: string[] = []
 
-  // WebSockets: each a user of its own, all in the room.
+  // WebSockets: each a user of its own, all in the room. Each must get each message once, in order, with a cursor.
   const socketArrivals: number[] = []
   const wsUrl = `${api.url.replace('http', 'ws')}/v1/ws`
   const sockets = await mapLimit(names, 100, async (username) => {
     const socket = new WebSocket(wsUrl, ['pigeon.v1', `bearer.${tokens.get(username) as string}`])
+    let lastSeen = 0
     socket.on('message', (data) => {
-      if ((JSON.parse(String(data)) as { type: string }).type === 'message.created') socketArrivals.push(performance.now() - accepted)
+      const frame = JSON.parse(String(data)) as { type: string, cursor?: string, data: { seq: number } }
+      if (frame.type !== 'message.created') return
+      if (frame.data.seq <= lastSeen || typeof frame.cursor !== 'string') wrong.push(`${username}'s socket: seq ${frame.data.seq} after ${lastSeen}${typeof frame.cursor === 'string' ? '' : ', no cursor'}`)
+      lastSeen = frame.data.seq
+      socketArrivals.push(performance.now() - accepted)
     })
     await new Promise((resolve, reject) => { socket.once('open', resolve); socket.once('error', reject) })
     return socket
@@ -123,7 +134,10 @@ async function measure (config: Config, fanout: Fanout, tokens: Map<string, stri
       const cursor = cursors.get(username)
       const answer = await polls.request('GET', `/v1/messages/unseen?wait=30${cursor === undefined ? '' : `&cursor=${cursor}`}`, { token: tokens.get(username) })
       if (answer.status !== 200) throw new Error(`poll: ${answer.status}`)
-      if (answer.body.items.length > 0) pollArrivals.push(performance.now() - accepted)
+      const items = answer.body.items as Array<{ seq: number }>
+      // Each answer holds the one message sent since the cursor it passed: no other, none twice.
+      if (items.length > 1 || (items[0] !== undefined && items[0].seq !== sentSeq)) wrong.push(`${username}'s poll: seqs ${items.map((item) => item.seq).join(', ')}, the message sent was ${sentSeq}`)
+      if (items.length > 0) pollArrivals.push(performance.now() - accepted)
       cursors.set(username, answer.body.cursor)
     })
     await until(async () => await metric(api.url, 'pigeon_longpoll_waiters{kind="feed"}') >= readers, `${readers} long polls held`)
@@ -133,6 +147,7 @@ async function measure (config: Config, fanout: Fanout, tokens: Map<string, stri
   }
   await pollsProfile?.stop(`${profile}/${fanout}-polls.cpuprofile`)
   progress(`${fanout}: done`)
+  if (wrong.length > 0) throw new Error(`${fanout}: ${wrong.length} readers got what they should not have, such as ${wrong.slice(0, 3).join('; ')}`)
   polls.close()
   control.close()
   await api.stop()
@@ -170,7 +185,7 @@ async function main (): Promise<void> {
   progress(`seeded and logged in ${names.length + 1} users`)
 
   const results: Result[] = []
-  for (const fanout of fanouts) results.push(await measure(config, fanout, tokens, room.id, names))
+  for (const fanout of fanouts) results.push(await measure(config, db, fanout, tokens, room.id, names))
 
   const all = (list: Round[]) => list.flatMap((round) => round.delivered)
   const p99s = (list: Round[]) => list.map((round) => percentile(round.delivered, 99).toFixed(0)).join(' / ')

@@ -95,3 +95,54 @@ t.test('a user\'s channels go a while after the last reader or hold does, and st
   await until(() => channels.size === before)
   t.pass('all let go once nobody held the user for the linger')
 })
+
+t.test('a waiting reader is answered from a shared room read without waking, unless the answer ends its wait or cannot be given', async (t) => {
+  const watches = hub()
+  const ann = watches.watch(6, 'push')
+  await ann.ready()
+  await ann.cover([40, 41], ann.take().mark)
+  const asked: Array<{ roomId: number, take: (read: undefined) => void }> = []
+  let outcome: 'kept' | 'answered' | 'read' = 'kept'
+  const answered: number[] = []
+  const reader = {
+    ask: (roomId: number, take: (read: undefined) => void) => { asked.push({ roomId, take }) },
+    answer: () => { answered.push(asked.length); return outcome }
+  }
+  let settled: string | undefined
+  const waiting = ann.wait(60_000, signal, reader).then((result) => { settled = result })
+
+  t.equal(watches.wakeRoom(40), 1, 'the wake-up reaches the watch')
+  t.same(asked.map((ask) => ask.roomId), [40], 'the waiting reader joins the room read instead of waking')
+  watches.wakeRoom(40)
+  t.equal(asked.length, 1, 'one room read at a time: another wake-up meanwhile wakes it')
+  await sleep(1)
+  t.equal(settled, 'woken', 'so it reads itself')
+  asked[0]?.take(undefined)
+  t.same(answered, [], 'a read that comes after it stopped waiting is not handed to it')
+  t.same([...ann.take().rooms], [40], 'the room is pending instead, for its own read')
+
+  settled = undefined
+  const again = ann.wait(60_000, signal, reader).then((result) => { settled = result })
+  watches.wakeRoom(41)
+  asked[1]?.take(undefined)
+  await sleep(1)
+  t.same(answered, [2], 'handed the read in the pass')
+  t.equal(settled, undefined, 'kept: it goes on waiting')
+  outcome = 'read'
+  watches.wakeRoom(41)
+  asked[2]?.take(undefined)
+  await sleep(1)
+  t.equal(settled, 'woken', 'one it cannot take wakes it')
+  t.match(ann.take(), { full: true }, 'for a read of its whole feed')
+
+  outcome = 'answered'
+  settled = undefined
+  const last = ann.wait(60_000, signal, reader).then((result) => { settled = result })
+  watches.wakeRoom(40)
+  asked[3]?.take(undefined)
+  await sleep(1)
+  t.equal(settled, 'woken', 'an answer that ends the wait (a long poll) resolves it')
+  t.same(ann.take().rooms.size, 0, 'with nothing pending')
+  await Promise.all([waiting, again, last])
+  ann.close()
+})

@@ -5,7 +5,7 @@ import jwt from '../api/plugins/external/jwt.js'
 import { testConfig } from '../harness/test-config.js'
 import { editedCursor, sealedBy } from './cursor-kit.js'
 import { createUser, testApp, testWorkers, type TestUser } from './helper.js'
-import { createGroupRoom, eventually, getUnseen, sendAllAndStore, sendAndStore, sendToRoom } from './messaging-helper.js'
+import { changeAndApply, createGroupRoom, eventually, getUnseen, sendAllAndStore, sendAndStore, sendToRoom } from './messaging-helper.js'
 import { openSocket, type SocketClient } from './socket-client.js'
 import { openSse } from './sse-client.js'
 
@@ -60,6 +60,51 @@ t.test('a token in the handshake: the socket pushes new messages with a cursor, 
   const finished = await aliceSocket.next((frame) => frame.type === 'task.finished')
   t.match(finished.data, { state: 'completed', result: sent })
 })
+
+/** A counter of this API's /metrics, by its name and labels as they are printed. */
+async function counter (series: string): Promise<number> {
+  const line = (await app.inject('/metrics')).body.split('\n').find((candidate) => candidate.startsWith(`${series} `))
+  return line === undefined ? 0 : Number(line.split(' ')[1])
+}
+
+t.test('waiting sockets of a room\'s members get a message, its edit and its delete, each once, in order, from one room read each', async (t) => {
+  const alice = await user()
+  const members = [await user(), await user(), await user(), await user(), await user()]
+  const room = await createGroupRoom(app, alice, 'many sockets', members)
+  const readsBefore = await counter('pigeon_feed_reads_total{channel="socket"}')
+  const sockets = []
+  for (const member of members) sockets.push(await connect(t, member))
+  const aliceSocket = await connect(t, alice)
+  // Every socket has read its feed (twice if its rooms' channels were new here), and waits.
+  await eventually(async () => await counter('pigeon_feed_reads_total{channel="socket"}'), (n) => n >= readsBefore + 6)
+  await settleDown()
+  const reads = await counter('pigeon_feed_reads_total{channel="socket"}')
+  const roomReads = await counter('pigeon_feed_reads_total{channel="room"}')
+
+  const sent = await sendAndStore(app, alice, room.id, 'to every socket')
+  for (const socket of sockets) t.same((await socket.next((frame) => frame.type === 'message.created')).data, sent, 'the message')
+  await changeAndApply(app, alice, sent.id, 'edited for every socket')
+  for (const socket of sockets) t.match((await socket.next((frame) => frame.type === 'message.edited')).data, { id: sent.id, text: 'edited for every socket' })
+  await changeAndApply(app, alice, sent.id, null)
+  const cursors = []
+  for (const socket of sockets) {
+    const deleted = await socket.next((frame) => frame.type === 'message.deleted')
+    t.match(deleted.data, { id: sent.id, text: null })
+    cursors.push(deleted.cursor)
+  }
+  await settleDown()
+  for (const socket of sockets) t.same(socket.queued((frame) => frame.type?.startsWith('message.') === true), [], 'nothing twice')
+  t.same(aliceSocket.queued((frame) => frame.type?.startsWith('message.') === true), [], 'the sender gets none of its own')
+  t.equal(await counter('pigeon_feed_reads_total{channel="room"}'), roomReads + 3, 'one room read for all of them, per change')
+  t.equal(await counter('pigeon_feed_reads_total{channel="socket"}'), reads, 'and no socket read its whole feed')
+  const resumed = await getUnseen(app, members[0] as TestUser, { cursor: cursors[0] })
+  t.match(resumed.json(), { items: [], changes: [] }, 'the last event\'s cursor resumes after all of it')
+})
+
+/** Lets what is in flight land: the worker's acknowledgements and wake-ups, the sockets' reads. */
+async function settleDown (): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 300))
+}
 
 t.test('a token in the first frame; none in time, or a bad one, closes with a code to act on', async (t) => {
   const bob = await user()

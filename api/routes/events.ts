@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { idleRereadSeconds, readFeed, startingPosition } from '../feed.js'
+import { idleRereadSeconds, readFeed, startingPosition, type FeedEvent } from '../feed.js'
 import { hangUpSignal } from '../long-poll.js'
 import type { Wakeup } from '../../core/wakeups.js'
 import { HttpProblem } from '../errors.js'
@@ -101,6 +101,19 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     sendSignal = (event) => { if (stream.writable) write(toSseFrame(event)) }
     const heartbeat = setInterval(() => write(': heartbeat\n\n'), config.PUSH_HEARTBEAT_SECONDS * 1000)
 
+    const send = (events: FeedEvent[]) => {
+      if (events.length > 0 && !signal.aborted) write(events.map((event) => toSseFrame(fromFeedEvent(event, cursors.sealFeed(userId, event.position)))).join(''))
+    }
+    // Events handed over while the stream waits: its loop does not come round for them, so the login is asked after them here.
+    const deliver = (events: FeedEvent[]) => {
+      send(events)
+      if (familyId === undefined) return
+      sessions.isEnded(familyId).then((isEnded) => { if (isEnded) end(streamEnds.sessionEnded) }, (error: unknown) => {
+        request.log.warn({ err: error }, 'event stream ended: its login could not be checked')
+        ended.abort()
+      })
+    }
+
     // Only what the client passed in is an acknowledgement; what this stream sends is acknowledged by the next reconnect.
     let acknowledge = true
     try {
@@ -119,12 +132,12 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
           limit: 100,
           wait: Math.min(idleRereadSeconds, remaining),
           signal,
-          watch
+          watch,
+          deliver
         })
         acknowledge = false
         position = page.position
-        if (signal.aborted) break
-        if (page.events.length > 0) write(page.events.map((event) => toSseFrame(fromFeedEvent(event, cursors.sealFeed(request.userId, event.position)))).join(''))
+        send(page.events)
       }
     } catch (error) {
       // The status line is gone: end the stream, and the client reconnects from its last event.

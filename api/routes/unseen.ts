@@ -2,7 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { readFeed, startingPosition } from '../feed.js'
 import { hangUpSignal } from '../long-poll.js'
 import { bearer, problems } from '../schemas/common.js'
-import { toMessageView, UnseenQuerySchema, UnseenSchema } from '../schemas/messages.js'
+import { feedMessageView } from '../push-events.js'
+import { UnseenQuerySchema, UnseenSchema } from '../schemas/messages.js'
 
 const unseenRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { db, acknowledge, wakeups, cursors } = fastify
@@ -44,8 +45,8 @@ const unseenRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
     const { events, position: after } = read
     return {
-      items: events.filter((event) => event.type === 'message.created').map((event) => toMessageView(event.message)),
-      changes: events.filter((event) => event.type !== 'message.created').map((event) => toMessageView(event.message)),
+      items: events.filter((event) => event.type === 'message.created').map((event) => feedMessageView(event.message)),
+      changes: events.filter((event) => event.type !== 'message.created').map((event) => feedMessageView(event.message)),
       cursor: cursors.sealFeed(request.userId, after)
     }
   })
