@@ -6,6 +6,7 @@
  * same run, on the same data.
  *
  *   npm run bench:sockets -- [--sockets=2000] [--rounds=3] [--profile=<folder>] (CPU profiles of the API over the rounds)
+ *     [--fanout=room|connection] (only that way)
  *
  * Runs its own deployment (a fresh database and Redis prefix, dropped at the end): one API process and one worker
  * process, started from source as children so the API's memory and CPU can be read from /proc. Each reader is a user
@@ -26,7 +27,7 @@ import { testConfig } from '../harness/test-config.js'
 import { cheapPasswordHash, cpuSeconds, createClient, password, percentile, progress, rssMiB, startProfile } from './support.js'
 
 const { values: args } = parseArgs({
-  options: { sockets: { type: 'string', default: '2000' }, rounds: { type: 'string', default: '3' }, profile: { type: 'string' } }
+  options: { sockets: { type: 'string', default: '2000' }, rounds: { type: 'string', default: '3' }, profile: { type: 'string' }, fanout: { type: 'string' } }
 })
 const readers = Number(args.sockets)
 const rounds = Number(args.rounds)
@@ -34,6 +35,8 @@ const rounds = Number(args.rounds)
 const profile = args.profile
 const fanouts = ['connection', 'room'] as const
 type Fanout = typeof fanouts[number]
+/** Only one of the two ways (`--fanout=room`, say): quicker, with nothing to compare it to in the run. */
+const measured = fanouts.filter((fanout) => args.fanout === undefined || args.fanout === fanout)
 
 const cleanup: Array<() => unknown> = []
 
@@ -60,6 +63,16 @@ interface Result { fanout: Fanout, sockets: Round[], polls: Round[], rssBefore: 
 async function measure (config: Config, db: Db, fanout: Fanout, tokens: Map<string, string>, roomId: number, names: string[]): Promise<Result> {
   const api = await startApi(config, { FEED_FANOUT: fanout }, { within: 120_000 })
   cleanup.push(() => api.stop())
+  try {
+    return await measureOn(api, db, fanout, tokens, roomId, names)
+  } catch (error) {
+    // What the API said last (a crash, a warning) is what explains most failures.
+    progress(`${fanout}: failed; the API's last output:\n${api.output()}`)
+    throw error
+  }
+}
+
+async function measureOn (api: ApiProcess, db: Db, fanout: Fanout, tokens: Map<string, string>, roomId: number, names: string[]): Promise<Result> {
   const control = createClient(api.url)
   const sender = tokens.get('sender') as string
   await sleep(2000)
@@ -185,7 +198,7 @@ async function main (): Promise<void> {
   progress(`seeded and logged in ${names.length + 1} users`)
 
   const results: Result[] = []
-  for (const fanout of fanouts) results.push(await measure(config, db, fanout, tokens, room.id, names))
+  for (const fanout of measured) results.push(await measure(config, db, fanout, tokens, room.id, names))
 
   const all = (list: Round[]) => list.flatMap((round) => round.delivered)
   const p99s = (list: Round[]) => list.map((round) => percentile(round.delivered, 99).toFixed(0)).join(' / ')
