@@ -15,8 +15,9 @@
  *
  *   npm run bench:volume -- [--sizes=1000000,10000000] [--samples=50] [--sends=20000]
  *
- * Runs in a database of its own (migrated, dropped at the end). Its seeding connection's Postgres backend is reniced
- * to 19 when the bench runs as root (the machine is shared); run the bench itself under `nice -n 19` too.
+ * Runs in a database of its own (migrated, dropped at the end). The seed's Postgres backends (it writes on two
+ * connections) are reniced to 19 when the bench runs as root (the machine is shared); run the bench itself under
+ * `nice -n 19` too.
  */
 import { execFileSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
@@ -81,10 +82,6 @@ function capturingDb (databaseUrl: string): { db: Db, last: () => CompiledQuery,
   }
 }
 
-async function backendPid (db: Db): Promise<number> {
-  return (await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(db)).rows[0]?.pid ?? 0
-}
-
 /** Lowers a Postgres backend's CPU priority when allowed (as root); says so either way. */
 function renice (pid: number): void {
   try {
@@ -93,6 +90,26 @@ function renice (pid: number): void {
   } catch {
     progress(`could not renice backend ${pid} (not root?): it runs at normal priority`)
   }
+}
+
+/** The seed's connections, by their application name: their backends are the ones reniced. */
+const seedApplicationName = 'pigeon-bench-volume-seed'
+
+/**
+ * Keeps the seed's Postgres backends at low priority until the returned function is called: looked up every 2 s,
+ * since its pool opens a connection whenever it needs one.
+ */
+function keepSeedLowPriority (db: Db): () => void {
+  const lowered = new Set<number>()
+  const lower = async () => {
+    const { rows } = await sql<{ pid: number }>`select pid from pg_stat_activity where application_name = ${seedApplicationName}`.execute(db)
+    for (const { pid } of rows.filter((row) => !lowered.has(row.pid))) {
+      renice(pid)
+      lowered.add(pid)
+    }
+  }
+  const timer = setInterval(() => { lower().catch(() => {}) }, 2000)
+  return () => clearInterval(timer)
 }
 
 /** `messages`, its TOAST table and each of its indexes, in bytes. */
@@ -184,14 +201,15 @@ async function main (cleanup: Array<() => unknown>): Promise<void> {
   const config = await testConfig({ teardown: (fn) => cleanup.push(fn) }, { LOG_LEVEL: 'warn' })
   const db = createDb(config.DATABASE_URL, { max: 2 })
   cleanup.push(() => db.destroy())
-  const seedDb = createDb(config.DATABASE_URL, { max: 1 })
+  const seedUrl = new URL(config.DATABASE_URL)
+  seedUrl.searchParams.set('application_name', seedApplicationName)
+  // As many connections as the seed has writers.
+  const seedDb = createDb(seedUrl.toString(), { max: 2 })
   cleanup.push(() => seedDb.destroy())
   const capture = capturingDb(config.DATABASE_URL)
   cleanup.push(() => capture.destroy())
 
   await seedDemo(seedDb)
-  // The pool closes an idle connection, so the backend is looked up (and reniced) again before each heavy step.
-  const lowPriority = async () => renice(await backendPid(seedDb))
   // The volume users and rooms first, so the store can be measured on the empty table.
   await seedVolume(seedDb, { users: 200, messages: 0, progress: { start: () => {}, advance: () => {}, stop: () => {} } })
   const [reader, caughtUp] = await Promise.all(['user_1', 'volume_1'].map(async (name) => await findUserByUsername(db, name)))
@@ -206,7 +224,7 @@ async function main (cleanup: Array<() => unknown>): Promise<void> {
   const steps: Step[] = []
   for (const size of settings.sizes) {
     progress(`seeding to ${size.toLocaleString('en-US')} volume messages`)
-    await lowPriority()
+    const stopLowering = keepSeedLowPriority(db)
     const seedStarted = performance.now()
     let done = 0
     let shown = 0
@@ -219,9 +237,11 @@ async function main (cleanup: Array<() => unknown>): Promise<void> {
           done += by
           if (done - shown >= 1_000_000) { shown = done; progress(`  seeded up to ${done.toLocaleString('en-US')}`) }
         },
-        stop: () => {}
+        stop: () => {},
+        step: (what) => progress(`  ${what}`)
       }
     })
+    stopLowering()
     const seedSeconds = (performance.now() - seedStarted) / 1000
     progress(`  seeded ${added.messagesStored.toLocaleString('en-US')} in ${seedSeconds.toFixed(0)} s (${(added.messagesStored / seedSeconds).toFixed(0)}/s, analyze included)`)
 
