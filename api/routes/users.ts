@@ -81,7 +81,8 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
 
     const ticket = answered.begin()
-    const cached = await usersCache.getPage(page)
+    // Redis did not answer just now: Postgres, without waiting on it a second time.
+    const cached = version === null ? { version: null, body: null, position: null } : await usersCache.getPage(page)
     served(reply, cached.body === null ? 'miss' : 'hit')
     // The page is kept without presence, which changes by the second; presence is merged in after it.
     let body = cached.body
