@@ -55,7 +55,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   }
   // Each page as this process last answered it, with its presence: many clients polling a page cost one read of its
   // users' presence a second here, not one per user per request. A presence change made or seen here drops them all.
-  const answered = createShortMemo<AnsweredPage>({ maxAgeMs: presenceLagMs, maxEntries: 1000 })
+  const answered = createShortMemo<AnsweredPage>({ maxAgeMs: presenceLagMs, maxEntries: 256 })
   presence.onChange(() => answered.changed())
 
   fastify.get('', {
