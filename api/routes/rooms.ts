@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply } from 'fastify'
 import { membershipOf } from '../../core/memberships.js'
 import { readRoomHistoryJson } from '../../core/messages.js'
 import { markSeenUpTo } from '../../core/read-state.js'
@@ -111,7 +112,7 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     if (page === undefined) throw notFound.room(roomId)
     const nextCursor = page.hasMore && page.lastSeq !== null ? JSON.stringify(cursors.sealPage('seq', page.lastSeq)) : 'null'
     // Postgres wrote the messages as this answer shows them: a string with a JSON type goes out as it is.
-    return reply.type('application/json; charset=utf-8').send(`{"items":${page.items},"nextCursor":${nextCursor}}`)
+    return (reply as FastifyReply).type('application/json; charset=utf-8').send(`{"items":${page.items},"nextCursor":${nextCursor}}`)
   })
 
   fastify.post('/:id/read', {
