@@ -29,7 +29,7 @@ import { CompiledQuery, Kysely, PostgresDialect, sql } from 'kysely'
 import pg from 'pg'
 import { createDb, type Db } from '../core/db/connect.js'
 import { taskKinds, type Database } from '../core/db/schema.js'
-import { listRoomMessages, persistMessages, type SendToStore } from '../core/messages.js'
+import { persistMessages, readRoomHistoryJson, type SendToStore } from '../core/messages.js'
 import { markSeenUpTo } from '../core/read-state.js'
 import { listRoomsForMember } from '../core/rooms.js'
 import { searchMessages } from '../core/search.js'
@@ -261,9 +261,9 @@ async function main (cleanup: Array<() => unknown>): Promise<void> {
     progress(`reads at ${size.toLocaleString('en-US')}`)
     const reads: Read[] = []
     const read = async (name: string, fn: (db: Db) => Promise<unknown>) => reads.push(await measureRead(capture, name, fn))
-    await read('history, newest 50 (biggest room)', async (db) => await listRoomMessages(db, biggest, Number.MAX_SAFE_INTEGER, 50))
-    await read('history, 50 from the middle (biggest room)', async (db) => await listRoomMessages(db, biggest, Math.floor(lastSeq / 2), 50))
-    await read('history, the oldest 50 (biggest room)', async (db) => await listRoomMessages(db, biggest, 51, 50))
+    await read('history, newest 50 (biggest room)', async (db) => await readRoomHistoryJson(db, biggest, Number.MAX_SAFE_INTEGER, 50))
+    await read('history, 50 from the middle (biggest room)', async (db) => await readRoomHistoryJson(db, biggest, Math.floor(lastSeq / 2), 50))
+    await read('history, the oldest 50 (biggest room)', async (db) => await readRoomHistoryJson(db, biggest, 51, 50))
     await read('unseen feed, first 100: reader who read nothing', async (db) => await readUnseenPage(db, reader.id, { seenUpTo: new Map() }, 100))
     await read('unseen feed, first 100: caught-up reader (stored watermarks)', async (db) => await readUnseenPage(db, caughtUp.id, { seenUpTo: new Map() }, 100))
     await read('unseen feed, first 100: caught-up reader (cursor, changes asked)', async (db) => await readUnseenPage(db, reader.id, cursor, 100))
