@@ -44,9 +44,10 @@ export function volumeRoomName (index: number): string {
  * highest number its rooms hold, without looking each message up.
  *
  * A load that at least doubles `messages` is a bulk load: the secondary indexes that cost the most to keep up row by
- * row are dropped first and built again afterwards from the whole table (Postgres's advice for bulk loads), exactly as
- * the migrations made them; a run stopped in between leaves them for the next run to build. A smaller load keeps them,
- * with the search index taking new entries into its pending list (GIN `fastupdate`) until it is done.
+ * row, and the foreign keys (checked row by row), are dropped first and made again afterwards from the whole table
+ * (Postgres's advice for bulk loads), exactly as the migrations made them; a run stopped in between leaves them for the
+ * next run to make. A smaller load keeps them, with the search index taking new entries into its pending list (GIN
+ * `fastupdate`) until it is done.
  */
 export async function seedVolume (db: Db, options: { users: number, messages: number, progress: VolumeProgress, writers?: number }): Promise<{ usersCreated: number, messagesStored: number }> {
   const { progress } = options
@@ -89,7 +90,7 @@ export async function seedVolume (db: Db, options: { users: number, messages: nu
   const adding = options.messages - Math.min(...storedUpTo)
   const bulk = adding > 0 && adding >= await rowsHeld(db) && await indexesAsMigrated(db)
   if (bulk) {
-    progress.step?.(`bulk load: dropping ${rebuiltIndexes.map((index) => index.name).join(', ')}`)
+    progress.step?.(`bulk load: dropping ${[...rebuiltIndexes, ...recheckedForeignKeys].map((index) => index.name).join(', ')}`)
     await dropRebuiltIndexes(db)
   } else if (adding > 0) {
     await setSearchIndexBulk(db, true)
@@ -246,6 +247,23 @@ const rebuiltIndexes = [
   { name: 'messages_task_id_key', constraint: true, definition: 'CREATE UNIQUE INDEX messages_task_id_key ON messages USING btree (task_id)' }
 ] as const
 
+/**
+ * The foreign keys a bulk load drops and adds back afterwards (one scan of the table each to check them, instead of
+ * a lookup per message: 16 µs of the 30 it still cost), as the migrations made them (`pg_get_constraintdef`'s words).
+ */
+const recheckedForeignKeys = [
+  { name: 'messages_room_id_fkey', definition: 'FOREIGN KEY (room_id) REFERENCES rooms(id) ON DELETE CASCADE' },
+  { name: 'messages_sender_id_fkey', definition: 'FOREIGN KEY (sender_id) REFERENCES users(id) ON DELETE SET NULL' }
+] as const
+
+/** The foreign keys of `messages` by name, with their definitions. */
+async function messagesForeignKeys (db: Db): Promise<Map<string, string>> {
+  const { rows } = await sql<{ name: string, definition: string }>`
+    select conname as name, pg_get_constraintdef(oid) as definition from pg_constraint
+    where conrelid = 'messages'::regclass and contype = 'f'`.execute(db)
+  return new Map(rows.map((row) => [row.name, row.definition]))
+}
+
 /** The indexes of `messages` by name: their definitions (schema left out) and whether a constraint owns each. */
 async function messagesIndexes (db: Db): Promise<Map<string, { definition: string, constraint: boolean }>> {
   const { rows } = await sql<{ name: string, definition: string, constraint: boolean }>`
@@ -256,11 +274,16 @@ async function messagesIndexes (db: Db): Promise<Map<string, { definition: strin
   return new Map(rows.map((row) => [row.name, { definition: row.definition, constraint: row.constraint }]))
 }
 
-/** True when every index a bulk load would drop is as the migrations made it (so it can be made again the same). */
+/**
+ * True when every index and foreign key a bulk load would drop is as the migrations made it (so it can be made again
+ * the same).
+ */
 async function indexesAsMigrated (db: Db): Promise<boolean> {
   const indexes = await messagesIndexes(db)
+  const foreignKeys = await messagesForeignKeys(db)
   return rebuiltIndexes.every((index) => indexes.get(index.name)?.definition === index.definition &&
-    indexes.get(index.name)?.constraint === index.constraint)
+    indexes.get(index.name)?.constraint === index.constraint) &&
+    recheckedForeignKeys.every((key) => foreignKeys.get(key.name) === key.definition)
 }
 
 async function dropRebuiltIndexes (db: Db): Promise<void> {
@@ -269,12 +292,14 @@ async function dropRebuiltIndexes (db: Db): Promise<void> {
       if (index.constraint) await sql`alter table messages drop constraint ${sql.id(index.name)}`.execute(trx)
       else await sql`drop index ${sql.id(index.name)}`.execute(trx)
     }
+    for (const key of recheckedForeignKeys) await sql`alter table messages drop constraint ${sql.id(key.name)}`.execute(trx)
   })
 }
 
 /**
- * Puts the indexes back as the migrations made them: builds those a bulk load dropped, two at a time, each with 1 GB
- * to sort in, then gives the unique ones back to their constraints; and takes the search index out of bulk mode.
+ * Puts the indexes and foreign keys back as the migrations made them: builds the indexes a bulk load dropped, two at a
+ * time, each with 1 GB to sort in, gives the unique ones back to their constraints, then adds the foreign keys back;
+ * and takes the search index out of bulk mode.
  */
 async function restoreIndexes (db: Db, progress: VolumeProgress): Promise<void> {
   await setSearchIndexBulk(db, false)
@@ -298,6 +323,14 @@ async function restoreIndexes (db: Db, progress: VolumeProgress): Promise<void> 
     if (index.constraint && indexes.get(index.name)?.constraint !== true) {
       await sql`alter table messages add constraint ${sql.id(index.name)} unique using index ${sql.id(index.name)}`.execute(db)
     }
+  }
+  // Checked by one scan each; not beside the builds above, whose locks exclude it.
+  const foreignKeys = await messagesForeignKeys(db)
+  const unchecked = recheckedForeignKeys.filter((key) => !foreignKeys.has(key.name))
+  if (unchecked.length > 0) progress.step?.(`adding back ${unchecked.map((key) => key.name).join(', ')}`)
+  for (const key of unchecked) {
+    await sql`alter table messages add constraint ${sql.id(key.name)} ${sql.raw(key.definition)}`.execute(db)
+    progress.step?.(`checked ${key.name}`)
   }
 }
 
