@@ -2,7 +2,7 @@
  * Long-poll benchmark: what holding thousands of idle long polls costs the API process, in memory and in
  * send→delivered latency for the users who do get messages.
  *
- *   npm run bench:longpoll -- [--pollers=5000] [--rate=200] [--seconds=10] [--rooms=50] [--receivers=2] [--profile=<folder>]
+ *   npm run bench:longpoll -- [--pollers=5000] [--rate=200] [--seconds=10] [--rooms=50] [--receivers=2] [--hops=50] [--profile=<folder>]
  *
  * Runs its own deployment (a fresh database and Redis prefix, dropped at the end): one API process and one
  * worker process, started from source as children so the API's memory can be read from /proc. Idle pollers
@@ -10,6 +10,10 @@
  * is `rate` sends per second from one sender per small room, each room with `receivers` pollers of its own.
  * The same load runs three times in one run: with no idle pollers (the baseline), with them, and again
  * without them once they hung up (so drift from other work on the machine shows).
+ *
+ * Before the load, `hops` messages go one at a time (each once the last was delivered), and each is timed hop by hop:
+ * the client's send and delivery, the task's and the message's rows (when each transaction began), and the BullMQ
+ * job (added, picked up, finished). One machine, one clock.
  */
 import { cpus, loadavg } from 'node:os'
 import { performance } from 'node:perf_hooks'
@@ -17,6 +21,8 @@ import { parseArgs } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { sql } from 'kysely'
 import { createDb } from '../core/db/connect.js'
+import { closeQueues, createQueues } from '../core/queue.js'
+import { createPatientRedis } from '../core/redis.js'
 import { mapLimit } from '../harness/map-limit.js'
 import { startApi, startWorker } from '../harness/processes.js'
 import { testConfig } from '../harness/test-config.js'
@@ -30,6 +36,7 @@ const { values: args } = parseArgs({
     rooms: { type: 'string', default: '50' },
     receivers: { type: 'string', default: '2' },
     warmup: { type: 'string', default: '5' },
+    hops: { type: 'string', default: '50' },
     /** A folder: the API and worker processes write CPU profiles there (node --cpu-prof) when they stop. */
     profile: { type: 'string' }
   }
@@ -40,7 +47,8 @@ const settings = {
   seconds: Number(args.seconds),
   rooms: Number(args.rooms),
   receiversPerRoom: Number(args.receivers),
-  warmupSeconds: Number(args.warmup)
+  warmupSeconds: Number(args.warmup),
+  hops: Number(args.hops)
 }
 
 interface BenchUser { id: number, username: string, token: string }
@@ -154,6 +162,8 @@ async function main (): Promise<void> {
 
   // Receivers: poll, take what came, pass the cursor back at once (as a real client does).
   const sentAt = new Map<string, number>()
+  /** When each text first reached a receiver (performance.now()). */
+  const deliveredAt = new Map<string, number>()
   let deliveries: number[] = []
   const receiversDone = new AbortController()
   const receiverClient = createClient(api.url)
@@ -172,6 +182,7 @@ async function main (): Promise<void> {
       for (const item of response.body.items as Array<{ text: string }>) {
         const sent = sentAt.get(item.text)
         if (sent !== undefined) deliveries.push(now - sent)
+        if (!deliveredAt.has(item.text)) deliveredAt.set(item.text, now)
       }
       cursor = response.body.cursor
     }
@@ -232,9 +243,57 @@ async function main (): Promise<void> {
   const senderClient = createClient(api.url)
   cleanup.push(() => senderClient.close())
 
+  /** Sends `count` messages into the first room, each once the last was delivered; each one's hops in ms. */
+  async function timeHops (count: number): Promise<Hops[]> {
+    const room = rooms[0] as SmallRoom
+    const epoch = (at: number) => performance.timeOrigin + at
+    const sends: Array<{ taskId: string, text: string, sent: number, accepted: number }> = []
+    for (let i = 0; i < count; i++) {
+      const text = `hop #${i}`
+      const sent = performance.now()
+      sentAt.set(text, sent)
+      const response = await senderClient.request('POST', `/v1/rooms/${room.id}/messages`, { token: room.sender.token, body: { text } })
+      if (response.status !== 202) throw new Error(`send: ${response.status}`)
+      sends.push({ taskId: response.body.taskId, text, sent, accepted: performance.now() })
+      const deadline = performance.now() + 5000
+      while (!deliveredAt.has(text) && performance.now() < deadline) await sleep(1)
+      await sleep(20)
+    }
+    const stored = await db.selectFrom('messages').select(['task_id', 'created_at']).where('task_id', 'in', sends.map((send) => send.taskId)).execute()
+    const storeBegan = new Map(stored.map((row) => [row.task_id, row.created_at.getTime()]))
+    const redis = createPatientRedis(config, 'pigeon-bench')
+    const queues = createQueues(redis, config.REDIS_PREFIX)
+    try {
+      const hops: Hops[] = []
+      for (const send of sends) {
+        const job = await queues.tasks.getJob(send.taskId)
+        const delivered = deliveredAt.get(send.text)
+        const began = storeBegan.get(send.taskId)
+        if (job?.processedOn === undefined || job.finishedOn === undefined || delivered === undefined || began === undefined) continue
+        hops.push({
+          accept: send.accepted - send.sent,
+          pickup: job.processedOn - job.timestamp,
+          toStore: began - job.processedOn,
+          storeAndPublish: job.finishedOn - began,
+          toDelivered: epoch(delivered) - job.finishedOn,
+          total: delivered - send.sent
+        })
+      }
+      return hops
+    } finally {
+      await closeQueues(queues)
+      redis.disconnect()
+    }
+  }
+
   progress(`warm-up: ${settings.warmupSeconds} s at ${settings.rate}/s`)
   await runLoad('warmup', settings.warmupSeconds)
   await waitForWaiters(receiverCount, 10_000)
+  if (settings.hops > 0) {
+    progress(`${settings.hops} messages one at a time, timed hop by hop`)
+    printHops(await timeHops(settings.hops))
+    await waitForWaiters(receiverCount, 10_000)
+  }
   const baseline = await measure('baseline', 'baseline')
 
   // Idle pollers: their own socket pool; started in batches so the accept queue keeps up.
@@ -273,6 +332,41 @@ async function main (): Promise<void> {
   await Promise.all(receiving)
 
   printTable(baseline, loaded, again)
+}
+
+/** One message's way, in ms. */
+interface Hops {
+  /** At the client: POST → 202 (HTTP, checks, the task committed, the job added). */
+  accept: number
+  /** The job added → a worker picked it up. */
+  pickup: number
+  /** Picked up → its store transaction began (the message's created_at). */
+  toStore: number
+  /** The transaction began → the job finished (the store, its COMMIT, the wake-up published after it). */
+  storeAndPublish: number
+  /** The job finished → the receiver had it (the wake-up received, the feed read, the answer; the publish came a moment before). */
+  toDelivered: number
+  /** At the client: send → delivered. */
+  total: number
+}
+
+function printHops (hops: Hops[]): void {
+  const rows: Array<[string, keyof Hops]> = [
+    ['accept: POST → 202 at the client', 'accept'],
+    ['queue: job added → picked up by the worker', 'pickup'],
+    ['worker: picked up → store transaction began', 'toStore'],
+    ['store: transaction began → job finished (COMMIT, wake-up published)', 'storeAndPublish'],
+    ['wake + read: job finished → delivered at the client', 'toDelivered'],
+    ['send → delivered at the client', 'total']
+  ]
+  console.log('')
+  console.log(`One message at a time (${hops.length} messages, each after the last was delivered), hop by hop, ms:`)
+  console.log('| hop | p50 | p99 | max |')
+  console.log('| --- | --- | --- | --- |')
+  for (const [label, key] of rows) {
+    const values = hops.map((hop) => hop[key])
+    console.log(`| ${label} | ${percentile(values, 50).toFixed(1)} | ${percentile(values, 99).toFixed(1)} | ${percentile(values, 100).toFixed(1)} |`)
+  }
 }
 
 function printTable (baseline: PhaseSummary, loaded: PhaseSummary, again: PhaseSummary): void {

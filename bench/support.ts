@@ -108,13 +108,8 @@ export const bareQueueName = 'bare'
  * and exits: 1 if `main` threw or set `process.exitCode` to 1 (a bench whose own checks failed), else 0.
  */
 export async function runBench (main: () => Promise<void>, cleanup: Array<() => unknown>): Promise<never> {
-  let failed = false
-  try {
-    await main()
-  } catch (error) {
-    failed = true
-    console.error(error)
-  } finally {
+  let cleaned: Promise<void> | undefined
+  const cleanUp = async () => await (cleaned ??= (async () => {
     for (const step of cleanup.reverse()) {
       try {
         await step()
@@ -123,6 +118,22 @@ export async function runBench (main: () => Promise<void>, cleanup: Array<() => 
       }
     }
     progress('cleaned up (processes stopped, database and Redis keys dropped)')
+  })())
+  // Stopped by hand (Ctrl-C) or by a supervisor: the run is abandoned, but its database and Redis keys still go.
+  const interrupt = (signal: NodeJS.Signals) => {
+    progress(`${signal}: stopping without a result`)
+    cleanUp().finally(() => process.exit(130)).catch(() => {})
+  }
+  process.once('SIGINT', interrupt)
+  process.once('SIGTERM', interrupt)
+  let failed = false
+  try {
+    await main()
+  } catch (error) {
+    failed = true
+    console.error(error)
+  } finally {
+    await cleanUp()
   }
   process.exit(failed || process.exitCode === 1 ? 1 : 0)
 }

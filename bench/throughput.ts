@@ -11,7 +11,6 @@
  * The bare pipeline does the same count with `clients` producers calling Queue.add and a worker process
  * (concurrency 50) doing one INSERT per job. Each round runs the bare pipeline, then Pigeon.
  */
-import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { cpus, loadavg } from 'node:os'
@@ -25,6 +24,7 @@ import { createDb, type Db } from '../core/db/connect.js'
 import { mapLimit } from '../harness/map-limit.js'
 import { startApi, startWorker } from '../harness/processes.js'
 import { testConfig } from '../harness/test-config.js'
+import { spawnTied } from '../harness/tied-child.js'
 import { bareQueueName, cheapPasswordHash, cpuSeconds, createClient, machineBusySeconds, password, percentile, progress } from './support.js'
 
 const { values: args } = parseArgs({
@@ -82,14 +82,14 @@ async function closedLoop (total: number, lanes: number, job: (i: number, lane: 
 async function runBare (db: Db, redisUrl: string, databaseUrl: string, prefix: string): Promise<Run> {
   await sql`create table if not exists bare_messages (id bigint generated always as identity primary key, text text not null)`.execute(db)
   await sql`truncate bare_messages`.execute(db)
-  const child = spawn(process.execPath, ['--import=tsx', 'bench/bare-pipeline.ts'], {
+  const bare = spawnTied(process.execPath, ['--import=tsx', 'bench/bare-pipeline.ts'], {
     env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, BARE_PREFIX: prefix },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc']
   })
-  await once(child, 'message')
+  await once(bare.child, 'message')
   const connection = new Redis(redisUrl, { maxRetriesPerRequest: null })
   const queue = new Queue(bareQueueName, { connection, prefix, defaultJobOptions: { removeOnComplete: { count: 1000 } } })
-  const pids = { worker: [child.pid ?? 0] }
+  const pids = { worker: [bare.child.pid ?? 0] }
   try {
     const cpuBefore = await cpuOf(pids)
     const load = await closedLoop(settings.sends, settings.clients, async (i) => {
@@ -102,8 +102,7 @@ async function runBare (db: Db, redisUrl: string, databaseUrl: string, prefix: s
     await queue.obliterate({ force: true }).catch(() => {})
     await queue.close()
     connection.disconnect()
-    child.kill('SIGTERM')
-    await once(child, 'exit')
+    await bare.stop('SIGTERM')
   }
 }
 

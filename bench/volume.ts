@@ -15,8 +15,9 @@
  *
  *   npm run bench:volume -- [--sizes=1000000,10000000] [--samples=50] [--sends=20000]
  *
- * Runs in a database of its own (migrated, dropped at the end). Its seeding connection's Postgres backend is reniced
- * to 19 when the bench runs as root (the machine is shared); run the bench itself under `nice -n 19` too.
+ * Runs in a database of its own (migrated, dropped at the end). The seed's Postgres backends (it writes on two
+ * connections) are reniced to 19 when the bench runs as root (the machine is shared); run the bench itself under
+ * `nice -n 19` too.
  */
 import { execFileSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
@@ -28,7 +29,7 @@ import { CompiledQuery, Kysely, PostgresDialect, sql } from 'kysely'
 import pg from 'pg'
 import { createDb, type Db } from '../core/db/connect.js'
 import { taskKinds, type Database } from '../core/db/schema.js'
-import { listRoomMessages, persistMessages, type SendToStore } from '../core/messages.js'
+import { persistMessages, readRoomHistoryJson, type SendToStore } from '../core/messages.js'
 import { markSeenUpTo } from '../core/read-state.js'
 import { listRoomsForMember } from '../core/rooms.js'
 import { searchMessages } from '../core/search.js'
@@ -81,10 +82,6 @@ function capturingDb (databaseUrl: string): { db: Db, last: () => CompiledQuery,
   }
 }
 
-async function backendPid (db: Db): Promise<number> {
-  return (await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(db)).rows[0]?.pid ?? 0
-}
-
 /** Lowers a Postgres backend's CPU priority when allowed (as root); says so either way. */
 function renice (pid: number): void {
   try {
@@ -93,6 +90,26 @@ function renice (pid: number): void {
   } catch {
     progress(`could not renice backend ${pid} (not root?): it runs at normal priority`)
   }
+}
+
+/** The seed's connections, by their application name: their backends are the ones reniced. */
+const seedApplicationName = 'pigeon-bench-volume-seed'
+
+/**
+ * Keeps the seed's Postgres backends at low priority until the returned function is called: looked up every 2 s,
+ * since its pool opens a connection whenever it needs one.
+ */
+function keepSeedLowPriority (db: Db): () => void {
+  const lowered = new Set<number>()
+  const lower = async () => {
+    const { rows } = await sql<{ pid: number }>`select pid from pg_stat_activity where application_name = ${seedApplicationName}`.execute(db)
+    for (const { pid } of rows.filter((row) => !lowered.has(row.pid))) {
+      renice(pid)
+      lowered.add(pid)
+    }
+  }
+  const timer = setInterval(() => { lower().catch(() => {}) }, 2000)
+  return () => clearInterval(timer)
 }
 
 /** `messages`, its TOAST table and each of its indexes, in bytes. */
@@ -184,14 +201,15 @@ async function main (cleanup: Array<() => unknown>): Promise<void> {
   const config = await testConfig({ teardown: (fn) => cleanup.push(fn) }, { LOG_LEVEL: 'warn' })
   const db = createDb(config.DATABASE_URL, { max: 2 })
   cleanup.push(() => db.destroy())
-  const seedDb = createDb(config.DATABASE_URL, { max: 1 })
+  const seedUrl = new URL(config.DATABASE_URL)
+  seedUrl.searchParams.set('application_name', seedApplicationName)
+  // As many connections as the seed has writers.
+  const seedDb = createDb(seedUrl.toString(), { max: 2 })
   cleanup.push(() => seedDb.destroy())
   const capture = capturingDb(config.DATABASE_URL)
   cleanup.push(() => capture.destroy())
 
   await seedDemo(seedDb)
-  // The pool closes an idle connection, so the backend is looked up (and reniced) again before each heavy step.
-  const lowPriority = async () => renice(await backendPid(seedDb))
   // The volume users and rooms first, so the store can be measured on the empty table.
   await seedVolume(seedDb, { users: 200, messages: 0, progress: { start: () => {}, advance: () => {}, stop: () => {} } })
   const [reader, caughtUp] = await Promise.all(['user_1', 'volume_1'].map(async (name) => await findUserByUsername(db, name)))
@@ -206,7 +224,7 @@ async function main (cleanup: Array<() => unknown>): Promise<void> {
   const steps: Step[] = []
   for (const size of settings.sizes) {
     progress(`seeding to ${size.toLocaleString('en-US')} volume messages`)
-    await lowPriority()
+    const stopLowering = keepSeedLowPriority(db)
     const seedStarted = performance.now()
     let done = 0
     let shown = 0
@@ -219,9 +237,11 @@ async function main (cleanup: Array<() => unknown>): Promise<void> {
           done += by
           if (done - shown >= 1_000_000) { shown = done; progress(`  seeded up to ${done.toLocaleString('en-US')}`) }
         },
-        stop: () => {}
+        stop: () => {},
+        step: (what) => progress(`  ${what}`)
       }
     })
+    stopLowering()
     const seedSeconds = (performance.now() - seedStarted) / 1000
     progress(`  seeded ${added.messagesStored.toLocaleString('en-US')} in ${seedSeconds.toFixed(0)} s (${(added.messagesStored / seedSeconds).toFixed(0)}/s, analyze included)`)
 
@@ -241,9 +261,9 @@ async function main (cleanup: Array<() => unknown>): Promise<void> {
     progress(`reads at ${size.toLocaleString('en-US')}`)
     const reads: Read[] = []
     const read = async (name: string, fn: (db: Db) => Promise<unknown>) => reads.push(await measureRead(capture, name, fn))
-    await read('history, newest 50 (biggest room)', async (db) => await listRoomMessages(db, biggest, Number.MAX_SAFE_INTEGER, 50))
-    await read('history, 50 from the middle (biggest room)', async (db) => await listRoomMessages(db, biggest, Math.floor(lastSeq / 2), 50))
-    await read('history, the oldest 50 (biggest room)', async (db) => await listRoomMessages(db, biggest, 51, 50))
+    await read('history, newest 50 (biggest room)', async (db) => await readRoomHistoryJson(db, biggest, Number.MAX_SAFE_INTEGER, 50))
+    await read('history, 50 from the middle (biggest room)', async (db) => await readRoomHistoryJson(db, biggest, Math.floor(lastSeq / 2), 50))
+    await read('history, the oldest 50 (biggest room)', async (db) => await readRoomHistoryJson(db, biggest, 51, 50))
     await read('unseen feed, first 100: reader who read nothing', async (db) => await readUnseenPage(db, reader.id, { seenUpTo: new Map() }, 100))
     await read('unseen feed, first 100: caught-up reader (stored watermarks)', async (db) => await readUnseenPage(db, caughtUp.id, { seenUpTo: new Map() }, 100))
     await read('unseen feed, first 100: caught-up reader (cursor, changes asked)', async (db) => await readUnseenPage(db, reader.id, cursor, 100))

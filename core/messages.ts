@@ -1,9 +1,8 @@
 import { sql } from 'kysely'
 import type { Db } from './db/connect.js'
 import type { Message } from './db/schema.js'
-import { messageColumnList, messageColumns } from './db/message-columns.js'
+import { messageColumnList, messageColumns, messageViewColumnList } from './db/message-columns.js'
 import { answeredTaskColumns, attemptTasks, failTasks, isUnfinished } from './tasks.js'
-import { pageOf } from './paging.js'
 
 export interface SendToStore { taskId: string, roomId: number, senderId: number, text: string }
 
@@ -103,16 +102,26 @@ function uniqueBy<T, K> (items: T[], key: (item: T) => K): T[] {
 /**
  * History, newest first: messages with seq below `beforeSeq`, as they are now (a deleted one keeps its slot, without
  * text). With `memberId`, only if that user is a member of the room (no rows otherwise), in the same statement.
+ *
+ * Answers the page as the JSON array of its messages as the answers show them (see messageViewColumnList), built by
+ * Postgres, with the oldest seq on it (null for an empty page) and whether older messages follow.
  */
-export async function listRoomMessages (db: Db, roomId: number, beforeSeq: number, limit: number, memberId?: number): Promise<{ rows: Message[], hasMore: boolean }> {
-  let query = db.selectFrom('messages').select(messageColumns)
-    .where('room_id', '=', roomId).where('seq', '<', beforeSeq)
-  if (memberId !== undefined) {
-    query = query.where((eb) => eb.exists(eb.selectFrom('room_members').select('user_id')
-      .where('room_members.room_id', '=', roomId).where('room_members.user_id', '=', memberId)))
-  }
-  const rows = await query.orderBy('seq', 'desc').limit(limit + 1).execute()
-  return pageOf(rows, limit)
+export async function readRoomHistoryJson (db: Db, roomId: number, beforeSeq: number, limit: number, memberId?: number): Promise<{ items: string, lastSeq: number | null, hasMore: boolean }> {
+  const membership = memberId === undefined
+    ? sql``
+    : sql`and exists (select 1 from room_members where room_id = ${roomId} and user_id = ${memberId})`
+  const { rows: [row] } = await sql<{ items: string | null, last_seq: number | null, has_more: boolean }>`
+    with page as (
+      select ${messageViewColumnList()} from messages
+      where room_id = ${roomId} and seq < ${beforeSeq} ${membership}
+      order by seq desc limit ${limit + 1}
+    ), shown as (
+      select * from page order by seq desc limit ${limit}
+    )
+    select (select '[' || string_agg(row_to_json(shown)::text, ',' order by seq desc) || ']' from shown) as items,
+      (select min(seq) from shown) as last_seq,
+      (select count(*) from page) > ${limit} as has_more`.execute(db)
+  return { items: row?.items ?? '[]', lastSeq: row?.last_seq ?? null, hasMore: row?.has_more ?? false }
 }
 
 /** A message as a member of its room may see it; undefined for anyone else (and for a missing one). */

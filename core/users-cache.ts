@@ -54,14 +54,14 @@ export function createUsersCache (redis: RedisClient, options: {
   if (redis.status === 'ready') invalidate()
 
   return {
-    /**
-     * The cached page, the version it belongs to, and the WAL position a fill must read at least up to (null:
-     * unknown); version null means Redis is unreachable.
-     */
     /** The version pages are cached under now, or null when Redis did not answer: what an ETag of a page may name. */
     async version (): Promise<string | null> {
       return await softly<string | null>('read', null, async () => (await redis.get(versionKey)) ?? '0')
     },
+    /**
+     * The cached page, the version it belongs to, and the WAL position a fill must read at least up to (null:
+     * unknown); version null means Redis is unreachable.
+     */
     async getPage (page: string): Promise<{ version: string | null, body: string | null, position: string | null }> {
       const unreachable = { version: null, body: null, position: null }
       return await softly<{ version: string | null, body: string | null, position: string | null }>('read', unreachable, async () => {

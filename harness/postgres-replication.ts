@@ -1,5 +1,4 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
+import { execFile, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { chown, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -10,6 +9,7 @@ import pg from 'pg'
 import type { Config } from '../core/config.js'
 import { freePort } from './processes.js'
 import { testConfig, type Teardown } from './test-config.js'
+import { spawnTied } from './tied-child.js'
 
 const run = promisify(execFile)
 
@@ -38,24 +38,12 @@ interface Server {
 
 function startServer (command: string, args: string[], port: number, user: { uid: number, gid: number } | undefined, stopSignal: NodeJS.Signals): Server & { child: ChildProcess, output: () => string } {
   // Its working folder is one the server's user may enter (this checkout may not be).
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: tmpdir(), ...user })
+  const { child, stop } = spawnTied(command, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: tmpdir(), ...user })
   let tail = ''
   const keep = (chunk: Buffer) => { tail = (tail + chunk.toString()).slice(-4000) }
   child.stdout?.on('data', keep)
   child.stderr?.on('data', keep)
-  const killOnExit = () => child.kill('SIGKILL')
-  process.once('exit', killOnExit)
-  const exited = once(child, 'exit')
-  return {
-    child,
-    port,
-    output: () => tail,
-    async stop () {
-      process.off('exit', killOnExit)
-      if (child.exitCode === null && child.signalCode === null) child.kill(stopSignal)
-      await exited
-    }
-  }
+  return { child, port, output: () => tail, stop: async () => await stop(stopSignal) }
 }
 
 async function until (what: string, check: () => Promise<boolean>, server?: { output: () => string }): Promise<void> {

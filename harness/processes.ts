@@ -1,10 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { createServer } from 'node:net'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import type { Config } from '../core/config.js'
+import { spawnTied } from './tied-child.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -52,33 +53,22 @@ function environment (config: Config, overrides: Record<string, string>): NodeJS
 const productionNodeArgs = ['--max-semi-space-size=64']
 
 function run (entry: string, env: NodeJS.ProcessEnv, nodeArgs: string[] = []): PigeonProcess & { child: ChildProcess } {
-  const child = spawn(process.execPath, [...productionNodeArgs, ...nodeArgs, '--import=tsx', entry], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  // Tied to this process: a crashed test or bench run must not leave servers behind.
+  const { child, stop } = spawnTied(process.execPath, [...productionNodeArgs, ...nodeArgs, '--import=tsx', entry], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] })
   let tail = ''
   const keep = (chunk: Buffer) => { tail = (tail + chunk.toString()).slice(-8000) }
   child.stdout?.on('data', keep)
   child.stderr?.on('data', keep)
-  // A crashed test or bench run must not leave servers behind.
-  const killOnExit = () => child.kill('SIGKILL')
-  process.once('exit', killOnExit)
-  const exited = once(child, 'exit')
-  const running = () => child.exitCode === null && child.signalCode === null
   return {
     child,
     pid: child.pid ?? -1,
     output: () => tail,
     async stop () {
-      process.off('exit', killOnExit)
-      if (!running()) return
-      child.kill('SIGTERM')
       const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
-      await exited
+      await stop('SIGTERM')
       clearTimeout(timer)
     },
-    async kill () {
-      process.off('exit', killOnExit)
-      if (running()) child.kill('SIGKILL')
-      await exited
-    }
+    kill: async () => await stop('SIGKILL')
   }
 }
 

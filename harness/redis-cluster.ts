@@ -1,5 +1,4 @@
-import { execFile, spawn } from 'node:child_process'
-import { once } from 'node:events'
+import { execFile } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -7,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import { freePort } from './processes.js'
 import type { Teardown } from './test-config.js'
+import { spawnTied } from './tied-child.js'
 
 const run = promisify(execFile)
 
@@ -33,8 +33,8 @@ export interface RedisCluster {
 interface ClusterNode {
   port: number
   busPort: number
-  exited: Promise<unknown>
-  kill: () => void
+  /** SIGKILL: a crash. Resolves once it has exited. */
+  kill: () => Promise<void>
 }
 
 /**
@@ -47,8 +47,7 @@ export async function startRedisCluster (masterPorts?: readonly number[]): Promi
   const dir = await mkdtemp(path.join(tmpdir(), 'pigeon-redis-cluster-'))
   const servers: ClusterNode[] = []
   const stop = async () => {
-    for (const server of servers) server.kill()
-    await Promise.all(servers.map((server) => server.exited))
+    await Promise.all(servers.map(async (server) => await server.kill()))
     await rm(dir, { recursive: true, force: true })
   }
   const serverOn = (port: number) => {
@@ -82,8 +81,7 @@ export async function startRedisCluster (masterPorts?: readonly number[]): Promi
       },
       async crash (port) {
         const server = serverOn(port)
-        server.kill()
-        await server.exited
+        await server.kill()
         const others = servers.filter((one) => one !== server)
         await until(`the masters other than ${port} report cluster_state:fail`, async () =>
           (await states(others)).every((info) => info.includes('cluster_state:fail')))
@@ -107,23 +105,12 @@ export async function startRedisCluster (masterPorts?: readonly number[]): Promi
 
 /** One master's redis-server, its cluster state in `nodes-<port>.conf` in `dir` (kept across a restart), its data nowhere. */
 function startNode (dir: string, port: number, busPort: number): ClusterNode {
-  const child = spawn('redis-server', [
+  const server = spawnTied('redis-server', [
     '--port', String(port), '--cluster-port', String(busPort), '--bind', '127.0.0.1',
     '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '2000',
     '--save', '', '--appendonly', 'no', '--dir', dir
   ], { stdio: 'ignore' })
-  const killOnExit = () => child.kill('SIGKILL')
-  process.once('exit', killOnExit)
-  const exited = child.exitCode === null ? once(child, 'exit') : Promise.resolve()
-  return {
-    port,
-    busPort,
-    exited,
-    kill () {
-      process.off('exit', killOnExit)
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-    }
-  }
+  return { port, busPort, kill: async () => await server.stop() }
 }
 
 /**

@@ -23,7 +23,8 @@ if (![volume.users, volume.messages].every((n) => Number.isSafeInteger(n) && n >
 
 const config = loadConfig()
 const log = pino({ level: config.LOG_LEVEL, name: 'pigeon-seed' })
-const db = createDb(config.DATABASE_URL, { max: 1 })
+// Two connections: the volume seed writes on two at once.
+const db = createDb(config.DATABASE_URL, { max: 2 })
 
 try {
   const summary = await seedDemo(db)

@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { connect, createServer, type Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -7,6 +6,7 @@ import type { Db } from '../core/db/connect.js'
 import { taskKinds } from '../core/db/schema.js'
 import { mapLimit } from '../harness/map-limit.js'
 import { freePort, type ApiProcess, type PigeonProcess } from '../harness/processes.js'
+import { spawnTied } from '../harness/tied-child.js'
 import { isProblem } from './helper.js'
 import { call, type Answer, type User } from './http-client.js'
 import { settle } from './messaging-helper.js'
@@ -53,15 +53,8 @@ export interface RedisServer {
  */
 export async function startRedis (port?: number): Promise<RedisServer> {
   const onPort = port ?? await freePort()
-  const child = spawn('redis-server', ['--port', String(onPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
-  const killOnExit = () => child.kill('SIGKILL')
-  process.once('exit', killOnExit)
-  const exited = once(child, 'exit')
-  const kill = async () => {
-    process.off('exit', killOnExit)
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-    await exited
-  }
+  const { child, stop } = spawnTied('redis-server', ['--port', String(onPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+  const kill = async () => await stop('SIGKILL')
   const deadline = Date.now() + 10_000
   while (!await pongs(onPort)) {
     if (child.exitCode !== null || Date.now() > deadline) {
@@ -163,21 +156,8 @@ export function hostAndPort (url: string, defaultPort: number): { host: string, 
 
 /** `count` processes spinning on a CPU each, until `stop`: every Pigeon process then competes for its time slices. */
 export function startCpuBurners (count: number): { stop: () => Promise<void> } {
-  const burners: ChildProcess[] = Array.from({ length: count }, () =>
-    spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }))
-  const killAll = () => { for (const burner of burners) burner.kill('SIGKILL') }
-  process.once('exit', killAll)
-  return {
-    async stop () {
-      process.off('exit', killAll)
-      await Promise.all(burners.map(async (burner) => {
-        if (burner.exitCode !== null || burner.signalCode !== null) return
-        const exited = once(burner, 'exit')
-        burner.kill('SIGKILL')
-        await exited
-      }))
-    }
-  }
+  const burners = Array.from({ length: count }, () => spawnTied(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }))
+  return { stop: async () => { await Promise.all(burners.map(async (burner) => await burner.stop())) } }
 }
 
 // ---------------------------------------------------------------- sends and what became of them

@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
@@ -10,6 +8,7 @@ import { collectionFile, environmentFile } from '../scripts/postman.js'
 import { seedDemo } from '../seeds/seed-demo.js'
 import { freePort } from '../harness/processes.js'
 import { testConfig } from '../harness/test-config.js'
+import { spawnTied } from '../harness/tied-child.js'
 import { testApp, testDb, testWorkers } from './helper.js'
 
 // The committed collection, run headless against a freshly seeded demo with real workers, as a user would, through
@@ -28,23 +27,18 @@ const prismUrl = await startPrismProxy(path.join(t.testdir({ 'openapi.json': ser
 async function startPrismProxy (document: string, upstream: string): Promise<string> {
   const port = await freePort()
   const cli = createRequire(import.meta.url).resolve('@stoplight/prism-cli/dist/index.js')
-  const prism = spawn(process.execPath, [cli, 'proxy', document, upstream, '--errors', '--host', '127.0.0.1', '--port', String(port)], {
+  const { child: prism, stop } = spawnTied(process.execPath, [cli, 'proxy', document, upstream, '--errors', '--host', '127.0.0.1', '--port', String(port)], {
     stdio: ['ignore', 'pipe', 'pipe']
   })
-  t.teardown(async () => {
-    if (prism.exitCode !== null) return
-    const exited = once(prism, 'exit')
-    prism.kill('SIGTERM')
-    await exited
-  })
+  t.teardown(async () => await stop('SIGTERM'))
   let output = ''
   await new Promise<void>((resolve, reject) => {
     const read = (chunk: Buffer) => {
       output += chunk.toString()
       if (output.includes('Prism is listening')) resolve()
     }
-    prism.stdout.on('data', read)
-    prism.stderr.on('data', read)
+    prism.stdout?.on('data', read)
+    prism.stderr?.on('data', read)
     prism.once('exit', (code) => reject(new Error(`prism exited with ${code}:\n${output}`)))
   })
   return `http://127.0.0.1:${port}`

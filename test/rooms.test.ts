@@ -2,7 +2,8 @@ import t from 'tap'
 import { editedCursor, unsealedCursor } from './cursor-kit.js'
 import { createUser, isProblem } from './helper.js'
 import {
-  createGroupRoom, readWatermark, runningDeployment, sendAllAndStore, sendAndStore, sendToRoom, sendToUser, waitForTask
+  changeAndApply, createGroupRoom, readWatermark, runningDeployment, sendAllAndStore, sendAndStore, sendToRoom, sendToUser, waitForTask,
+  type MessageBody
 } from './messaging-helper.js'
 
 const { app, db, ann, bob, cat } = await runningDeployment(t)
@@ -191,6 +192,24 @@ t.test('history is newest first and pages by seq without overlap', async (t) => 
 
   const empty = await createGroupRoom(app, ann, 'empty')
   t.same((await app.inject({ url: `/v1/rooms/${empty.id}/messages`, headers: ann.auth })).json(), { items: [], nextCursor: null })
+})
+
+t.test('history shows each message exactly as a task\'s result does, whatever its text, edited or deleted', async (t) => {
+  // History's JSON is written by Postgres, a task's by the API's serializer: the two must not differ in anything.
+  const room = await createGroupRoom(app, ann, 'as shown', [bob])
+  const texts = ['plain', 'quotes " and \\ a backslash', 'controls \u0001\u001f\u007f\t\r\nand lines', 'a bird 🐦, \u2028 and \u2029', '<b>&amp;</b> \'single\'', 'to edit', 'to delete']
+  const stored = await sendAllAndStore(app, bob, room.id, texts)
+  const edited = await changeAndApply(app, bob, (stored[5] as MessageBody).id, 'edited: ✓')
+  const deleted = await changeAndApply(app, bob, (stored[6] as MessageBody).id, null)
+  const expected = [...stored.slice(0, 5), edited.result, deleted.result].reverse()
+
+  const history = await app.inject({ url: `/v1/rooms/${room.id}/messages`, headers: ann.auth })
+  t.equal(history.statusCode, 200)
+  t.match(history.headers['content-type'], /^application\/json/)
+  const items = history.json().items
+  t.same(items, expected, 'the same fields and values')
+  t.same(items.map((item: object) => Object.keys(item)), expected.map((item: object) => Object.keys(item)), 'in the same order')
+  t.equal(history.json().nextCursor, null)
 })
 
 t.test('marking read moves the watermark forward only, clamped to the last message', async (t) => {

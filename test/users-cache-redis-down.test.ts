@@ -1,11 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { testConfig } from '../harness/test-config.js'
+import { spawnTied, type TiedChild } from '../harness/tied-child.js'
 import { createUser, testApp } from './helper.js'
 
 // Like production (docker-compose.yml), this Redis keeps its data in an append-only file across a restart.
@@ -13,11 +12,12 @@ const redisDir = await mkdtemp(path.join(tmpdir(), 'pigeon-redis-'))
 t.teardown(() => rm(redisDir, { recursive: true, force: true }))
 
 /** A private redis-server on a free port, so this file can stop it without touching anyone else's. */
-async function startRedis (port?: number): Promise<{ port: number, process: ChildProcess }> {
+async function startRedis (port?: number): Promise<{ port: number, server: TiedChild }> {
   for (let attempt = 0; attempt < 10; attempt++) {
     const tryPort = port ?? 20_000 + Math.floor(Math.random() * 20_000)
     const args = ['--port', String(tryPort), '--bind', '127.0.0.1', '--dir', redisDir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always']
-    const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    const server = spawnTied('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    const { child } = server
     const ready = await new Promise<boolean>((resolve) => {
       let output = ''
       child.stdout?.on('data', (chunk: Buffer) => {
@@ -26,21 +26,14 @@ async function startRedis (port?: number): Promise<{ port: number, process: Chil
       })
       child.once('exit', () => resolve(false))
     })
-    if (ready) return { port: tryPort, process: child }
+    if (ready) return { port: tryPort, server }
     if (port !== undefined) await sleep(100)
   }
   throw new Error('could not start a redis-server')
 }
 
-async function stopRedis (child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return
-  const exited = once(child, 'exit')
-  child.kill('SIGKILL')
-  await exited
-}
-
 const redis = await startRedis()
-t.teardown(() => stopRedis(redis.process))
+t.teardown(() => redis.server.stop())
 
 const config = await testConfig(t, { REDIS_URL: `redis://127.0.0.1:${redis.port}` })
 const app = await testApp(t, config)
@@ -61,7 +54,7 @@ t.test('with Redis up, the list is cached', async (t) => {
 
 t.test('with Redis down, users are still served from Postgres, without waiting for Redis', async (t) => {
   // Redis stays down for this whole test: a call that waited for it to come back would never answer.
-  await stopRedis(redis.process)
+  await redis.server.stop()
 
   const res = await list()
   t.equal(res.statusCode, 200)
@@ -87,7 +80,7 @@ t.test('with Redis down, users are still served from Postgres, without waiting f
 
 t.test('when Redis comes back with its old data, the list shows what changed meanwhile, then is cached again', async (t) => {
   const restarted = await startRedis(redis.port)
-  t.teardown(() => stopRedis(restarted.process))
+  t.teardown(() => restarted.server.stop())
 
   // Before this process has reconnected, the list still comes from Postgres; after, the stale pages must not be served.
   for (let i = 0; i < 15; i++) {

@@ -10,9 +10,21 @@ import { HttpProblem, notFound } from '../errors.js'
 import { bearer, IdParamsSchema, PageQuerySchema, PageSchema, problems } from '../schemas/common.js'
 import { Type } from 'typebox'
 import type { PresenceView } from '../presence.js'
+import { createShortMemo } from '../short-memo.js'
 import { ChangePasswordSchema, PresenceReportSchema, toUserView, UpdateMeSchema, UserWithPresenceSchema, type UserView } from '../schemas/users.js'
 
 const UserPageSchema = PageSchema(UserWithPresenceSchema)
+
+/** How old the presence in a users page may be: a page is answered from this process's memory for that long. */
+const presenceLagMs = 1000
+
+/** A users page as it was answered: the serializer's bytes, and its tag. */
+interface AnsweredPage { body: string, tag: string }
+
+/** The page's own bytes (a string with a JSON type is not serialized again), tagged; a matching If-None-Match gets 304. */
+function sendPage (reply: FastifyReply, page: AnsweredPage): FastifyReply {
+  return reply.header('etag', page.tag).type('application/json; charset=utf-8').send(page.body)
+}
 
 /**
  * A page's ETag: the users cache's version (the page's own parameters are in its URL) and a digest of its users'
@@ -33,17 +45,25 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.addHook('onRequest', fastify.authenticate)
   const cacheRequests = new Counter({
     name: 'pigeon_users_cache_requests_total',
-    help: 'User list pages served from the Redis cache (hit) or from Postgres (miss)',
+    help: 'User list pages served from a cache (hit: this process\'s recent answer, or Redis) or from Postgres (miss)',
     labelNames: ['result'],
     registers: [fastify.metrics.registry]
   })
+  const served = (reply: FastifyReply, result: 'hit' | 'miss') => {
+    reply.header('x-cache', result)
+    cacheRequests.inc({ result })
+  }
+  // Each page as this process last answered it, with its presence: many clients polling a page cost one read of its
+  // users' presence a second here, not one per user per request. A presence change made or seen here drops them all.
+  const answered = createShortMemo<AnsweredPage>({ maxAgeMs: presenceLagMs, maxEntries: 256 })
+  presence.onChange(() => answered.changed())
 
   fastify.get('', {
     schema: {
       tags: ['users'],
       operationId: 'listUsers',
       summary: 'List users',
-      description: 'In id order, `limit` per page (≤ 200). Served from a Redis cache that every user create or update invalidates; answers from Postgres when Redis is down. Each user\'s `presence` and `lastActiveAt` are read from Redis at each request, never cached (while Redis is down: `offline`, or `busy` if set by hand). Send `If-None-Match` with the last `ETag` to get 304 when nothing changed.',
+      description: `In id order, \`limit\` per page (≤ 200). Served from a Redis cache that every user create or update invalidates (a change shows at once, on every server); answers from Postgres when Redis is down. Each user's \`presence\` and \`lastActiveAt\` come from Redis, never cached with the list: a server reads them for a page at most once every ${presenceLagMs / 1000} s and answers that page from memory in between, so they may be up to ${presenceLagMs / 1000} s old (a change made or seen by the server answering shows at once; \`GET /v1/users/{id}\` reads them at every request). While Redis is down: \`offline\`, or \`busy\` if set by hand. Send \`If-None-Match\` with the last \`ETag\` to get 304 when nothing changed.`,
       security: bearer,
       querystring: PageQuerySchema,
       response: { 200: UserPageSchema, ...problems(503) }
@@ -52,10 +72,18 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const { cursor, limit } = request.query
     const afterId = cursor === undefined ? 0 : cursors.openPage(cursor, 'id')
     const page = `${afterId}:${limit}`
-    const cached = await usersCache.getPage(page)
-    const result = cached.body === null ? 'miss' : 'hit'
-    reply.header('x-cache', result)
-    cacheRequests.inc({ result })
+    // The users change only with the cache's version, which is read at every request; presence may lag a second.
+    const version = await usersCache.version()
+    const recent = version === null ? undefined : answered.get(`${version}|${page}`)
+    if (recent !== undefined) {
+      served(reply, 'hit')
+      return sendPage(reply, recent)
+    }
+
+    const ticket = answered.begin()
+    // Redis did not answer just now: Postgres, without waiting on it a second time.
+    const cached = version === null ? { version: null, body: null, position: null } : await usersCache.getPage(page)
+    served(reply, cached.body === null ? 'miss' : 'hit')
     // The page is kept without presence, which changes by the second; presence is merged in after it.
     let body = cached.body
     if (body === null) {
@@ -67,14 +95,12 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
     const users = JSON.parse(body) as { items: UserView[], nextCursor: string | null }
     const items = await withPresence(users.items)
-    // The users change only with the cache's version, their presence with the digest: a poller holding both gets 304
-    // for the Redis reads alone, no Postgres.
-    if (cached.version !== null) {
-      const tag = pageTag(cached.version, items)
-      if (request.headers['if-none-match'] === tag) return (reply as FastifyReply).code(304).header('etag', tag).send()
-      reply.header('etag', tag)
-    }
-    return { items, nextCursor: users.nextCursor }
+    const answer = { items, nextCursor: users.nextCursor }
+    // Without Redis there is no version to name: the ETag is the answer's hash.
+    if (cached.version === null) return answer
+    const made = { body: reply.serialize(answer) as string, tag: pageTag(cached.version, items) }
+    answered.set(`${cached.version}|${page}`, made, ticket)
+    return sendPage(reply, made)
   })
 
   fastify.get('/me', {

@@ -15,6 +15,8 @@ declare module 'fastify' {
       setIdle: (userId: number, idle: boolean) => Promise<void>
       /** Tells those who share a room with the user what their presence is now (after a status set by hand, say). */
       announce: (userId: number) => Promise<void>
+      /** Calls `listener` whenever this process makes or notices a change of someone's presence, before it tells anyone. */
+      onChange: (listener: () => void) => void
     }
   }
 }
@@ -42,7 +44,10 @@ export default fp(async (fastify) => {
     return new Map(users.map((user) => [user.id, presenceOf(user.status, seen.get(user.id), now, windowMs)]))
   }
 
+  const listeners: Array<() => void> = []
+
   async function announce (userId: number): Promise<void> {
+    for (const listener of listeners) listener()
     const user = await findUserById(db, userId)
     if (user === undefined) return
     const [view, roomIds] = await Promise.all([of([user]).then((views) => views.get(userId)), roomIdsOf(db, userId)])
@@ -69,6 +74,7 @@ export default fp(async (fastify) => {
       })
       if (before !== idle) await announce(userId)
     },
-    announce
+    announce,
+    onChange: (listener: () => void) => { listeners.push(listener) }
   })
 }, { name: 'presence', dependencies: ['services', 'metrics', 'wakeups'] })
