@@ -739,7 +739,7 @@ function slope (xs: number[], ys: number[]): number {
  *   per delivery (a map entry, a closure) shows; GC's saw-tooth, sampled once a minute over thirty minutes, moves a
  *   fitted slope by far less.
  * - RSS: under 1 MiB a minute (it also holds what the allocator has not returned yet).
- * - Redis (this deployment's keys): the mean of the last quarter within 1.2× of the second quarter's. Stores that
+ * - Redis (this deployment's keys): the mean of the last quarter within 1.2× of the first quarter after the warm-up. Stores that
  *   grow with the data sent would grow by about half from one to the other; bounded ones (retention by count, TTLs)
  *   stay within noise.
  * - send → delivered p99 of the last window within 1.5× of the first (windows of ten minutes, a sixth of short runs).
@@ -747,7 +747,10 @@ function slope (xs: number[], ys: number[]): number {
  *   has been merged into one row per member yet).
  * Memory and Redis are judged after a warm-up of ten minutes (the second half of a longer run): until then BullMQ's
  * retention is still filling (1,000 completed jobs and about 10,000 events per queue take minutes at 20 sends/s),
- * and pools and the JIT settle. A shorter run prints its figures without judging them.
+ * and pools and the JIT settle. Redis's first window is the quarter of the run that starts after the warm-up (the
+ * second quarter of a run of 40 minutes or more). A run asked for less than twice the warm-up prints its figures
+ * without judging them. With `--faults` each process's memory is printed, not judged: no process lives through a
+ * warm-up when one of each kind restarts every few minutes, so a slope fitted over its samples measures the restarts.
  */
 function judge (samples: Sample[], check: { pass: boolean }) {
   const lines: string[] = []
@@ -759,8 +762,12 @@ function judge (samples: Sample[], check: { pass: boolean }) {
   const total = samples.at(-1)?.minute ?? 0
   const warmUpMinutes = 10
   const secondHalf = samples.filter((s) => s.minute >= Math.max(total / 2, warmUpMinutes))
-  const judged = total >= 2 * warmUpMinutes
+  // The length asked, not the last sample's minute: that one is taken a moment before the end (19.99 of 20).
+  const judged = settings.minutes >= 2 * warmUpMinutes
   const verdictIfLong = (ok: boolean, line: string) => judged ? verdict(ok, line) : lines.push(`--   ${line}: not judged, the run is shorter than ${2 * warmUpMinutes} min`)
+  const verdictIfSettled = (ok: boolean, line: string) => settings.faults
+    ? lines.push(`--   ${line}: not judged, processes restart every ${settings.faultEveryMinutes.toFixed(1)} min`)
+    : verdictIfLong(ok, line)
   const names = samples[0]?.processes.map((p) => p.name) ?? []
   const fitted = judged ? secondHalf : samples.filter((s) => s.minute >= total / 2)
   for (const name of names) {
@@ -769,16 +776,18 @@ function judge (samples: Sample[], check: { pass: boolean }) {
     const rss = points.filter((q) => q.p?.rssMiB != null)
     const heapSlope = slope(heap.map((q) => q.x), heap.map((q) => q.p!.heapMiB!))
     const rssSlope = slope(rss.map((q) => q.x), rss.map((q) => q.p!.rssMiB!))
-    verdictIfLong(heapSlope < 0.5, `${name}: heap used slope over the second half ${heapSlope.toFixed(2)} MiB/min (threshold 0.5)`)
-    verdictIfLong(rssSlope < 1, `${name}: RSS slope over the second half ${rssSlope.toFixed(2)} MiB/min (threshold 1)`)
+    verdictIfSettled(heapSlope < 0.5, `${name}: heap used slope over the second half ${heapSlope.toFixed(2)} MiB/min (threshold 0.5)`)
+    verdictIfSettled(rssSlope < 1, `${name}: RSS slope over the second half ${rssSlope.toFixed(2)} MiB/min (threshold 1)`)
   }
   const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length)
-  const quarter = (from: number, to: number) => samples.filter((s) => s.minute > total * from && s.minute <= total * to).map((s) => s.redis.deploymentMiB)
-  const [q2, q4] = [mean(quarter(0.25, 0.5)), mean(quarter(0.75, 1))]
-  verdictIfLong(q4 <= q2 * 1.2, `Redis, this deployment's keys: ${q2.toFixed(2)} MiB in the second quarter, ${q4.toFixed(2)} MiB in the last (threshold 1.2×)`)
-  const keysQ2 = mean(samples.filter((s) => s.minute > total * 0.25 && s.minute <= total * 0.5).map((s) => Object.values(s.redis.keys).reduce((a, b) => a + b, 0)))
-  const keysQ4 = mean(samples.filter((s) => s.minute > total * 0.75).map((s) => Object.values(s.redis.keys).reduce((a, b) => a + b, 0)))
-  verdictIfLong(keysQ4 <= keysQ2 * 1.2, `Redis keys: ${keysQ2.toFixed(0)} in the second quarter, ${keysQ4.toFixed(0)} in the last (threshold 1.2×)`)
+  const firstFrom = Math.max(total / 4, warmUpMinutes)
+  const windows = { first: `minutes ${firstFrom.toFixed(0)}–${(firstFrom + total / 4).toFixed(0)}`, last: `the last ${(total / 4).toFixed(0)}` }
+  const quarterMean = (from: number, value: (s: Sample) => number) => mean(samples.filter((s) => s.minute > from && s.minute <= from + total / 4).map(value))
+  const keyCount = (s: Sample) => Object.values(s.redis.keys).reduce((a, b) => a + b, 0)
+  const [mibFirst, mibLast] = [quarterMean(firstFrom, (s) => s.redis.deploymentMiB), quarterMean(total * 0.75, (s) => s.redis.deploymentMiB)]
+  verdictIfLong(mibLast <= mibFirst * 1.2, `Redis, this deployment's keys: ${mibFirst.toFixed(2)} MiB in ${windows.first}, ${mibLast.toFixed(2)} MiB in ${windows.last} (threshold 1.2×)`)
+  const [keysFirst, keysLast] = [quarterMean(firstFrom, keyCount), quarterMean(total * 0.75, keyCount)]
+  verdictIfLong(keysLast <= keysFirst * 1.2, `Redis keys: ${keysFirst.toFixed(0)} in ${windows.first}, ${keysLast.toFixed(0)} in ${windows.last} (threshold 1.2×)`)
   const noTtl = samples.at(-1)?.redis.withoutTtl ?? {}
   lines.push(`     keys without a TTL at the end, by kind: ${JSON.stringify(noTtl)}`)
   const [first, last] = [percentile(firstWindowMs, 99), percentile(lastWindowMs, 99)]
